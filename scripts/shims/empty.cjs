@@ -1,0 +1,2 @@
+// Stands in for optional modules that must never load in the executable (react-devtools-core).
+module.exports = {};

@@ -1,0 +1,74 @@
+import type { Argv, CommandModule } from 'yargs';
+import { normalizeKey } from '../../api/key-path.ts';
+import type { V2Event } from '../../api/wire.ts';
+import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { processIo } from '../io.ts';
+import type { OutputFormat } from '../printers.ts';
+import { descendants, printEvent } from '../printers.ts';
+import { runKeysCommand } from '../run-keys-command.ts';
+
+export const CONSISTENCY = ['l', 's'] as const;
+export type Consistency = (typeof CONSISTENCY)[number];
+
+export interface GetOptions {
+  readonly key: string;
+  readonly recursive: boolean;
+  readonly sorted: boolean;
+  /** l: linearizable (quorum read through the leader), s: serializable (the member's local store). */
+  readonly consistency: Consistency;
+  readonly format: OutputFormat;
+}
+
+/** A file prints its value; a directory prints `key=value` per file and `key/` per directory. */
+export function formatGet(event: V2Event): string[] {
+  const node = event.node;
+  if (node === undefined) return [];
+  if (!node.dir) return [node.value ?? ''];
+  return descendants(node).map((child) => (child.dir ? `${child.key}/` : `${child.key}=${child.value ?? ''}`));
+}
+
+export async function runGet(options: GetOptions, deps: KeysDeps): Promise<void> {
+  const { event } = await deps.client.get(options.key, {
+    recursive: options.recursive,
+    sorted: options.sorted,
+    quorum: options.consistency === 'l',
+  });
+  printEvent(deps.io, options.format, event, formatGet);
+}
+
+interface GetArgs extends GlobalArgs {
+  key: string;
+  recursive: boolean;
+  sorted: boolean;
+  consistency: Consistency;
+}
+
+export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
+  command: 'get <key>',
+  describe: 'print the value of a key, or the contents of a directory',
+  builder: (yargs) =>
+    (yargs as Argv<GlobalArgs>)
+      .positional('key', { type: 'string', demandOption: true, describe: 'the key, e.g. /config/db' })
+      .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'include everything below a directory' })
+      .option('sorted', { type: 'boolean', default: false, describe: 'sort the children of directories by key' })
+      .option('consistency', {
+        choices: CONSISTENCY,
+        default: 'l' as Consistency,
+        describe: 'l: linearizable read through the leader; s: the local member\'s data, possibly stale',
+      })
+      .example('$0 get /config/db', 'print one value')
+      .example('$0 get -r --sorted /config', 'print every key=value below /config') as unknown as Argv<GetArgs>,
+  handler: (argv) =>
+    runKeysCommand(argv, processIo, (deps) =>
+      runGet(
+        {
+          key: normalizeKey(argv.key),
+          recursive: argv.recursive,
+          sorted: argv.sorted,
+          consistency: argv.consistency,
+          format: argv.writeOut,
+        },
+        deps,
+      ),
+    ),
+};

@@ -1,0 +1,45 @@
+import type { Argv, CommandModule } from 'yargs';
+import { normalizeKey } from '../../api/key-path.ts';
+import { parseNonNegativeInteger } from '../../api/numbers.ts';
+import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { processIo } from '../io.ts';
+import type { OutputFormat } from '../printers.ts';
+import { printEvent, printNothing } from '../printers.ts';
+import { runKeysCommand } from '../run-keys-command.ts';
+
+export interface MkdirOptions {
+  readonly key: string;
+  readonly ttl?: number;
+  readonly format: OutputFormat;
+}
+
+export async function runMkdir(options: MkdirOptions, deps: KeysDeps): Promise<void> {
+  const { event } = await deps.client.mkdir(options.key, options.ttl !== undefined ? { ttl: options.ttl } : {});
+  printEvent(deps.io, options.format, event, printNothing);
+}
+
+interface MkdirArgs extends GlobalArgs {
+  key: string;
+  ttl?: string;
+}
+
+export const mkdirCommand: CommandModule<GlobalArgs, MkdirArgs> = {
+  command: 'mkdir <key>',
+  describe: 'create a directory (fails with exit code 3 if the key exists)',
+  builder: (yargs) =>
+    (yargs as Argv<GlobalArgs>)
+      .positional('key', { type: 'string', demandOption: true, describe: 'the directory' })
+      .option('ttl', { type: 'string', describe: 'seconds until the directory and its contents expire' })
+      .example('$0 mkdir /services/web', 'create a directory') as unknown as Argv<MkdirArgs>,
+  handler: (argv) =>
+    runKeysCommand(argv, processIo, (deps) =>
+      runMkdir(
+        {
+          key: normalizeKey(argv.key),
+          format: argv.writeOut,
+          ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
+        },
+        deps,
+      ),
+    ),
+};

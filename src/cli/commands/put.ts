@@ -1,0 +1,77 @@
+import type { Argv, CommandModule } from 'yargs';
+import { normalizeKey } from '../../api/key-path.ts';
+import { parseNonNegativeInteger } from '../../api/numbers.ts';
+import { UsageError } from '../errors.ts';
+import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { processIo } from '../io.ts';
+import type { OutputFormat } from '../printers.ts';
+import { printEvent, printValue } from '../printers.ts';
+import { runKeysCommand } from '../run-keys-command.ts';
+
+export interface PutOptions {
+  readonly key: string;
+  readonly value: string;
+  readonly ttl?: number;
+  readonly prevValue?: string;
+  readonly prevIndex?: number;
+  readonly prevExist?: boolean;
+  readonly format: OutputFormat;
+}
+
+export async function runPut(options: PutOptions, deps: KeysDeps): Promise<void> {
+  const { event } = await deps.client.set(options.key, options.value, {
+    ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+    ...(options.prevValue !== undefined ? { prevValue: options.prevValue } : {}),
+    ...(options.prevIndex !== undefined ? { prevIndex: options.prevIndex } : {}),
+    ...(options.prevExist !== undefined ? { prevExist: options.prevExist } : {}),
+  });
+  printEvent(deps.io, options.format, event, printValue);
+}
+
+interface PutArgs extends GlobalArgs {
+  key: string;
+  value?: string;
+  ttl?: string;
+  prevValue?: string;
+  prevIndex?: string;
+  prevExist?: 'true' | 'false';
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('give a VALUE, or pipe the value on standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
+  command: 'put <key> [value]',
+  describe: 'set the value of a key (read from standard input when VALUE is left out)',
+  builder: (yargs) =>
+    (yargs as Argv<GlobalArgs>)
+      .positional('key', { type: 'string', demandOption: true, describe: 'the key' })
+      .positional('value', { type: 'string', describe: 'the value' })
+      .option('ttl', { type: 'string', describe: 'seconds until the key expires (without it the key is permanent)' })
+      .option('prev-value', { type: 'string', describe: 'write only if the current value is this (compare-and-swap)' })
+      .option('prev-index', { type: 'string', describe: 'write only if the key was last modified at this index' })
+      .option('prev-exist', { choices: ['true', 'false'], describe: 'true: only update an existing key; false: only create' })
+      .example('$0 put /config/db postgres://db:5432', 'set a value')
+      .example('$0 put /leases/a holder --ttl 30', 'a key that expires after 30 s')
+      .example('$0 put /config/db new --prev-value old', 'compare-and-swap')
+      .example('cat cert.pem | $0 put /certs/web', 'the value from standard input') as unknown as Argv<PutArgs>,
+  handler: (argv) =>
+    runKeysCommand(argv, processIo, async (deps) =>
+      runPut(
+        {
+          key: normalizeKey(argv.key),
+          value: argv.value ?? (await readStdin()),
+          format: argv.writeOut,
+          ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
+          ...(argv.prevValue !== undefined ? { prevValue: argv.prevValue } : {}),
+          ...(argv.prevIndex !== undefined ? { prevIndex: parseNonNegativeInteger('--prev-index', argv.prevIndex) } : {}),
+          ...(argv.prevExist !== undefined ? { prevExist: argv.prevExist === 'true' } : {}),
+        },
+        deps,
+      ),
+    ),
+};

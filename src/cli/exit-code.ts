@@ -1,0 +1,31 @@
+/**
+ * kvctl's and kvd's exit codes: the one table. `--help` prints EXIT_CODE_DOCS and README.md
+ * repeats it (a test keeps the two equal).
+ */
+export const ExitCode = {
+  OK: 0,
+  USAGE: 1,
+  KEY_NOT_FOUND: 2,
+  PRECONDITION_FAILED: 3,
+  UNAVAILABLE: 4,
+  REJECTED: 5,
+  INTERNAL: 10,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export const EXIT_CODE_DOCS: Readonly<Record<ExitCode, string>> = {
+  [ExitCode.OK]: 'success',
+  [ExitCode.USAGE]: 'bad arguments or a client-side problem (the message says which)',
+  [ExitCode.KEY_NOT_FOUND]: 'the key does not exist (etcd error 100)',
+  [ExitCode.PRECONDITION_FAILED]: 'a condition failed: compare failed (101) or the key already exists (105)',
+  [ExitCode.UNAVAILABLE]: 'no endpoint answered in time, or the cluster cannot serve now (3xx, 5xx)',
+  [ExitCode.REJECTED]: 'the server refused the request for another reason (not a file, directory not empty, ...)',
+  [ExitCode.INTERNAL]: 'an unexpected failure in kvctl or kvd itself',
+};
+
+/** The exit-code table as --help prints it. */
+export function exitCodeTable(): string {
+  const rows = Object.entries(EXIT_CODE_DOCS).map(([code, text]) => `  ${code.padStart(2)}  ${text}`);
+  return ['Exit codes:', ...rows].join('\n');
+}

@@ -1,0 +1,62 @@
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import yargs from 'yargs';
+import { VERSION } from '../api/version.ts';
+import { delCommand } from './commands/del.ts';
+import { getCommand } from './commands/get.ts';
+import { lsCommand } from './commands/ls.ts';
+import { mkdirCommand } from './commands/mkdir.ts';
+import { putCommand } from './commands/put.ts';
+import { exitCodeTable } from './exit-code.ts';
+import { addGlobalOptions } from './global-options.ts';
+import { processIo } from './io.ts';
+import { runProgram } from './run-program.ts';
+
+export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
+
+/** The kvctl command tree, for --help, completions and tests. */
+export function kvctlParser(args: readonly string[]) {
+  return addGlobalOptions(yargs([...args]))
+    .scriptName('kvctl')
+    .usage('kvctl: the command-line client of kvd (and of any etcd v2 API endpoint)\n\nUsage: $0 <command> [options]')
+    .env('KVCTL')
+    .command(getCommand)
+    .command(putCommand)
+    .command(delCommand)
+    .command(lsCommand)
+    .command(mkdirCommand)
+    .command(
+      'completion [shell]',
+      'print a shell completion script (bash, zsh or fish; default: your $SHELL)',
+      (y: Argv) =>
+        y
+          .positional('shell', { choices: COMPLETION_SHELLS })
+          .example('$0 completion bash > /etc/bash_completion.d/kvctl', 'install bash completion'),
+      async (argv: { shell?: CompletionShell }) => processIo.out((await completionScript(argv.shell ?? loginShell())).trimEnd()),
+    )
+    // The scripts call `kvctl --get-yargs-completions WORDS...`; this hidden command enables that.
+    .completion('__completion-script', false)
+    .epilogue(exitCodeTable());
+}
+
+function loginShell(): CompletionShell {
+  const name = path.basename(process.env.SHELL ?? '');
+  return COMPLETION_SHELLS.find((shell) => shell === name) ?? 'bash';
+}
+
+/** yargs' completion script for a shell; yargs chooses the template from $SHELL when a parser is made. */
+export function completionScript(shell: CompletionShell): Promise<string> {
+  const saved = process.env.SHELL;
+  process.env.SHELL = `/bin/${shell}`;
+  const parser = kvctlParser([]).completion('completion', false);
+  if (saved === undefined) delete process.env.SHELL;
+  else process.env.SHELL = saved;
+  return new Promise((resolve, reject) => {
+    parser.parse(['completion'], {}, (error, _argv, output) => (error ? reject(error) : resolve(output)));
+  });
+}
+
+export function kvctl(args: readonly string[]): Promise<number> {
+  return runProgram(kvctlParser(args), VERSION);
+}

@@ -1,0 +1,30 @@
+import type { Argv } from 'yargs';
+import { UsageError, describeError, exitCodeFor } from './errors.ts';
+import { ExitCode } from './exit-code.ts';
+import { processIo } from './io.ts';
+
+/**
+ * Runs a yargs program: the one place where errors become a line on stderr and an exit code.
+ */
+export async function runProgram<T>(parser: Argv<T>, version: string): Promise<number> {
+  const program = parser
+    .version(version)
+    .help()
+    .alias('h', 'help')
+    .alias('v', 'version')
+    .demandCommand(1, 'name a command (see --help)')
+    .recommendCommands()
+    .strict()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    });
+  try {
+    await program.parseAsync();
+    return Number(process.exitCode ?? ExitCode.OK);
+  } catch (error) {
+    processIo.err(describeError(error));
+    if (error instanceof UsageError) processIo.err('(see --help)');
+    return exitCodeFor(error);
+  }
+}

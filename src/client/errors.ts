@@ -1,0 +1,40 @@
+import type { V2ErrorBody } from '../api/wire.ts';
+
+/** An error answered by the server in etcd's error body. */
+export class EtcdError extends Error {
+  readonly errorCode: number;
+  override readonly cause?: string;
+  readonly index: number;
+  readonly status: number;
+
+  constructor(body: V2ErrorBody, status: number) {
+    super(body.message);
+    this.name = 'EtcdError';
+    this.errorCode = body.errorCode;
+    if (body.cause !== undefined) this.cause = body.cause;
+    this.index = body.index;
+    this.status = status;
+  }
+
+  /** One line, as etcdctl prints it: `100: Key not found (/a) [3]`. */
+  describe(): string {
+    const cause = this.cause === undefined || this.cause === '' ? '' : ` (${this.cause})`;
+    return `${this.errorCode}: ${this.message}${cause} [${this.index}]`;
+  }
+}
+
+/** No endpoint answered in time, or the cluster said it cannot serve now. */
+export class UnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}
+
+/** The server answered something that is not etcd's v2 API. */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}

@@ -1,0 +1,131 @@
+import http from 'node:http';
+import https from 'node:https';
+import { UnavailableError } from './errors.ts';
+
+export interface TransportOptions {
+  readonly endpoints: readonly string[];
+  /** Per-attempt timeout in milliseconds. */
+  readonly timeoutMs: number;
+  /** Receives one line per attempt when set (kvctl --debug). */
+  readonly debug?: (line: string) => void;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
+  readonly path: string;
+  readonly query?: URLSearchParams;
+  readonly form?: URLSearchParams;
+  /**
+   * Whether sending the request twice is harmless. A request that timed out after it was sent
+   * may have been applied, so only idempotent requests move on to the next endpoint then.
+   */
+  readonly idempotent: boolean;
+}
+
+export interface HttpResponse {
+  readonly endpoint: string;
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+type AttemptFailure = { readonly kind: 'not-sent' | 'maybe-sent'; readonly reason: string };
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+/**
+ * Sends HTTP requests to a list of endpoints, moving to the next one when an endpoint does not
+ * answer. The endpoint that answered last is tried first next time.
+ */
+export class HttpTransport {
+  private readonly options: TransportOptions;
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private preferred = 0;
+
+  constructor(options: TransportOptions) {
+    if (options.endpoints.length === 0) throw new RangeError('no endpoints given');
+    this.options = options;
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const { endpoints } = this.options;
+    const failures: string[] = [];
+    for (let attempt = 0; attempt < endpoints.length; attempt++) {
+      const index = (this.preferred + attempt) % endpoints.length;
+      const endpoint = endpoints[index]!;
+      const result = await this.attempt(endpoint, req);
+      if ('status' in result) {
+        this.preferred = index;
+        return result;
+      }
+      failures.push(`${endpoint}: ${result.reason}`);
+      if (result.kind === 'maybe-sent' && !req.idempotent) {
+        throw new UnavailableError(
+          `${endpoint}: ${result.reason}; the request may or may not have been applied`,
+        );
+      }
+    }
+    throw new UnavailableError(`no endpoint answered (${failures.join('; ')})`);
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private attempt(endpoint: string, req: HttpRequest): Promise<HttpResponse | AttemptFailure> {
+    const url = new URL(req.path, endpoint);
+    if (req.query !== undefined) url.search = req.query.toString();
+    const body = req.form?.toString();
+    const isHttps = url.protocol === 'https:';
+    const headers: http.OutgoingHttpHeaders = {};
+    if (body !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const started = performance.now();
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (outcome: HttpResponse | AttemptFailure): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const what = 'status' in outcome ? String(outcome.status) : `failed: ${outcome.reason}`;
+        this.options.debug?.(`${req.method} ${url.href} -> ${what} (${Math.round(performance.now() - started)} ms)`);
+        resolve(outcome);
+      };
+      const request = (isHttps ? https : http).request(url, {
+        method: req.method,
+        headers,
+        agent: isHttps ? this.httpsAgent : this.httpAgent,
+      });
+      let sent = false;
+      const timer = setTimeout(() => {
+        settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${this.options.timeoutMs} ms` });
+        request.destroy();
+      }, this.options.timeoutMs);
+      request.on('finish', () => {
+        sent = true;
+      });
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        const notSent = !sent || (err.code !== undefined && NOT_SENT_CODES.has(err.code));
+        settle({ kind: notSent ? 'not-sent' : 'maybe-sent', reason: err.code ?? err.message });
+      });
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', (err) => settle({ kind: 'maybe-sent', reason: err.message }));
+        response.on('end', () =>
+          settle({
+            endpoint,
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      });
+      request.end(body);
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import { keysApiPath } from '../api/key-path.ts';
+import type { V2Event } from '../api/wire.ts';
+import { isV2ErrorBody } from '../api/wire.ts';
+import { EtcdError, ProtocolError } from './errors.ts';
+import type { HttpRequest, HttpResponse, HttpTransport } from './http-transport.ts';
+
+export interface GetOptions {
+  readonly recursive?: boolean;
+  readonly sorted?: boolean;
+  /** Linearizable read (etcd's quorum=true). */
+  readonly quorum?: boolean;
+}
+
+export interface SetOptions {
+  readonly ttl?: number;
+  readonly prevValue?: string;
+  readonly prevIndex?: number;
+  readonly prevExist?: boolean;
+  readonly dir?: boolean;
+}
+
+export interface DeleteOptions {
+  readonly recursive?: boolean;
+  readonly dir?: boolean;
+  readonly prevValue?: string;
+  readonly prevIndex?: number;
+}
+
+/** A reply of the keys API: the event and the cluster index it was answered at. */
+export interface KeysResult {
+  readonly event: V2Event;
+  /** X-Etcd-Index of the reply. */
+  readonly etcdIndex: number;
+}
+
+/** etcd's v2 keys API over an HttpTransport. */
+export class KeysClient {
+  private readonly transport: HttpTransport;
+
+  constructor(transport: HttpTransport) {
+    this.transport = transport;
+  }
+
+  get(key: string, options: GetOptions = {}): Promise<KeysResult> {
+    const query = new URLSearchParams();
+    if (options.recursive) query.set('recursive', 'true');
+    if (options.sorted) query.set('sorted', 'true');
+    if (options.quorum) query.set('quorum', 'true');
+    return this.send({ method: 'GET', path: keysApiPath(key), query, idempotent: true });
+  }
+
+  set(key: string, value: string | undefined, options: SetOptions = {}): Promise<KeysResult> {
+    const form = new URLSearchParams();
+    if (value !== undefined) form.set('value', value);
+    if (options.dir) form.set('dir', 'true');
+    if (options.ttl !== undefined) form.set('ttl', String(options.ttl));
+    if (options.prevValue !== undefined) form.set('prevValue', options.prevValue);
+    if (options.prevIndex !== undefined) form.set('prevIndex', String(options.prevIndex));
+    if (options.prevExist !== undefined) form.set('prevExist', String(options.prevExist));
+    // A plain set is idempotent; a conditional write retried after it applied would fail its test.
+    const idempotent = options.prevValue === undefined && options.prevIndex === undefined && options.prevExist === undefined;
+    return this.send({ method: 'PUT', path: keysApiPath(key), form, idempotent });
+  }
+
+  mkdir(key: string, options: { readonly ttl?: number } = {}): Promise<KeysResult> {
+    return this.set(key, undefined, { ...options, dir: true, prevExist: false });
+  }
+
+  delete(key: string, options: DeleteOptions = {}): Promise<KeysResult> {
+    // etcd does not parse DELETE bodies: conditions go in the query.
+    const query = new URLSearchParams();
+    if (options.recursive) query.set('recursive', 'true');
+    if (options.dir) query.set('dir', 'true');
+    if (options.prevValue !== undefined) query.set('prevValue', options.prevValue);
+    if (options.prevIndex !== undefined) query.set('prevIndex', String(options.prevIndex));
+    return this.send({ method: 'DELETE', path: keysApiPath(key), query, idempotent: false });
+  }
+
+  private async send(request: HttpRequest): Promise<KeysResult> {
+    return parseKeysResponse(await this.transport.request(request));
+  }
+}
+
+export function parseKeysResponse(response: HttpResponse): KeysResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(response.body);
+  } catch {
+    const excerpt = response.body.trim().slice(0, 120);
+    throw new ProtocolError(`${response.endpoint} answered ${response.status} with a body that is not JSON: ${excerpt}`);
+  }
+  if (isV2ErrorBody(parsed)) throw new EtcdError(parsed, response.status);
+  if (response.status >= 300 || typeof parsed !== 'object' || parsed === null || !('action' in parsed)) {
+    throw new ProtocolError(`${response.endpoint} answered ${response.status} without a keys API event`);
+  }
+  const header = response.headers['x-etcd-index'];
+  const etcdIndex = Number(Array.isArray(header) ? header[0] : header);
+  return { event: parsed as V2Event, etcdIndex: Number.isFinite(etcdIndex) ? etcdIndex : 0 };
+}
