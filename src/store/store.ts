@@ -1,0 +1,346 @@
+import { cleanPath, segmentsOf } from './clean-path.ts';
+import type { Action, StoreEvent } from './event.ts';
+import { EventHistory } from './event-history.ts';
+import type { NodeView } from './node.ts';
+import { PERMANENT, TreeNode } from './node.ts';
+import { ErrorCodes, StoreError } from './store-error.ts';
+import type { CountedOperation, StoreStats } from './store-stats.ts';
+import { emptyStats } from './store-stats.ts';
+import { TtlHeap } from './ttl-heap.ts';
+import type { WatchListener, Watcher } from './watcher-hub.ts';
+import { WatcherHub } from './watcher-hub.ts';
+
+/** Expire times before 2000-01-01 mean "permanent", as in etcd (they come from zero-valued times). */
+const MIN_EXPIRE_TIME = Date.UTC(2000, 0, 1);
+/** Go's time.Duration overflows past this many seconds; etcd then makes the key permanent. */
+const MAX_TTL_SECONDS = 9_223_372_036;
+
+/**
+ * The expire time of a key written at `now` with `ttlSeconds` (undefined: permanent).
+ * ttl=0 expires at the next sweep; a ttl too large for Go's Duration is permanent, as in etcd.
+ */
+export function expireTimeFor(ttlSeconds: number | undefined, now: number): number {
+  if (ttlSeconds === undefined || ttlSeconds > MAX_TTL_SECONDS) return PERMANENT;
+  return now + ttlSeconds * 1000;
+}
+
+/** How a write treats the TTL: expireTime (PERMANENT for none) and whether it is a refresh. */
+export interface TtlOptions {
+  readonly expireTime: number;
+  /** Refresh: keep the value, change only the TTL, and notify no watcher. */
+  readonly refresh?: boolean;
+}
+
+/** The result of `watch`: events already in the history, and the watcher if one was registered. */
+export interface WatchStart {
+  /** Events from the history to deliver first, oldest first. */
+  readonly events: StoreEvent[];
+  /** Null when a one-shot watch was answered from the history. */
+  readonly watcher: Watcher | null;
+  /** The store index when the watch was registered (etcd's X-Etcd-Index of a watch). */
+  readonly index: number;
+}
+
+/**
+ * etcd's v2 key space: a tree of directories and files with TTLs, every mutation a numbered
+ * event. Deterministic: time comes in as `now` (ms since the epoch), never read inside.
+ * Invariant: `index` is the modifiedIndex of the last event, and the history holds one entry
+ * per index.
+ */
+export class Store {
+  readonly root: TreeNode = new TreeNode('', null, true, '', 0, PERMANENT);
+  readonly ttlHeap = new TtlHeap();
+  readonly history: EventHistory;
+  readonly hub = new WatcherHub();
+  private readonly counters: StoreStats = emptyStats();
+  index = 0;
+
+  constructor(history: EventHistory = new EventHistory()) {
+    this.history = history;
+  }
+
+  get stats(): StoreStats {
+    return { ...this.counters, watchers: this.hub.count };
+  }
+
+  get(key: string, recursive: boolean, sorted: boolean, now: number): StoreEvent {
+    return this.counted('gets', () => {
+      const node = this.internalGet(cleanPath(key));
+      return { action: 'get', node: node.view(now, true, recursive, sorted) };
+    });
+  }
+
+  /** Sets a file's value or makes a directory, replacing a file that is there. */
+  set(key: string, dir: boolean, value: string, ttl: TtlOptions, now: number): StoreEvent {
+    return this.counted('sets', () => {
+      const path = cleanPath(key);
+      let existing: TreeNode | undefined;
+      try {
+        existing = this.internalGet(path);
+      } catch (error) {
+        // A refresh needs the key; a plain set creates it.
+        if (ttl.refresh || !(error instanceof StoreError) || error.errorCode !== ErrorCodes.KeyNotFound) throw error;
+      }
+      const newValue = ttl.refresh && existing !== undefined ? existing.value : value;
+      const event = this.internalCreate(path, dir, newValue, true, ttl.expireTime, 'set', now);
+      this.publish(event, ttl.refresh === true);
+      return event;
+    });
+  }
+
+  /** Creates a key that must not exist; `unique` creates an in-order key below `key`. */
+  create(key: string, dir: boolean, value: string, unique: boolean, ttl: TtlOptions, now: number): StoreEvent {
+    return this.counted('create', () => {
+      const path = unique ? `${cleanPath(key)}/${String(this.index + 1).padStart(20, '0')}` : key;
+      const event = this.internalCreate(cleanPath(path), dir, value, false, ttl.expireTime, 'create', now);
+      this.publish(event, false);
+      return event;
+    });
+  }
+
+  /** Updates an existing key's value and TTL (a directory's TTL only). */
+  update(key: string, value: string, ttl: TtlOptions, now: number): StoreEvent {
+    return this.counted('update', () => {
+      const path = cleanPath(key);
+      this.refuseRoot(path);
+      const node = this.internalGet(path);
+      if (node.isDir && value.length !== 0) throw this.error(ErrorCodes.NotFile, path);
+      const newValue = ttl.refresh ? node.value : value;
+      const next = this.index + 1;
+      const prevNode = node.view(now, false, false, false);
+      // A directory's modifiedIndex never changes (etcd's Write refuses directories).
+      if (!node.isDir) {
+        node.value = newValue;
+        node.modifiedIndex = next;
+      }
+      this.updateTtl(node, ttl.expireTime);
+      const event = this.event('update', path, next, node, node.isDir ? undefined : newValue, prevNode, now);
+      this.index = next;
+      this.publish(event, ttl.refresh === true);
+      return event;
+    });
+  }
+
+  compareAndSwap(key: string, prevValue: string, prevIndex: number, value: string, ttl: TtlOptions, now: number): StoreEvent {
+    return this.counted('compareAndSwap', () => {
+      const path = cleanPath(key);
+      this.refuseRoot(path);
+      const node = this.internalGet(path);
+      if (node.isDir) throw this.error(ErrorCodes.NotFile, path);
+      this.compare(node, prevValue, prevIndex);
+      const newValue = ttl.refresh ? node.value : value;
+      const next = this.index + 1;
+      const prevNode = node.view(now, false, false, false);
+      node.value = newValue;
+      node.modifiedIndex = next;
+      this.updateTtl(node, ttl.expireTime);
+      const event = this.event('compareAndSwap', path, next, node, newValue, prevNode, now);
+      this.index = next;
+      this.publish(event, ttl.refresh === true);
+      return event;
+    });
+  }
+
+  /** Deletes a file; a directory needs `dir` (empty) or `recursive`. */
+  delete(key: string, dir: boolean, recursive: boolean, now: number): StoreEvent {
+    return this.counted('delete', () => {
+      const path = cleanPath(key);
+      this.refuseRoot(path);
+      const node = this.internalGet(path);
+      if (node.isDir && !(dir || recursive)) throw this.error(ErrorCodes.NotFile, path);
+      if (node.isDir && node.children!.size > 0 && !recursive) throw this.error(ErrorCodes.DirNotEmpty, path);
+      return this.removeWithEvent('delete', node, now);
+    });
+  }
+
+  compareAndDelete(key: string, prevValue: string, prevIndex: number, now: number): StoreEvent {
+    return this.counted('compareAndDelete', () => {
+      const path = cleanPath(key);
+      const node = this.internalGet(path);
+      // etcd names no cause for the root here (its internal root path is trimmed away).
+      if (node.isDir) throw this.error(ErrorCodes.NotFile, path === '/' ? undefined : path);
+      this.compare(node, prevValue, prevIndex);
+      return this.removeWithEvent('compareAndDelete', node, now);
+    });
+  }
+
+  /** Expires every key whose deadline is at or before `cutoff`; one `expire` event each. */
+  deleteExpiredKeys(cutoff: number): StoreEvent[] {
+    const events: StoreEvent[] = [];
+    for (let node = this.ttlHeap.top(); node !== undefined && node.expireTime <= cutoff; node = this.ttlHeap.top()) {
+      events.push(this.removeWithEvent('expire', node, cutoff));
+      this.counters.expireCount++;
+    }
+    return events;
+  }
+
+  /** The earliest expire time of any key, if any key has a TTL. */
+  nextExpireTime(): number | undefined {
+    return this.ttlHeap.top()?.expireTime;
+  }
+
+  /**
+   * Watches `key` from `sinceIndex` (0: the next event). History events come back in `events`;
+   * a one-shot watch answered from the history registers no watcher. A stream gets every
+   * matching event from the history and then the live ones, each once.
+   */
+  watch(key: string, recursive: boolean, stream: boolean, sinceIndex: number, listener: WatchListener): WatchStart {
+    const path = cleanPath(key);
+    const since = sinceIndex === 0 ? this.index + 1 : sinceIndex;
+    let events: StoreEvent[];
+    try {
+      events = this.history.scan(path, recursive, since, stream ? this.history.capacity : 1);
+    } catch (error) {
+      if (error instanceof StoreError) throw new StoreError(error.errorCode, error.errorCause, this.index);
+      throw error;
+    }
+    if (!stream && events.length > 0) return { events, watcher: null, index: this.index };
+    const liveSince = Math.max(since, this.index + 1);
+    return { events, watcher: this.hub.add(path, recursive, stream, liveSince, listener), index: this.index };
+  }
+
+  private internalGet(path: string): TreeNode {
+    let node = this.root;
+    let nodePath = '';
+    for (const segment of segmentsOf(path)) {
+      if (node.children === null) throw this.error(ErrorCodes.NotDir, node.path);
+      const child = node.children.get(segment);
+      nodePath = `${nodePath}/${segment}`;
+      if (child === undefined) throw this.error(ErrorCodes.KeyNotFound, nodePath);
+      node = child;
+    }
+    return node;
+  }
+
+  /** Walks to the directory `segments` names, creating the missing ones with the next index. */
+  private makeDirs(segments: readonly string[]): TreeNode {
+    let node = this.root;
+    for (const segment of segments) {
+      const child = node.children!.get(segment);
+      if (child === undefined) {
+        const dir = new TreeNode(segment, node, true, '', this.index + 1, PERMANENT);
+        node.children!.set(segment, dir);
+        node = dir;
+      } else if (child.isDir) {
+        node = child;
+      } else {
+        throw this.error(ErrorCodes.NotDir, child.path);
+      }
+    }
+    return node;
+  }
+
+  private internalCreate(path: string, dir: boolean, value: string, replace: boolean, expireTime: number, action: Action, now: number): StoreEvent {
+    this.refuseRoot(path);
+    const effectiveExpire = expireTime !== PERMANENT && expireTime < MIN_EXPIRE_TIME ? PERMANENT : expireTime;
+    const segments = segmentsOf(path);
+    const name = segments.pop()!;
+    const parent = this.makeDirs(segments);
+    const next = this.index + 1;
+    const existing = parent.children!.get(name);
+    let prevNode: NodeView | undefined;
+    if (existing !== undefined) {
+      if (!replace) throw this.error(ErrorCodes.NodeExist, path);
+      if (existing.isDir) throw this.error(ErrorCodes.NotFile, path);
+      prevNode = existing.view(now, false, false, false);
+      this.detach(existing);
+    }
+    const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
+    parent.children!.set(name, node);
+    if (!node.isPermanent) this.ttlHeap.push(node);
+    this.index = next;
+    return this.event(action, path, next, node, dir ? undefined : value, prevNode, now);
+  }
+
+  /** Removes a node and everything below it, notifying the watchers of every removed path. */
+  private removeWithEvent(action: 'delete' | 'compareAndDelete' | 'expire', node: TreeNode, now: number): StoreEvent {
+    const next = this.index + 1;
+    const path = node.path;
+    const view: NodeView = { key: path };
+    if (node.isDir) view.dir = true;
+    view.modifiedIndex = next;
+    view.createdIndex = node.createdIndex;
+    const event: StoreEvent = { action, node: view, prevNode: node.view(now, false, false, false) };
+    const removedPaths: string[] = [];
+    this.removeTree(node, path, removedPaths);
+    this.index = next;
+    this.history.add(event, false);
+    for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
+    this.hub.notify(event);
+    return event;
+  }
+
+  /** Detaches a subtree, children first, collecting the removed paths in that order. */
+  private removeTree(node: TreeNode, path: string, removed: string[]): void {
+    if (node.children !== null) {
+      for (const [name, child] of node.children) this.removeTree(child, `${path === '/' ? '' : path}/${name}`, removed);
+    }
+    this.detach(node);
+    removed.push(path);
+  }
+
+  private detach(node: TreeNode): void {
+    if (node.parent !== null && node.parent.children!.get(node.name) === node) node.parent.children!.delete(node.name);
+    if (!node.isPermanent) this.ttlHeap.remove(node);
+  }
+
+  private updateTtl(node: TreeNode, expireTime: number): void {
+    const wasPermanent = node.isPermanent;
+    node.expireTime = expireTime;
+    if (wasPermanent && expireTime !== PERMANENT) this.ttlHeap.push(node);
+    else if (!wasPermanent && expireTime === PERMANENT) this.ttlHeap.remove(node);
+    else if (!wasPermanent) this.ttlHeap.update(node);
+  }
+
+  private compare(node: TreeNode, prevValue: string, prevIndex: number): void {
+    const valueOk = prevValue === '' || node.value === prevValue;
+    const indexOk = prevIndex === 0 || node.modifiedIndex === prevIndex;
+    if (valueOk && indexOk) return;
+    const valuePart = `[${prevValue} != ${node.value}]`;
+    const indexPart = `[${prevIndex} != ${node.modifiedIndex}]`;
+    const cause = !valueOk && !indexOk ? `${valuePart} ${indexPart}` : valueOk ? indexPart : valuePart;
+    throw this.error(ErrorCodes.TestFailed, cause);
+  }
+
+  /** The event of a write: the node as it is now, with the given modifiedIndex. */
+  private event(action: Action, path: string, modifiedIndex: number, node: TreeNode, value: string | undefined, prevNode: NodeView | undefined, now: number): StoreEvent {
+    const view = node.view(now, false, false, false);
+    const out: NodeView = { key: path };
+    if (value !== undefined) out.value = value;
+    if (node.isDir) out.dir = true;
+    if (view.expiration !== undefined) out.expiration = view.expiration;
+    if (view.ttl !== undefined) out.ttl = view.ttl;
+    out.modifiedIndex = modifiedIndex;
+    out.createdIndex = node.createdIndex;
+    return prevNode === undefined ? { action, node: out } : { action, node: out, prevNode };
+  }
+
+  /** Records a write's event; a refresh is recorded but notifies no watcher. */
+  private publish(event: StoreEvent, refresh: boolean): void {
+    if (refresh) {
+      this.history.add(event, true);
+      return;
+    }
+    this.history.add(event, false);
+    this.hub.notify(event);
+  }
+
+  private refuseRoot(path: string): void {
+    if (path === '/') throw new StoreError(ErrorCodes.RootReadOnly, '/', this.index);
+  }
+
+  private error(code: (typeof ErrorCodes)[keyof typeof ErrorCodes], cause: string | undefined): StoreError {
+    return new StoreError(code, cause, this.index);
+  }
+
+  private counted(operation: CountedOperation, run: () => StoreEvent): StoreEvent {
+    try {
+      const event = run();
+      this.counters[`${operation}Success`]++;
+      return event;
+    } catch (error) {
+      this.counters[`${operation}Fail`]++;
+      throw error;
+    }
+  }
+}
