@@ -4,8 +4,10 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
+# The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
+NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions
+.PHONY: all test typecheck lint unit e2e clean completions bench-store
 
 all: bin/kvd
 
@@ -38,3 +40,7 @@ clean:
 # The committed completion scripts; a test checks that they match the command tree.
 completions: bin/kvd
 	for shell in bash zsh fish; do bin/kvctl completion $$shell > completions/kvctl.$$shell; done
+
+# Benchmarks print figures; they assert nothing and are not part of make test.
+bench-store: $(NPM_STAMP)
+	$(NODE) --expose-gc bench/store-bench.ts

@@ -13,10 +13,25 @@ export function cleanPath(key: string): string {
   return `/${out.join('/')}`;
 }
 
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
+/** Whether a key is already clean; a loop rather than regular expressions, as this runs per request. */
 function isClean(key: string): boolean {
+  const n = key.length;
   if (key === '/') return true;
-  if (!key.startsWith('/') || key.endsWith('/')) return false;
-  return !key.includes('//') && !/\/\.\.?(\/|$)/.test(key);
+  if (n === 0 || key.charCodeAt(0) !== SLASH || key.charCodeAt(n - 1) === SLASH) return false;
+  for (let i = 0; i < n; i++) {
+    if (key.charCodeAt(i) !== SLASH) continue;
+    const next = key.charCodeAt(i + 1);
+    if (next === SLASH) return false;
+    if (next !== DOT) continue;
+    // "/." or "/.." followed by a slash or the end is a segment that cleaning removes.
+    const after = key.charCodeAt(i + 2);
+    if (i + 2 === n || after === SLASH) return false;
+    if (after === DOT && (i + 3 === n || key.charCodeAt(i + 3) === SLASH)) return false;
+  }
+  return true;
 }
 
 /** The segments of a clean path ("/" has none). */

@@ -62,11 +62,12 @@ export class TreeNode {
 
   /**
    * The node as the API shows it at time `now`. A directory lists its visible children only when
-   * `withChildren`; their own children only when `recursive`.
+   * `withChildren`; their own children only when `recursive`. `path` saves the walk to the root
+   * when the caller knows it.
    */
-  view(now: number, withChildren: boolean, recursive: boolean, sorted: boolean): NodeView {
+  view(now: number, withChildren: boolean, recursive: boolean, sorted: boolean, path: string = this.path): NodeView {
     const out: NodeView = {};
-    if (this.parent !== null) out.key = this.path;
+    if (this.parent !== null) out.key = path;
     if (this.children === null) out.value = this.value;
     else out.dir = true;
     if (!this.isPermanent) {
@@ -77,8 +78,9 @@ export class TreeNode {
     }
     if (this.children !== null && withChildren) {
       const nodes: NodeView[] = [];
+      const prefix = this.parent === null ? '' : path;
       for (const child of this.children.values()) {
-        if (!child.isHidden) nodes.push(child.view(now, recursive, recursive, sorted));
+        if (!child.isHidden) nodes.push(child.view(now, recursive, recursive, sorted, `${prefix}/${child.name}`));
       }
       if (sorted) nodes.sort(compareKeys);
       if (nodes.length > 0) out.nodes = nodes;

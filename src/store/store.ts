@@ -3,6 +3,7 @@ import type { Action, StoreEvent } from './event.ts';
 import { EventHistory } from './event-history.ts';
 import type { NodeView } from './node.ts';
 import { PERMANENT, TreeNode } from './node.ts';
+import type { ErrorCode } from './store-error.ts';
 import { ErrorCodes, StoreError } from './store-error.ts';
 import type { CountedOperation, StoreStats } from './store-stats.ts';
 import { emptyStats } from './store-stats.ts';
@@ -29,6 +30,23 @@ export interface TtlOptions {
   readonly expireTime: number;
   /** Refresh: keep the value, change only the TTL, and notify no watcher. */
   readonly refresh?: boolean;
+}
+
+/** Each operation's success and failure counters, named once rather than per call. */
+const COUNTER_NAMES: Readonly<Record<CountedOperation, readonly [keyof StoreStats, keyof StoreStats]>> = {
+  gets: ['getsSuccess', 'getsFail'],
+  sets: ['setsSuccess', 'setsFail'],
+  delete: ['deleteSuccess', 'deleteFail'],
+  update: ['updateSuccess', 'updateFail'],
+  create: ['createSuccess', 'createFail'],
+  compareAndSwap: ['compareAndSwapSuccess', 'compareAndSwapFail'],
+  compareAndDelete: ['compareAndDeleteSuccess', 'compareAndDeleteFail'],
+};
+
+/** Why a lookup found no node. */
+interface Miss {
+  readonly code: ErrorCode;
+  readonly cause: string;
 }
 
 /** The result of `watch`: events already in the history, and the watcher if one was registered. */
@@ -65,8 +83,9 @@ export class Store {
 
   get(key: string, recursive: boolean, sorted: boolean, now: number): StoreEvent {
     return this.counted('gets', () => {
-      const node = this.internalGet(cleanPath(key));
-      return { action: 'get', node: node.view(now, true, recursive, sorted) };
+      const path = cleanPath(key);
+      const node = this.internalGet(path);
+      return { action: 'get', node: node.view(now, true, recursive, sorted, path) };
     });
   }
 
@@ -74,13 +93,12 @@ export class Store {
   set(key: string, dir: boolean, value: string, ttl: TtlOptions, now: number): StoreEvent {
     return this.counted('sets', () => {
       const path = cleanPath(key);
-      let existing: TreeNode | undefined;
-      try {
-        existing = this.internalGet(path);
-      } catch (error) {
-        // A refresh needs the key; a plain set creates it.
-        if (ttl.refresh || !(error instanceof StoreError) || error.errorCode !== ErrorCodes.KeyNotFound) throw error;
+      const found = this.lookup(path);
+      // A refresh needs the key; a plain set creates it.
+      if (!(found instanceof TreeNode) && (ttl.refresh || found.code !== ErrorCodes.KeyNotFound)) {
+        throw this.error(found.code, found.cause);
       }
+      const existing = found instanceof TreeNode ? found : undefined;
       const newValue = ttl.refresh && existing !== undefined ? existing.value : value;
       const event = this.internalCreate(path, dir, newValue, true, ttl.expireTime, 'set', now);
       this.publish(event, ttl.refresh === true);
@@ -107,7 +125,7 @@ export class Store {
       if (node.isDir && value.length !== 0) throw this.error(ErrorCodes.NotFile, path);
       const newValue = ttl.refresh ? node.value : value;
       const next = this.index + 1;
-      const prevNode = node.view(now, false, false, false);
+      const prevNode = node.view(now, false, false, false, path);
       // A directory's modifiedIndex never changes (etcd's Write refuses directories).
       if (!node.isDir) {
         node.value = newValue;
@@ -130,7 +148,7 @@ export class Store {
       this.compare(node, prevValue, prevIndex);
       const newValue = ttl.refresh ? node.value : value;
       const next = this.index + 1;
-      const prevNode = node.view(now, false, false, false);
+      const prevNode = node.view(now, false, false, false, path);
       node.value = newValue;
       node.modifiedIndex = next;
       this.updateTtl(node, ttl.expireTime);
@@ -200,14 +218,27 @@ export class Store {
   }
 
   private internalGet(path: string): TreeNode {
+    const found = this.lookup(path);
+    if (found instanceof TreeNode) return found;
+    throw this.error(found.code, found.cause);
+  }
+
+  /**
+   * The node at a clean `path`, or what a get would report: 104 naming a file in the way, or 100
+   * naming the first missing component. Returns rather than throws (building an Error captures a
+   * stack), as a set of a new key is the common case; walks the path without splitting it.
+   */
+  private lookup(path: string): TreeNode | Miss {
     let node = this.root;
-    let nodePath = '';
-    for (const segment of segmentsOf(path)) {
-      if (node.children === null) throw this.error(ErrorCodes.NotDir, node.path);
-      const child = node.children.get(segment);
-      nodePath = `${nodePath}/${segment}`;
-      if (child === undefined) throw this.error(ErrorCodes.KeyNotFound, nodePath);
+    let start = 1;
+    while (start < path.length) {
+      if (node.children === null) return { code: ErrorCodes.NotDir, cause: node.path };
+      const slash = path.indexOf('/', start);
+      const end = slash < 0 ? path.length : slash;
+      const child = node.children.get(path.substring(start, end));
+      if (child === undefined) return { code: ErrorCodes.KeyNotFound, cause: path.substring(0, end) };
       node = child;
+      start = end + 1;
     }
     return node;
   }
@@ -242,7 +273,7 @@ export class Store {
     if (existing !== undefined) {
       if (!replace) throw this.error(ErrorCodes.NodeExist, path);
       if (existing.isDir) throw this.error(ErrorCodes.NotFile, path);
-      prevNode = existing.view(now, false, false, false);
+      prevNode = existing.view(now, false, false, false, path);
       this.detach(existing);
     }
     const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
@@ -260,7 +291,7 @@ export class Store {
     if (node.isDir) view.dir = true;
     view.modifiedIndex = next;
     view.createdIndex = node.createdIndex;
-    const event: StoreEvent = { action, node: view, prevNode: node.view(now, false, false, false) };
+    const event: StoreEvent = { action, node: view, prevNode: node.view(now, false, false, false, path) };
     const removedPaths: string[] = [];
     this.removeTree(node, path, removedPaths);
     this.index = next;
@@ -304,7 +335,7 @@ export class Store {
 
   /** The event of a write: the node as it is now, with the given modifiedIndex. */
   private event(action: Action, path: string, modifiedIndex: number, node: TreeNode, value: string | undefined, prevNode: NodeView | undefined, now: number): StoreEvent {
-    const view = node.view(now, false, false, false);
+    const view = node.view(now, false, false, false, path);
     const out: NodeView = { key: path };
     if (value !== undefined) out.value = value;
     if (node.isDir) out.dir = true;
@@ -329,17 +360,18 @@ export class Store {
     if (path === '/') throw new StoreError(ErrorCodes.RootReadOnly, '/', this.index);
   }
 
-  private error(code: (typeof ErrorCodes)[keyof typeof ErrorCodes], cause: string | undefined): StoreError {
+  private error(code: ErrorCode, cause: string | undefined): StoreError {
     return new StoreError(code, cause, this.index);
   }
 
   private counted(operation: CountedOperation, run: () => StoreEvent): StoreEvent {
+    const [success, fail] = COUNTER_NAMES[operation];
     try {
       const event = run();
-      this.counters[`${operation}Success`]++;
+      this.counters[success]++;
       return event;
     } catch (error) {
-      this.counters[`${operation}Fail`]++;
+      this.counters[fail]++;
       throw error;
     }
   }

@@ -89,6 +89,7 @@ export class WatcherHub {
 
   /** Notifies the watchers of the event's key and of every directory above it. */
   notify(event: StoreEvent): void {
+    if (this.total === 0) return;
     const key = event.node.key ?? '/';
     let path = '';
     this.notifyAt(event, '/', false);
@@ -103,6 +104,7 @@ export class WatcherHub {
    * directory: its watchers hear of it whether or not they are recursive.
    */
   notifyAt(event: StoreEvent, path: string, deleted: boolean): void {
+    if (this.total === 0) return;
     const list = this.lists.get(path);
     if (list === undefined) return;
     const eventKey = event.node.key ?? '/';
