@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench-store
+.PHONY: all test typecheck lint unit e2e clean completions bench-store sim
 
 all: bin/kvd
 
@@ -44,3 +44,9 @@ completions: bin/kvd
 # Benchmarks print figures; they assert nothing and are not part of make test.
 bench-store: $(NPM_STAMP)
 	$(NODE) --expose-gc bench/store-bench.ts
+
+# The Raft simulator over seeds [START, START+SEEDS): prints failing seeds with their traces.
+SEEDS ?= 1000
+START ?= 0
+sim: $(NPM_STAMP)
+	SEEDS=$(SEEDS) START=$(START) $(NODE) test/raft/sim-cli.ts
