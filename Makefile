@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench-store sim
+.PHONY: all test typecheck lint unit e2e clean completions bench-store bench-raft sim
 
 all: bin/kvd
 
@@ -50,3 +50,6 @@ SEEDS ?= 1000
 START ?= 0
 sim: $(NPM_STAMP)
 	SEEDS=$(SEEDS) START=$(START) $(NODE) test/raft/sim-cli.ts
+
+bench-raft: $(NPM_STAMP)
+	$(NODE) bench/raft-bench.ts

@@ -115,7 +115,7 @@ export class RaftLog {
   private truncateAndAppend(entries: readonly Entry[]): void {
     const first = entries[0]!.index;
     if (first === this.unstableOffset + this.unstableEntries.length) {
-      this.unstableEntries.push(...entries);
+      for (const entry of entries) this.unstableEntries.push(entry);
     } else if (first <= this.unstableOffset) {
       // Replaces the whole unstable tail, and stable entries from `first` on.
       this.unstableOffset = first;
@@ -129,15 +129,16 @@ export class RaftLog {
   slice(lo: number, hi: number, maxSize: number): Entry[] {
     if (lo >= hi) return [];
     if (lo < this.firstIndex()) throw new CompactedError(lo, this.firstIndex());
-    const out: Entry[] = [];
+    let out: Entry[] = [];
     if (lo < this.unstableOffset) {
       const stableHi = Math.min(hi, this.unstableOffset);
-      out.push(...this.storage.entries(lo, stableHi, maxSize));
+      out = this.storage.entries(lo, stableHi, maxSize);
       if (out.length < stableHi - lo) return out;
     }
     if (hi > this.unstableOffset) {
       const from = Math.max(lo, this.unstableOffset) - this.unstableOffset;
-      out.push(...this.unstableEntries.slice(from, hi - this.unstableOffset));
+      const unstable = this.unstableEntries.slice(from, hi - this.unstableOffset);
+      out = out.length === 0 ? unstable : out.concat(unstable);
     }
     return limitSize(out, maxSize);
   }

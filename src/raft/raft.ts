@@ -69,6 +69,8 @@ export class Raft {
   /** Index of the latest configuration change; another may be proposed once it is applied. */
   pendingConfIndex = 0;
   readonly readOnly = new ReadOnly();
+  /** Proposals were appended and not yet sent to the followers. */
+  private appendsPending = false;
   /** Reads that reached the leader before it committed an entry in its term (§6.4 step 1). */
   private pendingReads: ReadRequest[] = [];
   private readonly config: RaftConfig;
@@ -472,7 +474,16 @@ export class Raft {
       return entry;
     });
     this.appendEntries(entries);
-    this.bcastAppend();
+    // Sent when the driver asks for the next Ready, so that every proposal until then travels in
+    // one append per follower.
+    this.appendsPending = true;
+  }
+
+  /** Sends the appends that proposals since the last Ready made necessary. */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role === 'leader') this.bcastAppend();
   }
 
   private appendEntries(entries: readonly Entry[]): void {

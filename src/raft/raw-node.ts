@@ -117,6 +117,7 @@ export class RawNode {
     if (this.readyOutstanding) throw new Error('raft: ready() called again before advance()');
     this.readyOutstanding = true;
     const r = this.raft;
+    r.flushAppends();
     const soft = r.softState();
     const hard = r.hardState();
     const entries = [...r.log.unstableEntries];

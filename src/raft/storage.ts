@@ -99,7 +99,8 @@ export class MemoryStorage implements Storage {
     if (compactIndex > this.lastIndex()) throw new RangeError(`compact(${compactIndex}) past the last index ${this.lastIndex()}`);
     const i = compactIndex - this.offset;
     const dummy = this.ents[i]!;
-    this.ents = [{ term: dummy.term, index: dummy.index, type: 'normal', data: new Uint8Array(0) }, ...this.ents.slice(i + 1)];
+    this.ents = this.ents.slice(i);
+    this.ents[0] = { term: dummy.term, index: dummy.index, type: 'normal', data: new Uint8Array(0) };
   }
 
   /** Appends entries, replacing any that conflict. Entries older than the snapshot are ignored. */
@@ -111,6 +112,8 @@ export class MemoryStorage implements Storage {
     if (ents[0]!.index < first) ents = ents.slice(first - ents[0]!.index);
     const offset = ents[0]!.index - this.offset;
     if (offset > this.ents.length) throw new RangeError(`append: gap before index ${ents[0]!.index} (last ${this.lastIndex()})`);
-    this.ents = [...this.ents.slice(0, offset), ...ents];
+    // Truncate any conflicting tail, then append in place (no copy of the whole log).
+    this.ents.length = offset;
+    for (const entry of ents) this.ents.push(entry);
   }
 }
