@@ -123,19 +123,7 @@ export class Store {
       this.refuseRoot(path);
       const node = this.internalGet(path);
       if (node.isDir && value.length !== 0) throw this.error(ErrorCodes.NotFile, path);
-      const newValue = ttl.refresh ? node.value : value;
-      const next = this.index + 1;
-      const prevNode = node.view(now, false, false, false, path);
-      // A directory's modifiedIndex never changes (etcd's Write refuses directories).
-      if (!node.isDir) {
-        node.value = newValue;
-        node.modifiedIndex = next;
-      }
-      this.updateTtl(node, ttl.expireTime);
-      const event = this.event('update', path, next, node, node.isDir ? undefined : newValue, prevNode, now);
-      this.index = next;
-      this.publish(event, ttl.refresh === true);
-      return event;
+      return this.rewrite('update', path, node, ttl.refresh ? node.value : value, ttl, now);
     });
   }
 
@@ -146,16 +134,7 @@ export class Store {
       const node = this.internalGet(path);
       if (node.isDir) throw this.error(ErrorCodes.NotFile, path);
       this.compare(node, prevValue, prevIndex);
-      const newValue = ttl.refresh ? node.value : value;
-      const next = this.index + 1;
-      const prevNode = node.view(now, false, false, false, path);
-      node.value = newValue;
-      node.modifiedIndex = next;
-      this.updateTtl(node, ttl.expireTime);
-      const event = this.event('compareAndSwap', path, next, node, newValue, prevNode, now);
-      this.index = next;
-      this.publish(event, ttl.refresh === true);
-      return event;
+      return this.rewrite('compareAndSwap', path, node, ttl.refresh ? node.value : value, ttl, now);
     });
   }
 
@@ -281,6 +260,22 @@ export class Store {
     if (!node.isPermanent) this.ttlHeap.push(node);
     this.index = next;
     return this.event(action, path, next, node, dir ? undefined : value, prevNode, now);
+  }
+
+  /** Writes a new value and TTL into an existing node: the common part of update and CAS. */
+  private rewrite(action: 'update' | 'compareAndSwap', path: string, node: TreeNode, value: string, ttl: TtlOptions, now: number): StoreEvent {
+    const next = this.index + 1;
+    const prevNode = node.view(now, false, false, false, path);
+    // A directory's value and modifiedIndex never change (etcd's Write refuses directories).
+    if (!node.isDir) {
+      node.value = value;
+      node.modifiedIndex = next;
+    }
+    this.updateTtl(node, ttl.expireTime);
+    const event = this.event(action, path, next, node, node.isDir ? undefined : value, prevNode, now);
+    this.index = next;
+    this.publish(event, ttl.refresh === true);
+    return event;
   }
 
   /** Removes a node and everything below it, notifying the watchers of every removed path. */
