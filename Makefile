@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench-store bench-raft sim
+.PHONY: all test typecheck lint unit e2e clean completions bench-store bench-raft bench-storage sim
 
 all: bin/kvd
 
@@ -53,3 +53,6 @@ sim: $(NPM_STAMP)
 
 bench-raft: $(NPM_STAMP)
 	$(NODE) bench/raft-bench.ts
+
+bench-storage: $(NPM_STAMP)
+	$(NODE) bench/storage-bench.ts

@@ -79,6 +79,22 @@ export class MemoryStorage implements Storage {
     return this.snap;
   }
 
+  /**
+   * Loads durable state (a restart): the snapshot and the entries kept on disk, which start at or
+   * before snapshot index + 1. The first kept entry at or below the snapshot becomes the dummy.
+   */
+  load(snapshot: Snapshot, entries: readonly Entry[], hardState: HardState): void {
+    this.snap = snapshot;
+    this.hardState = hardState;
+    const first = entries[0];
+    if (first === undefined || first.index > snapshot.meta.index || entries[entries.length - 1]!.index < snapshot.meta.index) {
+      const after = entries.filter((e) => e.index > snapshot.meta.index);
+      this.ents = [{ term: snapshot.meta.term, index: snapshot.meta.index, type: 'normal', data: new Uint8Array(0) }, ...after];
+      return;
+    }
+    this.ents = [{ term: first.term, index: first.index, type: 'normal', data: new Uint8Array(0) }, ...entries.slice(1)];
+  }
+
   /** Replaces the log with a snapshot (a follower receiving one). Older snapshots are ignored. */
   applySnapshot(snapshot: Snapshot): void {
     if (snapshot.meta.index <= this.snap.meta.index) return;

@@ -1,0 +1,121 @@
+import { crc32 } from 'node:zlib';
+import type { ConfState, Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts';
+
+/**
+ * The on-disk layout. Keys:
+ *   "v"                 format version
+ *   "h"                 hard state
+ *   "c"                 membership (the configuration as last applied)
+ *   "e" + u64be(index)  log entry
+ *   "m"                 snapshot metadata (index, term, configuration, chunk count, size)
+ *   "s" + u32be(chunk)  snapshot data, in chunks
+ * Every value is a record: u32be CRC-32 of the payload, then the payload.
+ */
+export const FORMAT_VERSION = 1;
+
+export const KEY_VERSION = Buffer.from('v');
+export const KEY_HARD_STATE = Buffer.from('h');
+export const KEY_CONF_STATE = Buffer.from('c');
+export const KEY_SNAPSHOT_META = Buffer.from('m');
+const ENTRY_PREFIX = 0x65; // 'e'
+const CHUNK_PREFIX = 0x73; // 's'
+
+export function entryKey(index: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = ENTRY_PREFIX;
+  writeU64(key, 1, index);
+  return key;
+}
+
+export function entryIndexOf(key: Buffer): number {
+  return readU64(key, 1);
+}
+
+/** The range of all entry keys, for iterators and range deletes: [gte, lt). */
+export function entryRange(from: number, to: number): { gte: Buffer; lt: Buffer } {
+  return { gte: entryKey(from), lt: entryKey(to) };
+}
+
+export function chunkKey(chunk: number): Buffer {
+  const key = Buffer.allocUnsafe(5);
+  key[0] = CHUNK_PREFIX;
+  key.writeUInt32BE(chunk, 1);
+  return key;
+}
+
+function writeU64(buffer: Buffer, offset: number, value: number): void {
+  buffer.writeUInt32BE(Math.floor(value / 0x1_0000_0000), offset);
+  buffer.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+function readU64(buffer: Buffer, offset: number): number {
+  return buffer.readUInt32BE(offset) * 0x1_0000_0000 + buffer.readUInt32BE(offset + 4);
+}
+
+/** Wraps a payload in a record: its checksum first. */
+export function record(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.length);
+  out.writeUInt32BE(crc32(payload), 0);
+  payload.copy(out, 4);
+  return out;
+}
+
+/** The payload of a record, or undefined when the checksum does not match. */
+export function openRecord(value: Buffer): Buffer | undefined {
+  if (value.length < 4) return undefined;
+  const payload = value.subarray(4);
+  return crc32(payload) === value.readUInt32BE(0) ? payload : undefined;
+}
+
+const ENTRY_TYPES: readonly EntryType[] = ['normal', 'confChange'];
+
+/** Entry payload: u64 term, u64 index, u8 type, data. */
+export function encodeEntry(entry: Entry): Buffer {
+  const payload = Buffer.allocUnsafe(17 + entry.data.length);
+  writeU64(payload, 0, entry.term);
+  writeU64(payload, 8, entry.index);
+  payload[16] = ENTRY_TYPES.indexOf(entry.type);
+  payload.set(entry.data, 17);
+  return record(payload);
+}
+
+export function decodeEntry(payload: Buffer): Entry | undefined {
+  if (payload.length < 17) return undefined;
+  const type = ENTRY_TYPES[payload[16]!];
+  if (type === undefined) return undefined;
+  // Copy the data out: the payload may be a view of a larger buffer.
+  return { term: readU64(payload, 0), index: readU64(payload, 8), type, data: new Uint8Array(payload.subarray(17)) };
+}
+
+export function encodeHardState(hardState: HardState): Buffer {
+  const payload = Buffer.allocUnsafe(24);
+  writeU64(payload, 0, hardState.term);
+  writeU64(payload, 8, hardState.vote);
+  writeU64(payload, 16, hardState.commit);
+  return record(payload);
+}
+
+export function decodeHardState(payload: Buffer): HardState | undefined {
+  if (payload.length !== 24) return undefined;
+  return { term: readU64(payload, 0), vote: readU64(payload, 8), commit: readU64(payload, 16) };
+}
+
+/** JSON records for the small structured values (version, membership, snapshot metadata). */
+export function encodeJson(value: unknown): Buffer {
+  return record(Buffer.from(JSON.stringify(value)));
+}
+
+export function decodeJson<T>(payload: Buffer): T | undefined {
+  try {
+    return JSON.parse(payload.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface StoredSnapshotMeta extends SnapshotMeta {
+  readonly chunks: number;
+  readonly size: number;
+}
+
+export type { ConfState };
