@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { serveCommand } from './commands/serve.ts';
 import { exitCodeTable } from './exit-code.ts';
 import { runProgram } from './run-program.ts';
 
@@ -14,6 +15,7 @@ export function kvdParser(args: readonly string[]) {
         'kvd ctl <command> runs the client (the same as kvctl <command>).',
     )
     .env('KVD')
+    .command(serveCommand)
     .command(doctorCommand)
     .epilogue(exitCodeTable());
 }

@@ -34,7 +34,8 @@ export interface PersistRequest {
   readonly entries: readonly Entry[];
   /** A snapshot received from the leader: it replaces the log. */
   readonly snapshot?: Snapshot;
-  readonly confState?: ConfState;
+  /** The server's membership record (names, URLs, cluster id), when it changed. */
+  readonly membership?: unknown;
   /** Whether this must be on disk before the caller acknowledges anything (Ready.mustSync). */
   readonly sync: boolean;
 }
@@ -60,15 +61,15 @@ export class DiskStorage implements Storage {
   private readonly chunkSize: number;
   private snapshotChunks: number;
   private failure: StorageFailedError | undefined;
-  /** The membership as last saved (for the server; Raft itself reads the snapshot's). */
-  confState: ConfState | undefined;
+  /** The server's membership record as last saved (Raft itself reads the snapshot's ConfState). */
+  membership: unknown;
 
-  private constructor(dir: string, db: Db, memory: MemoryStorage, snapshotChunks: number, confState: ConfState | undefined, options: DiskStorageOptions) {
+  private constructor(dir: string, db: Db, memory: MemoryStorage, snapshotChunks: number, membership: unknown, options: DiskStorageOptions) {
     this.dir = dir;
     this.db = db;
     this.memory = memory;
     this.snapshotChunks = snapshotChunks;
-    this.confState = confState;
+    this.membership = membership;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.queue = new WriteQueue({ batch: (ops, opts) => this.db.batch(ops, opts) });
   }
@@ -87,7 +88,7 @@ export class DiskStorage implements Storage {
     }
     try {
       const loaded = await load(db, dir);
-      return new DiskStorage(dir, db, loaded.memory, loaded.snapshotChunks, loaded.confState, options);
+      return new DiskStorage(dir, db, loaded.memory, loaded.snapshotChunks, loaded.membership, options);
     } catch (error) {
       await db.close();
       throw error;
@@ -142,7 +143,7 @@ export class DiskStorage implements Storage {
       for (let i = entries[entries.length - 1]!.index + 1; i <= lastOld; i++) ops.push({ type: 'del', key: entryKey(i) });
     }
     if (request.hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(request.hardState) });
-    if (request.confState !== undefined) ops.push({ type: 'put', key: KEY_CONF_STATE, value: encodeJson(request.confState) });
+    if (request.membership !== undefined) ops.push({ type: 'put', key: KEY_CONF_STATE, value: encodeJson(request.membership) });
     await this.write(ops, request.sync);
     if (request.snapshot !== undefined) {
       this.memory.applySnapshot(request.snapshot);
@@ -150,7 +151,7 @@ export class DiskStorage implements Storage {
     }
     this.memory.append(entries);
     if (request.hardState !== undefined) this.memory.setHardState(request.hardState);
-    if (request.confState !== undefined) this.confState = request.confState;
+    if (request.membership !== undefined) this.membership = request.membership;
   }
 
   /** Records the state machine's snapshot at `index` (which must be in the log), synced. */
@@ -224,7 +225,7 @@ function describeOpenError(error: unknown): string {
 interface Loaded {
   memory: MemoryStorage;
   snapshotChunks: number;
-  confState: ConfState | undefined;
+  membership: unknown;
 }
 
 async function readRecord(db: Db, dir: string, key: Buffer, what: string): Promise<Buffer | undefined> {
@@ -250,8 +251,8 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   const hardState = hardPayload === undefined ? EMPTY_HARD_STATE : decodeHardState(hardPayload);
   if (hardState === undefined) throw new DataDirError(dir, 'the hard state record is malformed');
 
-  const confPayload = await readRecord(db, dir, KEY_CONF_STATE, 'membership');
-  const confState = confPayload === undefined ? undefined : decodeJson<ConfState>(confPayload);
+  const membershipPayload = await readRecord(db, dir, KEY_CONF_STATE, 'membership');
+  const membership = membershipPayload === undefined ? undefined : decodeJson<unknown>(membershipPayload);
 
   let snapshot = EMPTY_SNAPSHOT;
   let snapshotChunks = 0;
@@ -295,5 +296,5 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   }
   const memory = new MemoryStorage();
   memory.load(snapshot, entries, hardState);
-  return { memory, snapshotChunks, confState };
+  return { memory, snapshotChunks, membership };
 }

@@ -49,12 +49,12 @@ describe('DiskStorage (classic-level)', () => {
 
   it('round-trips entries, the hard state and the membership across a reopen', async () => {
     const storage = await DiskStorage.open(dir);
-    await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 2, commit: 4 }, confState: { voters: [1, 2, 3], learners: [] }, sync: true });
+    await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 2, commit: 4 }, membership: { members: [{ id: 1, name: 'a' }] }, sync: true });
     await storage.close();
     const reopened = await DiskStorage.open(dir);
     assert.deepEqual(reopened.initialState().hardState, { term: 1, vote: 2, commit: 4 });
     assert.deepEqual(reopened.entries(1, 6, Infinity), range(1, 5, 1));
-    assert.deepEqual(reopened.confState, { voters: [1, 2, 3], learners: [] });
+    assert.deepEqual(reopened.membership, { members: [{ id: 1, name: 'a' }] });
     assert.equal(reopened.term(5), 1);
     await reopened.close();
   });

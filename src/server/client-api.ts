@@ -1,0 +1,305 @@
+import type http from 'node:http';
+import { ETCD_API_VERSION, VERSION } from '../api/version.ts';
+import type { StoreEvent } from '../store/event.ts';
+import { ErrorCodes, StoreError } from '../store/store-error.ts';
+import { FormError, parseForm } from './form.ts';
+import { commandFor } from './keys-command.ts';
+import type { KeysMethod, KeysRequest } from './keys-request.ts';
+import { parseKeysRequest } from './keys-request.ts';
+import { errorStatus, eventStatus, successBody } from './keys-response.ts';
+import type { Logger } from './logger.ts';
+import type { Member, MemberInfo } from './member.ts';
+import { formatId } from './member-id.ts';
+import { Metrics } from './metrics.ts';
+
+const KEYS_PREFIX = '/v2/keys';
+const KEYS_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+const JSON_TYPE = 'application/json';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+class BodyTooLarge extends Error {}
+
+/** The client-facing HTTP API: etcd's v2 keys API and its companions, answered as etcd 3.4 does. */
+export class ClientApi {
+  private readonly member: Member;
+  private readonly log: Logger;
+  readonly metrics: Metrics;
+  private draining = false;
+
+  constructor(member: Member, log: Logger) {
+    this.member = member;
+    this.log = log;
+    this.metrics = new Metrics(member);
+  }
+
+  /** Stop taking new requests (SIGTERM): they get 503 while in-flight ones finish. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const method = req.method ?? 'GET';
+    res.on('finish', () => this.metrics.request(method, res.statusCode));
+    this.route(req, res).catch((error: unknown) => {
+      this.log.error('request failed', { method, url: req.url, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      if (!res.headersSent) this.writeError(res, new StoreError(ErrorCodes.RaftInternal, 'internal error', this.member.store.index));
+      else res.destroy();
+    });
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const rawUrl = req.url ?? '/';
+    const question = rawUrl.indexOf('?');
+    const rawPath = question < 0 ? rawUrl : rawUrl.slice(0, question);
+    const query = question < 0 ? '' : rawUrl.slice(question + 1);
+    let path: string;
+    try {
+      path = percentDecode(rawPath);
+    } catch {
+      res.writeHead(400, { 'content-type': TEXT_TYPE, connection: 'close' }).end('400 Bad Request');
+      return;
+    }
+    // Go's ServeMux answers unclean paths with a redirect to the clean one; nothing else happens.
+    const clean = cleanServePath(path);
+    if (clean !== path) {
+      res.writeHead(301, { location: clean + (query === '' ? '' : `?${query}`), 'content-type': 'text/html; charset=utf-8' }).end(`<a href="${clean}">Moved Permanently</a>.\n\n`);
+      return;
+    }
+    if (this.draining) {
+      res.writeHead(503, { 'content-type': TEXT_TYPE, connection: 'close' }).end('shutting down\n');
+      return;
+    }
+    if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) return this.keys(req, res, path.slice(KEYS_PREFIX.length), query);
+    switch (path) {
+      case '/version':
+        return this.getOnly(req, res, () => this.writeJson(res, 200, { etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_API_VERSION, kvd: VERSION }, false));
+      case '/health':
+        return this.getOnly(req, res, () => {
+          const healthy = this.member.leader !== 0;
+          res.writeHead(healthy ? 200 : 503, { 'content-type': TEXT_TYPE }).end(JSON.stringify({ health: String(healthy) }));
+        });
+      case '/v2/members':
+        return this.members(req, res);
+      case '/v2/members/leader':
+        return this.leader(req, res);
+      case '/v2/machines':
+        if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(res, 'GET,HEAD');
+        res.writeHead(200, { 'content-type': TEXT_TYPE }).end(this.clientUrls().join(', '));
+        return;
+      case '/v2/stats/store':
+        return this.getOnly(req, res, () => this.writeJson(res, 200, this.member.store.stats, false));
+      case '/v2/stats/self':
+        return this.getOnly(req, res, () => this.writeJson(res, 200, this.selfStats(), false));
+      case '/v2/stats/leader':
+        return this.getOnly(req, res, () => {
+          if (!this.member.isLeader) this.writeJson(res, 403, { message: 'not current leader' }, false);
+          else this.writeJson(res, 200, { leader: formatId(this.member.id), followers: {} }, false);
+        });
+      case '/metrics':
+        return this.getOnly(req, res, () => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
+      default:
+        res.writeHead(404, { 'content-type': TEXT_TYPE }).end('404 page not found\n');
+    }
+  }
+
+  // --- keys ------------------------------------------------------------------------------------
+
+  private async keys(req: http.IncomingMessage, res: http.ServerResponse, keyPath: string, query: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      res.writeHead(200, {
+        'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE',
+        'access-control-allow-origin': '*',
+        'access-control-allow-headers': 'accept, content-type, authorization',
+      });
+      res.end();
+      return;
+    }
+    if (!KEYS_METHODS.has(method)) return this.notAllowed(res, 'HEAD,GET,PUT,POST,DELETE');
+    let body: string;
+    try {
+      body = await readBody(req, this.member.config.maxRequestBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        this.writeError(res, new StoreError(ErrorCodes.InvalidForm, 'http: request body too large', 0), 413);
+        return;
+      }
+      throw error;
+    }
+    let request: KeysRequest;
+    try {
+      const { form, error } = parseForm(method, query, req.headers['content-type'], body);
+      if (error !== undefined) throw new StoreError(ErrorCodes.InvalidForm, error.message, 0);
+      request = parseKeysRequest(method as KeysMethod, keyPath, form);
+    } catch (error) {
+      if (error instanceof StoreError) return this.writeError(res, error);
+      if (error instanceof FormError) return this.writeError(res, new StoreError(ErrorCodes.InvalidForm, error.message, 0));
+      throw error;
+    }
+    try {
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        if (request.wait) return this.watch(req, res, request);
+        if (request.quorum) await this.member.linearizableRead();
+        const event = this.member.store.get(request.key, request.recursive, request.sorted, Date.now());
+        return this.writeEvent(res, event, this.member.store.index, request, request.method === 'HEAD');
+      }
+      const applied = await this.member.proposeKeys(commandFor(request, Date.now()));
+      return this.writeEvent(res, applied.event, applied.etcdIndex, request, false);
+    } catch (error) {
+      if (error instanceof StoreError) return this.writeError(res, error);
+      throw error;
+    }
+  }
+
+  private watch(req: http.IncomingMessage, res: http.ServerResponse, request: KeysRequest): void {
+    const member = this.member;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      start?.watcher?.remove();
+      member.storeReplacedListeners.delete(finish);
+      if (!res.writableEnded) res.end();
+    };
+    const deliver = (event: StoreEvent): void => {
+      if (finished) return;
+      res.write(`${JSON.stringify(event)}\n`);
+      if (!request.stream) finish();
+    };
+    let start: ReturnType<typeof member.store.watch> | undefined;
+    try {
+      start = member.store.watch(request.key, request.recursive, request.stream, request.waitIndex, deliver);
+    } catch (error) {
+      if (error instanceof StoreError) return this.writeError(res, error);
+      throw error;
+    }
+    // etcd sends the headers at once, with the index at registration, then the event(s).
+    res.writeHead(200, this.headers(start.index, true));
+    res.flushHeaders();
+    member.storeReplacedListeners.add(finish);
+    req.socket.on('close', finish);
+    res.on('close', finish);
+    for (const event of start.events) deliver(event);
+    if (start.watcher === null) finish();
+  }
+
+  private writeEvent(res: http.ServerResponse, event: StoreEvent, etcdIndex: number, request: KeysRequest, headOnly: boolean): void {
+    const body = successBody(event, request.noValueOnSuccess);
+    res.writeHead(eventStatus(event), { ...this.headers(etcdIndex, true), 'content-length': Buffer.byteLength(body) });
+    res.end(headOnly ? undefined : body);
+  }
+
+  private writeError(res: http.ServerResponse, error: StoreError, status = errorStatus(error.errorCode)): void {
+    const body = `${JSON.stringify(error.toJSON())}\n`;
+    res.writeHead(status, { ...this.headers(error.index, false), 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private headers(etcdIndex: number, withRaft: boolean): http.OutgoingHttpHeaders {
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': JSON_TYPE,
+      'x-etcd-cluster-id': formatId(this.member.clusterId),
+      'x-etcd-index': String(etcdIndex),
+    };
+    if (withRaft) {
+      headers['x-raft-index'] = String(this.member.raftIndex);
+      headers['x-raft-term'] = String(this.member.term);
+    }
+    return headers;
+  }
+
+  // --- the other endpoints ---------------------------------------------------------------------
+
+  private members(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method !== 'GET') return this.notAllowed(res, 'GET,POST,DELETE,PUT');
+    const members = [...this.member.members.values()].map(memberJson);
+    res.writeHead(200, { 'content-type': JSON_TYPE, 'x-etcd-cluster-id': formatId(this.member.clusterId) });
+    res.end(`${JSON.stringify({ members })}\n`);
+  }
+
+  private leader(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method !== 'GET') return this.notAllowed(res, 'GET');
+    const leader = this.member.members.get(this.member.leader);
+    if (leader === undefined) {
+      res.writeHead(503, { 'content-type': JSON_TYPE, 'x-etcd-cluster-id': formatId(this.member.clusterId) }).end(`${JSON.stringify({ message: 'During Leader Election' })}\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': JSON_TYPE, 'x-etcd-cluster-id': formatId(this.member.clusterId) }).end(`${JSON.stringify(memberJson(leader))}\n`);
+  }
+
+  private selfStats(): Record<string, unknown> {
+    const m = this.member;
+    const state = m.isLeader ? 'StateLeader' : m.role === 'follower' ? 'StateFollower' : 'StateCandidate';
+    return {
+      name: m.name,
+      id: formatId(m.id),
+      state,
+      startTime: m.startTime.toISOString(),
+      leaderInfo: { leader: formatId(m.leader), uptime: `${Math.round((Date.now() - m.startTime.getTime()) / 1000)}s`, startTime: m.startTime.toISOString() },
+      recvAppendRequestCnt: m.counters.appliedEntries,
+      sendAppendRequestCnt: 0,
+    };
+  }
+
+  private clientUrls(): string[] {
+    return [...this.member.members.values()].flatMap((m) => [...m.clientURLs]);
+  }
+
+  private getOnly(req: http.IncomingMessage, res: http.ServerResponse, answer: () => void): void {
+    if (req.method !== 'GET') return this.notAllowed(res, 'GET');
+    answer();
+  }
+
+  private notAllowed(res: http.ServerResponse, allow: string): void {
+    res.writeHead(405, { allow, 'content-type': TEXT_TYPE }).end('Method Not Allowed\n');
+  }
+
+  private writeJson(res: http.ServerResponse, status: number, value: unknown, newline: boolean): void {
+    res.writeHead(status, { 'content-type': JSON_TYPE }).end(JSON.stringify(value) + (newline ? '\n' : ''));
+  }
+}
+
+function memberJson(m: MemberInfo): Record<string, unknown> {
+  return { id: formatId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, ...(m.isLearner ? { isLearner: true } : {}) };
+}
+
+/** Decodes %XX in a URL path (`+` stays `+`); throws on a malformed escape. */
+function percentDecode(path: string): string {
+  if (!path.includes('%')) return path;
+  if (/%(?![0-9a-fA-F]{2})/.test(path)) throw new URIError('malformed escape');
+  const bytes = Buffer.from(path.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  return new TextDecoder().decode(bytes);
+}
+
+/** Go's ServeMux cleanPath: path.Clean, keeping a trailing slash. */
+function cleanServePath(path: string): string {
+  if (path === '') return '/';
+  const absolute = path.startsWith('/') ? path : `/${path}`;
+  const out: string[] = [];
+  for (const part of absolute.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  let clean = `/${out.join('/')}`;
+  if (absolute.endsWith('/') && clean !== '/') clean += '/';
+  return clean;
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,514 @@
+import { ProposalDroppedError } from '../raft/errors.ts';
+import { decodeConfChange } from '../raft/raft.ts';
+import { RawNode } from '../raft/raw-node.ts';
+import type { Ready } from '../raft/raw-node.ts';
+import { seededRandom } from '../raft/rand.ts';
+import type { Entry, Message, NodeId } from '../raft/types.ts';
+import { DiskStorage } from '../storage/disk-storage.ts';
+import type { StoreEvent } from '../store/event.ts';
+import { restoreSnapshot, snapshotChunks } from '../store/snapshot.ts';
+import { Store } from '../store/store.ts';
+import { ErrorCodes, StoreError } from '../store/store-error.ts';
+import type { ServeConfig } from './config.ts';
+import type { KeysCommand } from './keys-command.ts';
+import { applyCommand } from './keys-command.ts';
+import type { Logger } from './logger.ts';
+import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
+import { PeerTransport } from './peer-transport.ts';
+import type { TransportHost } from './peer-transport.ts';
+
+export interface MemberInfo {
+  readonly id: NodeId;
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  readonly clientURLs: readonly string[];
+  readonly isLearner?: boolean;
+}
+
+/** The membership record kept in the data dir and in snapshots. */
+interface Membership {
+  readonly clusterId: number;
+  readonly members: readonly MemberInfo[];
+}
+
+/** What a normal log entry carries. */
+type Payload =
+  | { readonly kind: 'keys'; readonly id: string; readonly command: KeysCommand }
+  | { readonly kind: 'expire'; readonly time: number }
+  | { readonly kind: 'attributes'; readonly member: NodeId; readonly name: string; readonly clientURLs: readonly string[] };
+
+/** A write's outcome: the event (or the store's error) and the store index right after it. */
+export interface Applied {
+  readonly event: StoreEvent;
+  readonly etcdIndex: number;
+}
+
+interface Pending {
+  readonly resolve: (applied: Applied) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The error etcd answers when a request cannot complete in time (no leader, lost quorum). */
+export function timeoutError(index: number): StoreError {
+  return new StoreError(ErrorCodes.RaftInternal, 'etcdserver: request timed out', index);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Entries kept after a snapshot for followers that are a little behind (etcd's catch-up count). */
+const CATCH_UP_ENTRIES = 5000;
+const EXPIRY_SWEEP_MS = 500;
+
+/**
+ * One member: Raft, durable storage and the v2 store, driven by the Ready loop (persist, send,
+ * apply, advance). Writes are proposed with an id and answered when this member applies them.
+ */
+export class Member implements TransportHost {
+  readonly id: NodeId;
+  readonly clusterId: number;
+  readonly name: string;
+  readonly config: ServeConfig;
+  readonly startTime = new Date();
+  store = new Store();
+  members = new Map<NodeId, MemberInfo>();
+  private readonly storage: DiskStorage;
+  private readonly node: RawNode;
+  private readonly log: Logger;
+  readonly transport: PeerTransport;
+  private readonly pending = new Map<string, Pending>();
+  private readonly reads = new Map<string, (index: number) => void>();
+  private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
+  private sequence = 0;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private membershipDirty = false;
+  private wakeUp: (() => void) | undefined;
+  private running = true;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private loopDone: Promise<void> = Promise.resolve();
+  private lastLeader: NodeId = 0;
+  /** Called when a snapshot replaces the store: open watches end. */
+  readonly storeReplacedListeners = new Set<() => void>();
+  readonly counters = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, appliedEntries: 0 };
+  fsyncMillis: number[] = [];
+
+  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[]) {
+    this.config = config;
+    this.storage = storage;
+    this.log = log;
+    this.id = id;
+    this.name = config.name;
+    this.clusterId = membership.clusterId;
+    for (const m of membership.members) this.members.set(m.id, m);
+    this.snapshotIndex = storage.snapshot().meta.index;
+    this.appliedIndex = this.snapshotIndex;
+    if (this.snapshotIndex > 0) this.restoreFrom(storage.snapshot().data);
+    this.node = new RawNode({
+      id,
+      electionTick: Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
+      heartbeatTick: 1,
+      storage,
+      applied: this.snapshotIndex,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      maxCommittedSizePerReady: 64 * 1024 * 1024,
+      checkQuorum: true,
+      preVote: true,
+      random: seededRandom(Number(BigInt(Date.now()) % 0xffffffffn) ^ id),
+      peers,
+    });
+    this.transport = new PeerTransport(this, log);
+  }
+
+  /** Opens the data dir and joins (or bootstraps, or rejoins) the cluster. */
+  static async start(config: ServeConfig, log: Logger): Promise<Member> {
+    const storage = await DiskStorage.open(config.dataDir);
+    const id = memberIdFor(config.advertisePeerUrls, config.initialClusterToken);
+    const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+    let membership = storage.membership as Membership | undefined;
+    let peers: NodeId[] = [];
+    if (fresh || membership === undefined) {
+      const members = [...config.initialCluster].map(([name, peerURLs]) => ({
+        id: memberIdFor(peerURLs, config.initialClusterToken),
+        name,
+        peerURLs,
+        clientURLs: name === config.name ? config.advertiseClientUrls : [],
+      }));
+      membership = { clusterId: clusterIdFor(members.map((m) => m.id), config.initialClusterToken), members };
+      if (config.initialClusterState === 'new') peers = members.map((m) => m.id);
+      await storage.persist({ entries: [], membership, sync: true });
+    } else if (!membership.members.some((m) => m.id === id)) {
+      await storage.close();
+      throw new StartError(`data dir ${config.dataDir} belongs to member ${membership.members.map((m) => m.name).join('/')} of cluster ${formatId(membership.clusterId)}, not to this member (${config.name}, id ${formatId(id)}); use the data dir of this member or a new one`);
+    }
+    const member = new Member(config, storage, log, membership, id, peers);
+    member.begin();
+    log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
+    return member;
+  }
+
+  private begin(): void {
+    this.timers.push(setInterval(() => this.tick(), this.config.heartbeatIntervalMs));
+    this.timers.push(setInterval(() => this.maybeExpire(), EXPIRY_SWEEP_MS));
+    this.loopDone = this.readyLoop();
+    // Tell the cluster this member's name and client URLs (etcd's "publish").
+    void this.publishAttributes();
+  }
+
+  // --- TransportHost ---------------------------------------------------------------------------
+
+  peerUrlsOf(id: NodeId): readonly string[] | undefined {
+    return this.members.get(id)?.peerURLs;
+  }
+
+  receive(messages: readonly Message[]): void {
+    for (const m of messages) {
+      try {
+        this.node.step(m);
+      } catch (error) {
+        if (!(error instanceof ProposalDroppedError)) this.log.warn('dropped a peer message', { error: String(error) });
+      }
+    }
+    this.wake();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.node.reportUnreachable(id);
+    this.wake();
+  }
+
+  reportSnapshot(id: NodeId, succeeded: boolean): void {
+    this.node.reportSnapshot(id, succeeded);
+    this.wake();
+  }
+
+  // --- status ----------------------------------------------------------------------------------
+
+  get leader(): NodeId {
+    return this.node.raft.lead;
+  }
+
+  get isLeader(): boolean {
+    return this.node.raft.role === 'leader';
+  }
+
+  get role(): string {
+    return this.node.raft.role;
+  }
+
+  get term(): number {
+    return this.node.raft.term;
+  }
+
+  get raftIndex(): number {
+    return this.appliedIndex;
+  }
+
+  get commitIndex(): number {
+    return this.node.raft.log.committed;
+  }
+
+  get requestTimeoutMs(): number {
+    return 5000 + 2 * this.config.electionTimeoutMs;
+  }
+
+  get pendingProposals(): number {
+    return this.pending.size;
+  }
+
+  // --- requests --------------------------------------------------------------------------------
+
+  /** Proposes a keys command; resolves when this member has applied it. */
+  proposeKeys(command: KeysCommand): Promise<Applied> {
+    const id = `${formatId(this.id)}-${++this.sequence}`;
+    const data = encoder.encode(JSON.stringify({ kind: 'keys', id, command } satisfies Payload));
+    return new Promise<Applied>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        this.counters.proposalsFailed++;
+        reject(timeoutError(this.store.index));
+      }, this.requestTimeoutMs);
+      this.pending.set(id, {
+        resolve: (applied) => {
+          clearTimeout(timer);
+          resolve(applied);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.proposeUntilAccepted(data, Date.now() + this.requestTimeoutMs);
+    });
+  }
+
+  /** Proposes, retrying while there is no leader to take it (until the deadline). */
+  private proposeUntilAccepted(data: Uint8Array, deadline: number): void {
+    if (!this.running) return;
+    try {
+      this.node.propose(data);
+      this.wake();
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      if (Date.now() < deadline) setTimeout(() => this.proposeUntilAccepted(data, deadline), 50);
+    }
+  }
+
+  /** Resolves once this member's store reflects every write acknowledged before the call (ReadIndex). */
+  linearizableRead(): Promise<void> {
+    const context = `${formatId(this.id)}-r${++this.sequence}`;
+    const deadline = Date.now() + this.requestTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(context);
+        reject(timeoutError(this.store.index));
+      }, this.requestTimeoutMs);
+      this.reads.set(context, (index) => {
+        clearTimeout(timer);
+        this.reads.delete(context);
+        this.waitApplied(index).then(resolve, reject);
+      });
+      const ask = (): void => {
+        if (!this.reads.has(context) || !this.running) return;
+        try {
+          this.node.readIndex(context);
+          this.wake();
+        } catch (error) {
+          if (!(error instanceof ProposalDroppedError)) throw error;
+          if (Date.now() < deadline) setTimeout(ask, 50);
+        }
+      };
+      ask();
+    });
+  }
+
+  private waitApplied(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  /** Asks the leader to hand leadership to `to`; resolves when someone else leads or after the timeout. */
+  async transferLeadership(to: NodeId, timeoutMs: number): Promise<boolean> {
+    this.node.transferLeadership(to);
+    this.wake();
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (this.leader !== this.id && this.leader !== 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  }
+
+  /** The follower whose log is most complete (the best transfer target), if any. */
+  bestTransferTarget(): NodeId | undefined {
+    let best: { id: NodeId; match: number } | undefined;
+    for (const [id, progress] of this.node.status().progress) {
+      if (id === this.id || this.node.status().confState.learners.includes(id)) continue;
+      if (best === undefined || progress.match > best.match) best = { id, match: progress.match };
+    }
+    return best?.id;
+  }
+
+  // --- the loop --------------------------------------------------------------------------------
+
+  private tick(): void {
+    this.node.tick();
+    this.wake();
+  }
+
+  private wake(): void {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
+  }
+
+  private async readyLoop(): Promise<void> {
+    while (this.running) {
+      if (!this.node.hasReady()) {
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        continue;
+      }
+      const rd = this.node.ready();
+      try {
+        await this.handleReady(rd);
+      } catch (error) {
+        this.log.error('cannot persist: this member stops', { error: error instanceof Error ? error.message : String(error) });
+        this.failAll(error);
+        this.running = false;
+        process.exitCode = 1;
+        return;
+      }
+      this.node.advance(rd);
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== undefined && rd.softState.lead !== this.lastLeader) {
+      this.lastLeader = rd.softState.lead;
+      this.counters.leaderChanges++;
+      this.log.info(rd.softState.lead === 0 ? 'no leader' : 'leader elected', { leader: formatId(rd.softState.lead), term: this.term, role: rd.softState.role });
+    }
+    // The leader's appends go out while its own write is still being synced.
+    this.transport.send(rd.messages);
+    const started = performance.now();
+    await this.storage.persist({
+      entries: rd.entries,
+      ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
+      ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot } : {}),
+      sync: rd.mustSync,
+    });
+    if (rd.mustSync) this.recordFsync(performance.now() - started);
+    this.transport.send(rd.messagesAfterSync);
+    if (rd.snapshot !== undefined) {
+      this.restoreFrom(rd.snapshot.data);
+      this.appliedIndex = rd.snapshot.meta.index;
+      this.snapshotIndex = rd.snapshot.meta.index;
+      this.log.info('installed a snapshot from the leader', { index: rd.snapshot.meta.index });
+    }
+    for (const entry of rd.committedEntries) this.apply(entry);
+    for (const state of rd.readStates) this.reads.get(state.context)?.(state.index);
+    this.releaseAppliedWaiters();
+    if (this.membershipDirty) {
+      this.membershipDirty = false;
+      await this.storage.persist({ entries: [], membership: this.membership(), sync: false });
+    }
+    await this.maybeSnapshot();
+  }
+
+  private recordFsync(ms: number): void {
+    this.fsyncMillis.push(ms);
+    if (this.fsyncMillis.length > 4096) this.fsyncMillis = this.fsyncMillis.slice(-2048);
+  }
+
+  private apply(entry: Entry): void {
+    if (entry.index <= this.appliedIndex) return;
+    this.appliedIndex = entry.index;
+    this.counters.appliedEntries++;
+    if (entry.type === 'confChange') {
+      this.applyConfChange(entry);
+      return;
+    }
+    if (entry.data.length === 0) return;
+    const payload = JSON.parse(decoder.decode(entry.data)) as Payload;
+    switch (payload.kind) {
+      case 'keys': {
+        const waiter = this.pending.get(payload.id);
+        this.pending.delete(payload.id);
+        try {
+          const event = applyCommand(this.store, payload.command);
+          this.counters.proposalsCommitted++;
+          waiter?.resolve({ event, etcdIndex: this.store.index });
+        } catch (error) {
+          if (!(error instanceof StoreError)) throw error;
+          waiter?.reject(error);
+        }
+        return;
+      }
+      case 'expire':
+        this.store.deleteExpiredKeys(payload.time);
+        return;
+      case 'attributes': {
+        const known = this.members.get(payload.member);
+        if (known !== undefined) {
+          this.members.set(payload.member, { ...known, name: payload.name, clientURLs: payload.clientURLs });
+          this.membershipDirty = true;
+        }
+        return;
+      }
+    }
+  }
+
+  private applyConfChange(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    this.node.applyConfChange(change);
+    if (change.type === 'removeNode') this.members.delete(change.nodeId);
+    else if (change.context !== undefined) this.members.set(change.nodeId, JSON.parse(change.context) as MemberInfo);
+    this.membershipDirty = true;
+  }
+
+  private releaseAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex);
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  private membership(): Membership {
+    return { clusterId: this.clusterId, members: [...this.members.values()] };
+  }
+
+  // --- TTL, attributes, snapshots --------------------------------------------------------------
+
+  /** The leader proposes its clock when a key may have expired; every member expires on apply. */
+  private maybeExpire(): void {
+    if (!this.isLeader) return;
+    const next = this.store.nextExpireTime();
+    const now = Date.now();
+    if (next === undefined || next > now) return;
+    try {
+      this.node.propose(encoder.encode(JSON.stringify({ kind: 'expire', time: now } satisfies Payload)));
+      this.wake();
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  private async publishAttributes(): Promise<void> {
+    const payload: Payload = { kind: 'attributes', member: this.id, name: this.name, clientURLs: this.config.advertiseClientUrls };
+    const data = encoder.encode(JSON.stringify(payload));
+    while (this.running) {
+      const mine = this.members.get(this.id);
+      if (mine !== undefined && mine.name === this.name && mine.clientURLs.join(',') === this.config.advertiseClientUrls.join(',') && this.appliedIndex > 0 && this.leader !== 0) return;
+      this.proposeUntilAccepted(data, Date.now() + 1000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
+    const index = this.appliedIndex;
+    const data = this.snapshotData();
+    await this.storage.saveSnapshot(index, this.node.status().confState, data);
+    this.snapshotIndex = index;
+    const compactTo = index - CATCH_UP_ENTRIES;
+    if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
+    this.log.info('snapshot saved', { index, bytes: data.length, firstIndex: this.storage.firstIndex() });
+  }
+
+  /** Snapshot data: the membership on the first line, then the store's chunks, one per line. */
+  private snapshotData(): Uint8Array {
+    const lines = [JSON.stringify(this.membership()), ...snapshotChunks(this.store)];
+    return encoder.encode(lines.join('\n'));
+  }
+
+  private restoreFrom(data: Uint8Array): void {
+    const [first, ...chunks] = decoder.decode(data).split('\n');
+    const membership = JSON.parse(first!) as Membership;
+    this.members = new Map(membership.members.map((m) => [m.id, m]));
+    this.store = restoreSnapshot(chunks);
+    for (const listener of this.storeReplacedListeners) listener();
+  }
+
+  // --- shutdown --------------------------------------------------------------------------------
+
+  private failAll(error: unknown): void {
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+
+  /** Stops the loop and timers, waits for in-flight proposals (bounded), closes the storage. */
+  async stop(): Promise<void> {
+    const until = Date.now() + 2000;
+    while (this.pending.size > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.running = false;
+    for (const timer of this.timers) clearInterval(timer);
+    this.wake();
+    await this.loopDone;
+    this.failAll(timeoutError(this.store.index));
+    this.transport.close();
+    await this.storage.close();
+  }
+}
+
+/** A member that cannot start with what it was given. */
+export class StartError extends Error {}

@@ -1,0 +1,45 @@
+import type { Member } from './member.ts';
+
+const FSYNC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** Prometheus text metrics (exposition format 0.0.4) for /metrics. */
+export class Metrics {
+  private readonly member: Member;
+  private readonly requests = new Map<string, number>();
+
+  constructor(member: Member) {
+    this.member = member;
+  }
+
+  request(method: string, code: number): void {
+    const key = `method="${method}",code="${code}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  render(): string {
+    const m = this.member;
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) lines.push(`${name}${labels === '' ? '' : `{${labels}}`} ${value}`);
+    };
+    metric('kvd_http_requests_total', 'counter', 'Client requests by method and status code.', [...this.requests]);
+    metric('kvd_proposals_committed_total', 'counter', 'Keys proposals applied on this member.', [['', m.counters.proposalsCommitted]]);
+    metric('kvd_proposals_failed_total', 'counter', 'Keys proposals that timed out.', [['', m.counters.proposalsFailed]]);
+    metric('kvd_proposals_pending', 'gauge', 'Keys proposals waiting to be applied.', [['', m.pendingProposals]]);
+    metric('kvd_apply_lag', 'gauge', 'Committed entries not yet applied.', [['', Math.max(0, m.commitIndex - m.raftIndex)]]);
+    metric('kvd_leader_changes_total', 'counter', 'Leader changes seen.', [['', m.counters.leaderChanges]]);
+    metric('kvd_is_leader', 'gauge', '1 if this member leads.', [['', m.isLeader ? 1 : 0]]);
+    metric('kvd_watchers', 'gauge', 'Registered watchers.', [['', m.store.hub.count]]);
+    metric('kvd_raft_term', 'gauge', 'Raft term.', [['', m.term]]);
+    metric('kvd_raft_applied_index', 'gauge', 'Last applied Raft index.', [['', m.raftIndex]]);
+    const counts = FSYNC_BUCKETS_MS.map((le) => m.fsyncMillis.filter((ms) => ms <= le).length);
+    const sum = m.fsyncMillis.reduce((a, b) => a + b, 0) / 1000;
+    metric('kvd_disk_fsync_duration_seconds_bucket', 'histogram', 'Synced write durations (recent window).', [
+      ...FSYNC_BUCKETS_MS.map((le, i) => [`le="${le / 1000}"`, counts[i]!] as [string, number]),
+      ['le="+Inf"', m.fsyncMillis.length],
+    ]);
+    lines.push(`kvd_disk_fsync_duration_seconds_sum ${sum}`, `kvd_disk_fsync_duration_seconds_count ${m.fsyncMillis.length}`);
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,142 @@
+import http from 'node:http';
+import type { Message, NodeId } from '../raft/types.ts';
+import type { Logger } from './logger.ts';
+import { formatId } from './member-id.ts';
+import { decodeMessages, encodeMessages } from './peer-codec.ts';
+
+export const RAFT_PATH = '/raft';
+const MAX_QUEUED = 4096;
+const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+
+/** What the transport needs from its member. */
+export interface TransportHost {
+  readonly id: NodeId;
+  readonly clusterId: number;
+  peerUrlsOf(id: NodeId): readonly string[] | undefined;
+  receive(messages: readonly Message[]): void;
+  reportUnreachable(id: NodeId): void;
+  reportSnapshot(id: NodeId, succeeded: boolean): void;
+}
+
+/**
+ * Raft messages between members over HTTP keep-alive connections. Messages to one peer queue up
+ * while its previous POST is in flight and then go together as one binary frame; a peer that does
+ * not answer is reported to the core and never holds up the others.
+ */
+export class PeerTransport {
+  private readonly host: TransportHost;
+  private readonly log: Logger;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  private readonly queues = new Map<NodeId, Message[]>();
+  private readonly inFlight = new Set<NodeId>();
+  private readonly unreachableLogged = new Set<NodeId>();
+  private closed = false;
+
+  constructor(host: TransportHost, log: Logger) {
+    this.host = host;
+    this.log = log;
+  }
+
+  send(messages: readonly Message[]): void {
+    for (const m of messages) {
+      let queue = this.queues.get(m.to);
+      if (queue === undefined) {
+        queue = [];
+        this.queues.set(m.to, queue);
+      }
+      // Raft tolerates lost messages; a peer that falls this far behind gets a snapshot later.
+      if (queue.length >= MAX_QUEUED) queue.shift();
+      queue.push(m);
+    }
+    for (const to of this.queues.keys()) this.flush(to);
+  }
+
+  private flush(to: NodeId): void {
+    if (this.closed || this.inFlight.has(to)) return;
+    const batch = this.queues.get(to);
+    if (batch === undefined || batch.length === 0) return;
+    this.queues.set(to, []);
+    const urls = this.host.peerUrlsOf(to);
+    if (urls === undefined || urls.length === 0) {
+      this.failed(to, batch, 'no peer URL known');
+      return;
+    }
+    this.inFlight.add(to);
+    const body = encodeMessages(batch);
+    const request = http.request(new URL(RAFT_PATH, urls[0]), {
+      method: 'POST',
+      agent: this.agent,
+      timeout: 5000,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': body.length,
+        'x-etcd-cluster-id': formatId(this.host.clusterId),
+        'x-server-from': formatId(this.host.id),
+      },
+    });
+    const done = (error?: string) => {
+      this.inFlight.delete(to);
+      if (error === undefined) {
+        this.unreachableLogged.delete(to);
+        for (const m of batch) if (m.type === 'snap') this.host.reportSnapshot(to, true);
+      } else {
+        this.failed(to, batch, error);
+      }
+      this.flush(to);
+    };
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+    request.on('response', (response) => {
+      response.resume();
+      response.on('end', () => (response.statusCode === 204 ? done() : done(`answered ${response.statusCode}`)));
+      response.on('error', (error) => done(error.message));
+    });
+    request.end(body);
+  }
+
+  private failed(to: NodeId, batch: readonly Message[], reason: string): void {
+    if (!this.unreachableLogged.has(to)) {
+      this.unreachableLogged.add(to);
+      this.log.warn('peer unreachable', { peer: formatId(to), reason });
+    }
+    this.host.reportUnreachable(to);
+    for (const m of batch) if (m.type === 'snap') this.host.reportSnapshot(to, false);
+  }
+
+  /** The peer listener's request handler: POST /raft with a frame of messages. */
+  handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    if (request.method !== 'POST' || request.url !== RAFT_PATH) {
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+      return;
+    }
+    const cluster = request.headers['x-etcd-cluster-id'];
+    if (cluster !== formatId(this.host.clusterId)) {
+      this.log.warn('refused a peer of another cluster', { from: String(request.headers['x-server-from'] ?? '?'), cluster: String(cluster ?? '') });
+      response.writeHead(412, { 'content-type': 'text/plain; charset=utf-8' }).end('cluster ID mismatch\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_FRAME_BYTES) request.destroy();
+      else chunks.push(chunk);
+    });
+    request.on('end', () => {
+      let messages: Message[];
+      try {
+        messages = decodeMessages(Buffer.concat(chunks));
+      } catch (error) {
+        response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
+        return;
+      }
+      this.host.receive(messages.filter((m) => m.to === this.host.id));
+      response.writeHead(204).end();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ExitCode } from '../../src/cli/exit-code.ts';
+import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
+import { TestCluster } from '../helpers/cluster.ts';
+import { freePort } from '../helpers/ports.ts';
+
+const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+}
+
+async function put(endpoint: string, key: string, form: Record<string, string>): Promise<Response> {
+  return fetch(`${endpoint}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams(form), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+}
+
+describe('kvd serve: a three-member cluster', function () {
+  let cluster: TestCluster;
+  before(async () => {
+    requireBinary();
+    cluster = await TestCluster.start(3);
+  });
+  after(async () => cluster?.destroy());
+
+  it('takes writes on every member and serves them from every member', async () => {
+    for (const [i, member] of cluster.members.entries()) {
+      const response = await put(member.clientUrl, `/cluster/k${i}`, { value: `v${i}` });
+      assert.equal(response.status, 201, await response.text());
+    }
+    for (const member of cluster.members) {
+      const kvctl = await run(KVCTL_BIN, ['--endpoints', member.clientUrl, 'get', '-r', '--sorted', '/cluster']);
+      assert.equal(kvctl.stdout, '/cluster/k0=v0\n/cluster/k1=v1\n/cluster/k2=v2\n', kvctl.stderr);
+    }
+  });
+
+  it('answers with etcd\'s headers', async () => {
+    const { status, headers } = await getJson(`${cluster.members[1]!.clientUrl}/v2/keys/cluster/k0?quorum=true`);
+    assert.equal(status, 200);
+    assert.equal(headers.get('content-type'), 'application/json');
+    for (const name of ['x-etcd-index', 'x-raft-index', 'x-raft-term']) assert.match(headers.get(name) ?? '', /^\d+$/, name);
+    assert.match(headers.get('x-etcd-cluster-id') ?? '', /^[0-9a-f]{16}$/);
+    const missing = await getJson(`${cluster.members[2]!.clientUrl}/v2/keys/nope/deeper`);
+    assert.equal(missing.status, 404);
+    assert.deepEqual({ ...missing.body, index: 0 }, { errorCode: 100, message: 'Key not found', cause: '/nope', index: 0 });
+    assert.equal(missing.headers.get('x-raft-index'), null);
+  });
+
+  it('fires watches on every member, long-poll and stream', async () => {
+    const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true`).then((r) => r.json()));
+    const stream = await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/watched?wait=true&stream=true`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await put(cluster.members[2]!.clientUrl, '/watched', { value: 'one' });
+    await put(cluster.members[1]!.clientUrl, '/watched', { value: 'two' });
+    for (const event of await Promise.all(polls)) assert.equal((event as { node: { value: string } }).node.value, 'one');
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (text.split('\n').length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    assert.deepEqual(text.trim().split('\n').map((l) => (JSON.parse(l) as { node: { value: string } }).node.value), ['one', 'two']);
+  });
+
+  it('expires TTL keys on every member at the same index', async () => {
+    await put(cluster.members[0]!.clientUrl, '/ttl', { value: 'x', ttl: '1' });
+    const expiries = cluster.members.map((m) => getJson(`${m.clientUrl}/v2/keys/ttl?wait=true`));
+    const events = await Promise.all(expiries);
+    const indexes = events.map((e) => (e.body.node as { modifiedIndex: number }).modifiedIndex);
+    assert.deepEqual(events.map((e) => e.body.action), ['expire', 'expire', 'expire']);
+    assert.equal(new Set(indexes).size, 1, `expired at ${indexes.join(', ')}`);
+  });
+
+  it('is driven by etcdctl (ETCDCTL_API=2): set, get, mk, mkdir, update, ls, rm, watch, member list, cluster-health', async () => {
+    const etcdctl = (...args: string[]) => run(ETCDCTL, ['--endpoints', cluster.members[0]!.clientUrl, ...args], { env: { ETCDCTL_API: '2' } });
+    assert.equal((await etcdctl('set', '/ctl/a', '1')).stdout, '1\n');
+    assert.equal((await etcdctl('get', '/ctl/a')).stdout, '1\n');
+    assert.equal((await etcdctl('mk', '/ctl/b', '2')).stdout, '2\n');
+    assert.notEqual((await etcdctl('mk', '/ctl/b', '3')).code, 0);
+    assert.equal((await etcdctl('mkdir', '/ctl/d')).code, 0);
+    assert.equal((await etcdctl('update', '/ctl/a', '11')).stdout, '11\n');
+    assert.equal((await etcdctl('ls', '-r', '--sort', '/ctl')).stdout, '/ctl/a\n/ctl/b\n/ctl/d\n');
+    assert.equal((await etcdctl('rm', '/ctl/b')).code, 0);
+    const watch = etcdctl('watch', '/ctl/a');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await etcdctl('set', '/ctl/a', 'watched');
+    assert.equal((await watch).stdout, 'watched\n');
+    const members = await etcdctl('member', 'list');
+    assert.equal(members.stdout.trim().split('\n').length, 3);
+    assert.equal(members.stdout.match(/isLeader=true/g)?.length, 1);
+    assert.match((await etcdctl('cluster-health')).stdout, /cluster is healthy/);
+  });
+});
+
+describe('kvd serve: durability', function () {
+  it('kill -9 of every member under a writer loses no acknowledged write', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(3);
+    try {
+      const acknowledged: number[] = [];
+      let stop = false;
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          const endpoint = cluster.members[i % 3]!.clientUrl;
+          try {
+            const response = await put(endpoint, `/durable/${i}`, { value: String(i) });
+            if (response.status === 201) acknowledged.push(i);
+          } catch {
+            // a member died mid-request: not acknowledged
+          }
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await Promise.all(cluster.members.map((m) => cluster.kill(m, 'SIGKILL')));
+      stop = true;
+      await writer;
+      assert.ok(acknowledged.length > 10, `only ${acknowledged.length} writes were acknowledged`);
+      for (const member of cluster.members) cluster.launch(member);
+      await cluster.waitHealthy();
+      const listing = await getJson(`${cluster.members[1]!.clientUrl}/v2/keys/durable?quorum=true`);
+      const present = new Set(((listing.body.node as { nodes?: Array<{ key: string }> }).nodes ?? []).map((n) => n.key));
+      const lost = acknowledged.filter((i) => !present.has(`/durable/${i}`));
+      assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.length} acknowledged writes lost`);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
+  it('SIGTERM stops a member with exit code 0', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(1);
+    try {
+      assert.equal(await cluster.kill(cluster.members[0]!, 'SIGTERM'), 0);
+      assert.match(cluster.members[0]!.log, /stopped/);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+});
+
+describe('kvd serve: bad flags end with one clear message and a non-zero exit', () => {
+  let dir: string;
+  before(async () => {
+    requireBinary();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-flags-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  const cases: Array<[string, string[], RegExp]> = [
+    ['a malformed URL', ['--listen-client-urls', 'not a url'], /--listen-client-urls: "not a url" is not a URL/],
+    ['a name missing from --initial-cluster', ['--name', 'x', '--initial-cluster', 'y=http://127.0.0.1:1'], /--initial-cluster: has no member named "x"/],
+    ['an election timeout too short', ['--heartbeat-interval', '100', '--election-timeout', '200'], /--election-timeout \(200 ms\) must be at least 5 times/],
+  ];
+  for (const [what, flags, message] of cases) {
+    it(what, async () => {
+      const result = await run(KVD_BIN, ['serve', '--data-dir', path.join(dir, 'd'), ...flags], { cwd: dir });
+      assert.equal(result.code, ExitCode.USAGE);
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split('\n').filter((l) => l.startsWith('Error')).length, 1);
+    });
+  }
+
+  it('a port in use', async () => {
+    const busy = await TestCluster.start(1);
+    try {
+      const peer = `http://127.0.0.1:${await freePort()}`;
+      const result = await run(KVD_BIN, ['serve', '--data-dir', path.join(dir, 'busy'), '--listen-client-urls', busy.members[0]!.clientUrl, '--listen-peer-urls', peer], { cwd: dir });
+      assert.equal(result.code, ExitCode.USAGE);
+      assert.match(result.stderr, /cannot listen for clients on http:\/\/127\.0\.0\.1:\d+: address already in use/);
+    } finally {
+      await busy.destroy();
+    }
+  });
+});

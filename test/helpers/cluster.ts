@@ -1,0 +1,101 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { KVD_BIN } from './binary.ts';
+import { freePort } from './ports.ts';
+
+export interface ClusterMember {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  process: ChildProcess | undefined;
+  log: string;
+}
+
+/**
+ * Members of a kvd cluster started from the built binary on 127.0.0.1 with ephemeral ports and
+ * temp data dirs. `destroy()` kills every process it started and removes the dirs.
+ */
+export class TestCluster {
+  readonly members: ClusterMember[];
+  private readonly root: string;
+  private readonly extraFlags: readonly string[];
+
+  private constructor(root: string, members: ClusterMember[], extraFlags: readonly string[]) {
+    this.root = root;
+    this.members = members;
+    this.extraFlags = extraFlags;
+  }
+
+  static async start(size: number, extraFlags: readonly string[] = []): Promise<TestCluster> {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-cluster-'));
+    const members: ClusterMember[] = [];
+    for (let i = 0; i < size; i++) {
+      const name = `m${i + 1}`;
+      members.push({ name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(root, name), process: undefined, log: '' });
+    }
+    const cluster = new TestCluster(root, members, extraFlags);
+    for (const member of members) cluster.launch(member);
+    await cluster.waitHealthy();
+    return cluster;
+  }
+
+  get endpoints(): string {
+    return this.members.map((m) => m.clientUrl).join(',');
+  }
+
+  member(name: string): ClusterMember {
+    return this.members.find((m) => m.name === name)!;
+  }
+
+  launch(member: ClusterMember): void {
+    const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    const child = spawn(
+      KVD_BIN,
+      [
+        'serve', '--name', member.name, '--data-dir', member.dataDir,
+        '--listen-client-urls', member.clientUrl, '--listen-peer-urls', member.peerUrl,
+        '--initial-cluster', initialCluster, '--heartbeat-interval', '50', '--election-timeout', '500',
+        ...this.extraFlags,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.on('data', (chunk: Buffer) => (member.log += chunk.toString()));
+    member.process = child;
+  }
+
+  /** Resolves when every running member answers /health with a leader. */
+  async waitHealthy(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const member of this.members.filter((m) => m.process !== undefined)) {
+      for (;;) {
+        try {
+          const response = await fetch(`${member.clientUrl}/health`);
+          if (response.ok) break;
+        } catch {
+          // not up yet
+        }
+        if (Date.now() > deadline) throw new Error(`${member.name} is not healthy:\n${member.log.slice(-2000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  async kill(member: ClusterMember, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const child = member.process;
+    if (child === undefined) return null;
+    member.process = undefined;
+    if (child.exitCode !== null) return child.exitCode;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    return exited;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.members.map((m) => this.kill(m)));
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
