@@ -20,7 +20,7 @@ export function kvctlParser(args: readonly string[]) {
   return addGlobalOptions(yargs([...args]))
     .scriptName('kvctl')
     .usage('kvctl: the command-line client of kvd (and of any etcd v2 API endpoint)\n\nUsage: $0 <command> [options]')
-    .env('KVCTL')
+    .env('KVCTL_')
     .command(getCommand)
     .command(putCommand)
     .command(delCommand)
@@ -58,5 +58,5 @@ export function completionScript(shell: CompletionShell): Promise<string> {
 }
 
 export function kvctl(args: readonly string[]): Promise<number> {
-  return runProgram(kvctlParser(args), VERSION);
+  return runProgram(kvctlParser(args), VERSION, 'KVCTL_');
 }

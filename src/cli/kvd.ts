@@ -14,12 +14,12 @@ export function kvdParser(args: readonly string[]) {
         'Usage: $0 <command> [options]\n\n' +
         'kvd ctl <command> runs the client (the same as kvctl <command>).',
     )
-    .env('KVD')
+    .env('KVD_')
     .command(serveCommand)
     .command(doctorCommand)
     .epilogue(exitCodeTable());
 }
 
 export function kvd(args: readonly string[]): Promise<number> {
-  return runProgram(kvdParser(args), VERSION);
+  return runProgram(kvdParser(args), VERSION, 'KVD_');
 }

@@ -6,7 +6,10 @@ import { processIo } from './io.ts';
 /**
  * Runs a yargs program: the one place where errors become a line on stderr and an exit code.
  */
-export async function runProgram<T>(parser: Argv<T>, version: string): Promise<number> {
+export async function runProgram<T>(parser: Argv<T>, version: string, envPrefix: string): Promise<number> {
+  // yargs reads a variable named exactly like the prefix ("KVD_") as an option with an empty
+  // name, which strict mode refuses: such a variable means nothing to us, so drop it.
+  delete process.env[envPrefix];
   const program = parser
     .version(version)
     .help()

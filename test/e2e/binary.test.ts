@@ -27,6 +27,13 @@ describe('bin/kvd, the single executable', function () {
     assert.deepEqual(await runAlone('kvctl', ['--version']), { code: 0, stdout: expected, stderr: '' });
   });
 
+  it('ignores environment variables that only look like its own (KVD, KVDEXE, KVCTL)', async () => {
+    const expected = `${await version()}\n`;
+    const env = { KVD: 'x', KVDEXE: 'y', KVCTL: 'z', KVCTLFOO: 'w' };
+    assert.deepEqual(await runAlone('kvd', ['--version'], env), { code: 0, stdout: expected, stderr: '' });
+    assert.deepEqual(await runAlone('kvctl', ['--version'], env), { code: 0, stdout: expected, stderr: '' });
+  });
+
   it('dispatches on the invoked name, and kvd ctl reaches the client', async () => {
     const kvdHelp = await runAlone('kvd', ['--help']);
     assert.match(kvdHelp.stdout, /kvd doctor/);
