@@ -62,7 +62,13 @@ export class ClientApi {
     // Go's ServeMux answers unclean paths with a redirect to the clean one; nothing else happens.
     const clean = cleanServePath(path);
     if (clean !== path) {
-      res.writeHead(301, { location: clean + (query === '' ? '' : `?${query}`), 'content-type': 'text/html; charset=utf-8' }).end(`<a href="${clean}">Moved Permanently</a>.\n\n`);
+      // As Go's http.Redirect: the HTML body (and its content type) only for GET and HEAD.
+      const location = clean + (query === '' ? '' : `?${query}`);
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        res.writeHead(301, { location, 'content-type': 'text/html; charset=utf-8' }).end(`<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n`);
+      } else {
+        res.writeHead(301, { location }).end();
+      }
       return;
     }
     if (this.draining) {
@@ -261,6 +267,11 @@ export class ClientApi {
 
 function memberJson(m: MemberInfo): Record<string, unknown> {
   return { id: formatId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, ...(m.isLearner ? { isLearner: true } : {}) };
+}
+
+/** Go's html.EscapeString subset used by http.Redirect. */
+function htmlEscape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
 }
 
 /** Decodes %XX in a URL path (`+` stays `+`); throws on a malformed escape. */

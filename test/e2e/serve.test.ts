@@ -93,6 +93,57 @@ describe('kvd serve: a three-member cluster', function () {
   });
 });
 
+describe('kvd serve: five members, lost quorum, foreign peers', function () {
+  it('a five-member cluster bootstraps, elects a leader, and replicates', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(5);
+    try {
+      for (const [i, member] of cluster.members.entries()) assert.equal((await put(member.clientUrl, `/five/${i}`, { value: String(i) })).status, 201);
+      for (const member of cluster.members) {
+        const listing = await getJson(`${member.clientUrl}/v2/keys/five?quorum=true`);
+        assert.equal((listing.body.node as { nodes: unknown[] }).nodes.length, 5, member.name);
+      }
+      const leaders = await Promise.all(cluster.members.map((m) => getJson(`${m.clientUrl}/v2/members/leader`)));
+      assert.equal(new Set(leaders.map((l) => l.body.id)).size, 1, 'every member names the same leader');
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
+  it('without a quorum a write fails with etcd\'s timeout error instead of hanging', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(3);
+    try {
+      await cluster.kill(cluster.members[1]!);
+      await cluster.kill(cluster.members[2]!);
+      const started = Date.now();
+      const response = await put(cluster.members[0]!.clientUrl, '/no-quorum', { value: 'x' });
+      assert.equal(response.status, 500);
+      const body = (await response.json()) as Record<string, unknown>;
+      assert.deepEqual([body.errorCode, body.message, body.cause], [300, 'Raft Internal Error', 'etcdserver: request timed out']);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
+  it('refuses Raft messages from a member of another cluster', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(1);
+    try {
+      const response = await fetch(`${cluster.members[0]!.peerUrl}/raft`, {
+        method: 'POST',
+        headers: { 'x-etcd-cluster-id': '00000000deadbeef', 'content-type': 'application/octet-stream' },
+        body: new Uint8Array([0, 0, 0, 0]),
+      });
+      assert.equal(response.status, 412);
+      assert.match(cluster.members[0]!.log, /refused a peer of another cluster/);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+});
+
 describe('kvd serve: durability', function () {
   it('kill -9 of every member under a writer loses no acknowledged write', async () => {
     requireBinary();
