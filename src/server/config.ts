@@ -15,6 +15,7 @@ export interface ServeFlags {
   readonly initialClusterState: string;
   readonly initialClusterToken: string;
   readonly snapshotCount: number;
+  readonly snapshotCatchupEntries: number;
   readonly heartbeatInterval: number;
   readonly electionTimeout: number;
   readonly logLevel: string;
@@ -34,6 +35,8 @@ export interface ServeConfig {
   readonly initialClusterState: 'new' | 'existing';
   readonly initialClusterToken: string;
   readonly snapshotCount: number;
+  /** Entries kept after a snapshot for followers that are a little behind. */
+  readonly snapshotCatchupEntries: number;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly logLevel: LogLevel;
@@ -111,6 +114,7 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
     initialClusterState: flags.initialClusterState,
     initialClusterToken: flags.initialClusterToken,
     snapshotCount: positiveInteger('snapshot-count', flags.snapshotCount),
+    snapshotCatchupEntries: positiveInteger('snapshot-catchup-entries', flags.snapshotCatchupEntries),
     heartbeatIntervalMs,
     electionTimeoutMs,
     logLevel: flags.logLevel as LogLevel,

@@ -46,7 +46,16 @@ export interface Applied {
 interface Pending {
   readonly resolve: (applied: Applied) => void;
   readonly reject: (error: unknown) => void;
+  /** The proposal, kept to propose again if a leader change may have lost it. */
+  readonly data: Uint8Array;
 }
+
+/**
+ * How many entries back a request id is remembered. A write proposed again after a leader change
+ * is applied once: every member skips an id it applied within this window (a rule that depends
+ * only on the log, so all members decide alike).
+ */
+const DEDUPE_WINDOW = 10_000;
 
 /** The error etcd answers when a request cannot complete in time (no leader, lost quorum). */
 export function timeoutError(index: number): StoreError {
@@ -55,8 +64,6 @@ export function timeoutError(index: number): StoreError {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Entries kept after a snapshot for followers that are a little behind (etcd's catch-up count). */
-const CATCH_UP_ENTRIES = 5000;
 const EXPIRY_SWEEP_MS = 500;
 
 /**
@@ -76,9 +83,12 @@ export class Member implements TransportHost {
   private readonly log: Logger;
   readonly transport: PeerTransport;
   private readonly pending = new Map<string, Pending>();
+  /** Request id -> index it was applied at, for the last DEDUPE_WINDOW entries. */
+  private appliedIds = new Map<string, number>();
   private readonly reads = new Map<string, (index: number) => void>();
   private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   private sequence = 0;
+  private readonly bootId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   private appliedIndex: number;
   private snapshotIndex: number;
   private membershipDirty = false;
@@ -220,7 +230,8 @@ export class Member implements TransportHost {
 
   /** Proposes a keys command; resolves when this member has applied it. */
   proposeKeys(command: KeysCommand): Promise<Applied> {
-    const id = `${formatId(this.id)}-${++this.sequence}`;
+    // Unique across restarts too: a repeated id would be skipped as a duplicate.
+    const id = `${formatId(this.id)}-${this.bootId}-${++this.sequence}`;
     const data = encoder.encode(JSON.stringify({ kind: 'keys', id, command } satisfies Payload));
     return new Promise<Applied>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -229,6 +240,7 @@ export class Member implements TransportHost {
         reject(timeoutError(this.store.index));
       }, this.requestTimeoutMs);
       this.pending.set(id, {
+        data,
         resolve: (applied) => {
           clearTimeout(timer);
           resolve(applied);
@@ -347,6 +359,9 @@ export class Member implements TransportHost {
       this.lastLeader = rd.softState.lead;
       this.counters.leaderChanges++;
       this.log.info(rd.softState.lead === 0 ? 'no leader' : 'leader elected', { leader: formatId(rd.softState.lead), term: this.term, role: rd.softState.role });
+      // A proposal forwarded to the old leader may be lost: propose the waiting ones again
+      // (applying skips any that did make it).
+      if (rd.softState.lead !== 0) for (const waiter of this.pending.values()) this.proposeUntilAccepted(waiter.data, Date.now() + this.requestTimeoutMs);
     }
     // The leader's appends go out while its own write is still being synced.
     this.transport.send(rd.messages);
@@ -392,6 +407,8 @@ export class Member implements TransportHost {
     const payload = JSON.parse(decoder.decode(entry.data)) as Payload;
     switch (payload.kind) {
       case 'keys': {
+        if (this.appliedIds.has(payload.id)) return;
+        this.rememberId(payload.id, entry.index);
         const waiter = this.pending.get(payload.id);
         this.pending.delete(payload.id);
         try {
@@ -415,6 +432,16 @@ export class Member implements TransportHost {
         }
         return;
       }
+    }
+  }
+
+  private rememberId(id: string, index: number): void {
+    this.appliedIds.set(id, index);
+    // Prune in batches: ids are in index order, so the oldest come first.
+    if (this.appliedIds.size <= DEDUPE_WINDOW * 1.2) return;
+    for (const [old, at] of this.appliedIds) {
+      if (at > index - DEDUPE_WINDOW) break;
+      this.appliedIds.delete(old);
     }
   }
 
@@ -470,21 +497,25 @@ export class Member implements TransportHost {
     const data = this.snapshotData();
     await this.storage.saveSnapshot(index, this.node.status().confState, data);
     this.snapshotIndex = index;
-    const compactTo = index - CATCH_UP_ENTRIES;
+    const compactTo = index - this.config.snapshotCatchupEntries;
     if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
     this.log.info('snapshot saved', { index, bytes: data.length, firstIndex: this.storage.firstIndex() });
   }
 
-  /** Snapshot data: the membership on the first line, then the store's chunks, one per line. */
+  /**
+   * Snapshot data: the membership on the first line, the recently applied request ids on the
+   * second, then the store's chunks, one per line.
+   */
   private snapshotData(): Uint8Array {
-    const lines = [JSON.stringify(this.membership()), ...snapshotChunks(this.store)];
+    const lines = [JSON.stringify(this.membership()), JSON.stringify([...this.appliedIds]), ...snapshotChunks(this.store)];
     return encoder.encode(lines.join('\n'));
   }
 
   private restoreFrom(data: Uint8Array): void {
-    const [first, ...chunks] = decoder.decode(data).split('\n');
+    const [first, ids, ...chunks] = decoder.decode(data).split('\n');
     const membership = JSON.parse(first!) as Membership;
     this.members = new Map(membership.members.map((m) => [m.id, m]));
+    this.appliedIds = new Map(JSON.parse(ids!) as Array<[string, number]>);
     this.store = restoreSnapshot(chunks);
     for (const listener of this.storeReplacedListeners) listener();
   }

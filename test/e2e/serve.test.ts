@@ -178,6 +178,49 @@ describe('kvd serve: durability', function () {
     }
   });
 
+  it('a member down across several compactions catches up by snapshot; its store equals the leader\'s', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(3, ['--snapshot-count', '20', '--snapshot-catchup-entries', '5']);
+    try {
+      const [a, b, c] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0], typeof cluster.members[0]];
+      await cluster.kill(c);
+      for (let i = 0; i < 120; i++) {
+        const response = await put(i % 2 === 0 ? a.clientUrl : b.clientUrl, `/snap/k${i}`, { value: String(i) });
+        assert.equal(response.status, 201, `write ${i}: ${await response.text()}\n${a.log}\n${b.log}`);
+      }
+      assert.match(a.log + b.log, /snapshot saved/);
+      cluster.launch(c);
+      await cluster.waitHealthy();
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const [fromA, fromC] = await Promise.all([getJson(`${a.clientUrl}/v2/keys/snap?recursive=true&sorted=true`), getJson(`${c.clientUrl}/v2/keys/snap?recursive=true&sorted=true`)]);
+        if (JSON.stringify(fromA.body) === JSON.stringify(fromC.body)) break;
+        if (Date.now() > deadline) assert.deepEqual(fromC.body, fromA.body);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.match(c.log, /installed a snapshot from the leader/);
+      // It goes on with the cluster afterwards.
+      assert.equal((await put(c.clientUrl, '/snap/after', { value: 'x' })).status, 201);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
+  it('SIGTERM of the leader hands leadership over; the others go on', async () => {
+    requireBinary();
+    const cluster = await TestCluster.start(3);
+    try {
+      const leaderId = (await getJson(`${cluster.members[0]!.clientUrl}/v2/members/leader`)).body.name as string;
+      const leader = cluster.member(leaderId);
+      assert.equal(await cluster.kill(leader, 'SIGTERM'), 0);
+      assert.match(leader.log, /leadership transferred/);
+      const other = cluster.members.find((m) => m !== leader)!;
+      assert.equal((await put(other.clientUrl, '/after-leader', { value: 'x' })).status, 201);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
   it('SIGTERM stops a member with exit code 0', async () => {
     requireBinary();
     const cluster = await TestCluster.start(1);
@@ -211,6 +254,17 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
       assert.equal(result.stderr.trim().split('\n').filter((l) => l.startsWith('Error')).length, 1);
     });
   }
+
+  it('a request body over --max-request-bytes gets 413, and the member goes on', async () => {
+    const small = await TestCluster.start(1, ['--max-request-bytes', '1024']);
+    try {
+      const big = await put(small.members[0]!.clientUrl, '/big', { value: 'x'.repeat(2048) });
+      assert.equal(big.status, 413);
+      assert.equal((await put(small.members[0]!.clientUrl, '/small', { value: 'x' })).status, 201);
+    } finally {
+      await small.destroy();
+    }
+  });
 
   it('a port in use', async () => {
     const busy = await TestCluster.start(1);

@@ -12,6 +12,7 @@ interface ServeArgs {
   initialClusterState: string;
   initialClusterToken: string;
   snapshotCount: number;
+  snapshotCatchupEntries: number;
   heartbeatInterval: number;
   electionTimeout: number;
   logLevel: string;
@@ -35,6 +36,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('initial-cluster-state', { type: 'string', choices: ['new', 'existing'], default: 'new', describe: 'new: bootstrap a cluster; existing: join one' })
       .option('initial-cluster-token', { type: 'string', default: 'kvd-cluster', describe: 'a name that keeps separate clusters apart' })
       .option('snapshot-count', { type: 'number', default: 10000, describe: 'applied entries between snapshots' })
+      .option('snapshot-catchup-entries', { type: 'number', default: 5000, describe: 'entries kept after a snapshot for slow followers' })
       .option('heartbeat-interval', { type: 'number', default: 100, describe: 'milliseconds between heartbeats' })
       .option('election-timeout', { type: 'number', default: 1000, describe: 'milliseconds without a leader before an election' })
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
