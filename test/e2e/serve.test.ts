@@ -137,7 +137,7 @@ describe('kvd serve: five members, lost quorum, foreign peers', function () {
         body: new Uint8Array([0, 0, 0, 0]),
       });
       assert.equal(response.status, 412);
-      assert.match(cluster.members[0]!.log, /refused a peer of another cluster/);
+      await cluster.waitForLog(cluster.members[0]!, /refused a peer of another cluster/);
     } finally {
       await cluster.destroy();
     }
@@ -188,7 +188,7 @@ describe('kvd serve: durability', function () {
         const response = await put(i % 2 === 0 ? a.clientUrl : b.clientUrl, `/snap/k${i}`, { value: String(i) });
         assert.equal(response.status, 201, `write ${i}: ${await response.text()}\n${a.log}\n${b.log}`);
       }
-      assert.match(a.log + b.log, /snapshot saved/);
+      await cluster.waitForLog(a, /snapshot saved/);
       cluster.launch(c);
       await cluster.waitHealthy();
       const deadline = Date.now() + 15_000;
@@ -198,7 +198,7 @@ describe('kvd serve: durability', function () {
         if (Date.now() > deadline) assert.deepEqual(fromC.body, fromA.body);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      assert.match(c.log, /installed a snapshot from the leader/);
+      await cluster.waitForLog(c, /installed a snapshot from the leader/);
       // It goes on with the cluster afterwards.
       assert.equal((await put(c.clientUrl, '/snap/after', { value: 'x' })).status, 201);
     } finally {

@@ -12,6 +12,8 @@ export interface ClusterMember {
   readonly peerUrl: string;
   readonly dataDir: string;
   process: ChildProcess | undefined;
+  /** Resolves with the exit code once the process has exited and its stderr is all read. */
+  closed: Promise<number | null>;
   log: string;
 }
 
@@ -35,7 +37,7 @@ export class TestCluster {
     const members: ClusterMember[] = [];
     for (let i = 0; i < size; i++) {
       const name = `m${i + 1}`;
-      members.push({ name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(root, name), process: undefined, log: '' });
+      members.push({ name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(root, name), process: undefined, closed: Promise.resolve(null), log: '' });
     }
     const cluster = new TestCluster(root, members, extraFlags);
     for (const member of members) cluster.launch(member);
@@ -65,6 +67,7 @@ export class TestCluster {
     );
     child.stderr?.on('data', (chunk: Buffer) => (member.log += chunk.toString()));
     member.process = child;
+    member.closed = new Promise((resolve) => child.once('close', (code) => resolve(code)));
   }
 
   /** Resolves when every running member answers /health with a leader. */
@@ -84,14 +87,21 @@ export class TestCluster {
     }
   }
 
+  /** Resolves when the member's log (its stderr, which arrives asynchronously) matches. */
+  async waitForLog(member: ClusterMember, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(member.log)) {
+      if (Date.now() > deadline) throw new Error(`${member.name}'s log never matched ${pattern}:\n${member.log.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   async kill(member: ClusterMember, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
     const child = member.process;
     if (child === undefined) return null;
     member.process = undefined;
-    if (child.exitCode !== null) return child.exitCode;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill(signal);
-    return exited;
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return member.closed;
   }
 
   async destroy(): Promise<void> {
