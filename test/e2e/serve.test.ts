@@ -50,7 +50,8 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('fires watches on every member, long-poll and stream', async () => {
-    const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true`).then((r) => r.json()));
+    const start = Number((await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/?quorum=true`)).headers.get('x-etcd-index')) + 1;
+    const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true&waitIndex=${start}`).then((r) => r.json()));
     const stream = await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/watched?wait=true&stream=true`);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await put(cluster.members[2]!.clientUrl, '/watched', { value: 'one' });
@@ -64,8 +65,10 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('expires TTL keys on every member at the same index', async () => {
-    await put(cluster.members[0]!.clientUrl, '/ttl', { value: 'x', ttl: '1' });
-    const expiries = cluster.members.map((m) => getJson(`${m.clientUrl}/v2/keys/ttl?wait=true`));
+    const set = (await (await put(cluster.members[0]!.clientUrl, '/ttl', { value: 'x', ttl: '1' })).json()) as { node: { modifiedIndex: number } };
+    // From the index after the set: a member that has not applied the set yet must not report it.
+    const after = set.node.modifiedIndex + 1;
+    const expiries = cluster.members.map((m) => getJson(`${m.clientUrl}/v2/keys/ttl?wait=true&waitIndex=${after}`));
     const events = await Promise.all(expiries);
     const indexes = events.map((e) => (e.body.node as { modifiedIndex: number }).modifiedIndex);
     assert.deepEqual(events.map((e) => e.body.action), ['expire', 'expire', 'expire']);
