@@ -99,7 +99,7 @@ export class ClientApi {
       case '/v2/stats/leader':
         return this.getOnly(req, res, () => {
           if (!this.member.isLeader) this.writeJson(res, 403, { message: 'not current leader' }, false);
-          else this.writeJson(res, 200, { leader: formatId(this.member.id), followers: {} }, false);
+          else this.writeJson(res, 200, this.leaderStats(), false);
         });
       case '/metrics':
         return this.getOnly(req, res, () => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
@@ -242,9 +242,26 @@ export class ClientApi {
       state,
       startTime: m.startTime.toISOString(),
       leaderInfo: { leader: formatId(m.leader), uptime: `${Math.round((Date.now() - m.startTime.getTime()) / 1000)}s`, startTime: m.startTime.toISOString() },
-      recvAppendRequestCnt: m.counters.appliedEntries,
-      sendAppendRequestCnt: 0,
+      recvAppendRequestCnt: m.transport.receivedAppends,
+      sendAppendRequestCnt: m.transport.sentAppends,
     };
+  }
+
+  /** etcd's leader stats: per follower, round-trip latency (ms) and counts of sends. */
+  private leaderStats(): Record<string, unknown> {
+    const followers: Record<string, unknown> = {};
+    for (const id of this.member.members.keys()) {
+      if (id === this.member.id) continue;
+      const s = this.member.transport.peerStats.get(id);
+      const n = s?.success ?? 0;
+      const average = n > 0 ? s!.sum / n : 0;
+      const variance = n > 0 ? Math.max(0, s!.sumOfSquares / n - average * average) : 0;
+      followers[formatId(id)] = {
+        latency: { current: s?.current ?? 0, average, standardDeviation: Math.sqrt(variance), minimum: n > 0 ? s!.minimum : 0, maximum: s?.maximum ?? 0 },
+        counts: { fail: s?.fail ?? 0, success: n },
+      };
+    }
+    return { leader: formatId(this.member.id), followers };
   }
 
   private clientUrls(): string[] {

@@ -8,6 +8,17 @@ export const RAFT_PATH = '/raft';
 const MAX_QUEUED = 4096;
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
 
+/** Round trips to one peer, as /v2/stats/leader reports them (latency in milliseconds). */
+export interface PeerStats {
+  success: number;
+  fail: number;
+  current: number;
+  minimum: number;
+  maximum: number;
+  sum: number;
+  sumOfSquares: number;
+}
+
 /** What the transport needs from its member. */
 export interface TransportHost {
   readonly id: NodeId;
@@ -31,6 +42,10 @@ export class PeerTransport {
   private readonly inFlight = new Set<NodeId>();
   private readonly unreachableLogged = new Set<NodeId>();
   private closed = false;
+  readonly peerStats = new Map<NodeId, PeerStats>();
+  /** Append messages sent and received, for /v2/stats/self. */
+  sentAppends = 0;
+  receivedAppends = 0;
 
   constructor(host: TransportHost, log: Logger) {
     this.host = host;
@@ -62,7 +77,9 @@ export class PeerTransport {
       return;
     }
     this.inFlight.add(to);
+    for (const m of batch) if (m.type === 'app') this.sentAppends++;
     const body = encodeMessages(batch);
+    const started = performance.now();
     const request = http.request(new URL(RAFT_PATH, urls[0]), {
       method: 'POST',
       agent: this.agent,
@@ -76,6 +93,7 @@ export class PeerTransport {
     });
     const done = (error?: string) => {
       this.inFlight.delete(to);
+      this.record(to, error === undefined ? performance.now() - started : undefined);
       if (error === undefined) {
         this.unreachableLogged.delete(to);
         for (const m of batch) if (m.type === 'snap') this.host.reportSnapshot(to, true);
@@ -92,6 +110,24 @@ export class PeerTransport {
       response.on('error', (error) => done(error.message));
     });
     request.end(body);
+  }
+
+  private record(to: NodeId, latencyMs: number | undefined): void {
+    let stats = this.peerStats.get(to);
+    if (stats === undefined) {
+      stats = { success: 0, fail: 0, current: 0, minimum: Infinity, maximum: 0, sum: 0, sumOfSquares: 0 };
+      this.peerStats.set(to, stats);
+    }
+    if (latencyMs === undefined) {
+      stats.fail++;
+      return;
+    }
+    stats.success++;
+    stats.current = latencyMs;
+    stats.minimum = Math.min(stats.minimum, latencyMs);
+    stats.maximum = Math.max(stats.maximum, latencyMs);
+    stats.sum += latencyMs;
+    stats.sumOfSquares += latencyMs * latencyMs;
   }
 
   private failed(to: NodeId, batch: readonly Message[], reason: string): void {
@@ -130,7 +166,9 @@ export class PeerTransport {
         response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
         return;
       }
-      this.host.receive(messages.filter((m) => m.to === this.host.id));
+      const mine = messages.filter((m) => m.to === this.host.id);
+      for (const m of mine) if (m.type === 'app') this.receivedAppends++;
+      this.host.receive(mine);
       response.writeHead(204).end();
     });
   }

@@ -49,6 +49,23 @@ describe('kvd serve: a three-member cluster', function () {
     assert.equal(missing.headers.get('x-raft-index'), null);
   });
 
+  it('reports leader and self stats as etcd does', async () => {
+    const leaderName = (await getJson(`${cluster.members[0]!.clientUrl}/v2/members/leader`)).body.name as string;
+    const leader = cluster.member(leaderName);
+    const follower = cluster.members.find((m) => m !== leader)!;
+    const stats = await getJson(`${leader.clientUrl}/v2/stats/leader`);
+    const followers = stats.body.followers as Record<string, { latency: Record<string, number>; counts: Record<string, number> }>;
+    assert.equal(Object.keys(followers).length, 2);
+    for (const f of Object.values(followers)) {
+      assert.deepEqual(Object.keys(f.latency), ['current', 'average', 'standardDeviation', 'minimum', 'maximum']);
+      assert.ok(f.counts.success! > 0);
+    }
+    assert.equal((await getJson(`${follower.clientUrl}/v2/stats/leader`)).status, 403);
+    const self = await getJson(`${follower.clientUrl}/v2/stats/self`);
+    assert.equal(self.body.state, 'StateFollower');
+    assert.ok((self.body.recvAppendRequestCnt as number) > 0);
+  });
+
   it('fires watches on every member, long-poll and stream', async () => {
     const start = Number((await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/?quorum=true`)).headers.get('x-etcd-index')) + 1;
     const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true&waitIndex=${start}`).then((r) => r.json()));
