@@ -9,7 +9,8 @@ import { parseKeysRequest } from './keys-request.ts';
 import { errorStatus, eventStatus, successBody } from './keys-response.ts';
 import type { Logger } from './logger.ts';
 import type { Member, MemberInfo } from './member.ts';
-import { formatId } from './member-id.ts';
+import { MembershipError } from './member.ts';
+import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
 
 const KEYS_PREFIX = '/v2/keys';
@@ -76,6 +77,7 @@ export class ClientApi {
       return;
     }
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) return this.keys(req, res, path.slice(KEYS_PREFIX.length), query);
+    if (path.startsWith('/v2/members/') && path !== '/v2/members/leader') return this.memberById(req, res, path.slice('/v2/members/'.length));
     switch (path) {
       case '/version':
         return this.getOnly(req, res, () => this.writeJson(res, 200, { etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_API_VERSION, kvd: VERSION }, false));
@@ -216,11 +218,103 @@ export class ClientApi {
 
   // --- the other endpoints ---------------------------------------------------------------------
 
-  private members(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.method !== 'GET') return this.notAllowed(res, 'GET,POST,DELETE,PUT');
-    const members = [...this.member.members.values()].map(memberJson);
-    res.writeHead(200, { 'content-type': JSON_TYPE, 'x-etcd-cluster-id': formatId(this.member.clusterId) });
-    res.end(`${JSON.stringify({ members })}\n`);
+  private async members(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method === 'GET') {
+      const members = [...this.member.members.values()].map(memberJson);
+      return this.writeMembersJson(res, 200, { members });
+    }
+    if (req.method !== 'POST') return this.notAllowed(res, 'GET,POST,DELETE,PUT');
+    const body = await this.readMemberBody(req, res);
+    if (body === undefined) return;
+    await this.membershipAnswer(res, async () => this.writeMembersJson(res, 201, memberJson(await this.member.addMember(body.peerURLs, body.isLearner === true))));
+  }
+
+  /** /v2/members/<id> (DELETE, PUT) and kvd's extensions /v2/members/<id>/promote and /leader (POST). */
+  private async memberById(req: http.IncomingMessage, res: http.ServerResponse, rest: string): Promise<void> {
+    const [idText, action] = rest.split('/');
+    const id = parseId(idText ?? '');
+    const unknown = () => this.writeMembersJson(res, 404, { message: `No such member: ${idText}` });
+    if (action === 'promote' || action === 'leader') {
+      if (req.method !== 'POST') return this.notAllowed(res, 'POST');
+      if (id === undefined || !this.member.members.has(id)) return unknown();
+      if (action === 'promote') return this.membershipAnswer(res, async () => this.writeMembersJson(res, 200, memberJson(await this.member.promoteMember(id))));
+      return this.membershipAnswer(res, async () => {
+        await this.member.handOverLeadership(id);
+        this.writeMembersJson(res, 200, memberJson(this.member.members.get(id)!));
+      });
+    }
+    if (action !== undefined) return unknown();
+    if (req.method === 'DELETE') {
+      if (id === undefined) return unknown();
+      return this.membershipAnswer(res, async () => {
+        await this.member.removeMember(id);
+        res.writeHead(204, this.membersHeaders()).end();
+      });
+    }
+    if (req.method === 'PUT') {
+      if (id === undefined) return unknown();
+      const body = await this.readMemberBody(req, res);
+      if (body === undefined) return;
+      return this.membershipAnswer(res, async () => {
+        await this.member.updateMember(id, body.peerURLs);
+        res.writeHead(204, this.membersHeaders()).end();
+      });
+    }
+    return this.notAllowed(res, 'GET,POST,DELETE,PUT');
+  }
+
+  /** Reads `{"peerURLs": [...], "isLearner": bool}`; answers 415/400 as etcd and returns undefined on error. */
+  private async readMemberBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<{ peerURLs: string[]; isLearner?: boolean } | undefined> {
+    const contentType = req.headers['content-type'] ?? '';
+    const text = await readBody(req, this.member.config.maxRequestBytes).catch(() => undefined);
+    if (contentType.split(';')[0]!.trim() !== 'application/json') {
+      this.writeMembersJson(res, 415, { message: `Bad Content-Type ${contentType}, accept application/json` });
+      return undefined;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text ?? '');
+    } catch (error) {
+      this.writeMembersJson(res, 400, { message: `invalid JSON: ${(error as Error).message}` });
+      return undefined;
+    }
+    const peerURLs = (body as { peerURLs?: unknown }).peerURLs;
+    if (!Array.isArray(peerURLs) || peerURLs.length === 0 || !peerURLs.every((u) => typeof u === 'string')) {
+      this.writeMembersJson(res, 400, { message: 'peerURLs must be a non-empty list of URLs' });
+      return undefined;
+    }
+    for (const url of peerURLs as string[]) {
+      if (!/^https?:\/\/[^/]+:\d+\/?$/.test(url)) {
+        this.writeMembersJson(res, 400, { message: `URL address does not have the form "host:port": ${url}` });
+        return undefined;
+      }
+    }
+    const isLearner = (body as { isLearner?: unknown }).isLearner;
+    return { peerURLs: (peerURLs as string[]).map((u) => new URL(u).origin), ...(isLearner === true ? { isLearner: true } : {}) };
+  }
+
+  private async membershipAnswer(res: http.ServerResponse, act: () => Promise<void>): Promise<void> {
+    try {
+      await act();
+    } catch (error) {
+      if (!(error instanceof MembershipError)) throw error;
+      this.writeMembersJson(res, error.status, { message: error.message });
+    }
+  }
+
+  private membersHeaders(): http.OutgoingHttpHeaders {
+    return {
+      'access-control-allow-headers': 'accept, content-type, authorization',
+      'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE',
+      'access-control-allow-origin': '*',
+      'content-type': JSON_TYPE,
+      'x-etcd-cluster-id': formatId(this.member.clusterId),
+    };
+  }
+
+  private writeMembersJson(res: http.ServerResponse, status: number, value: unknown): void {
+    const body = `${JSON.stringify(value)}\n`;
+    res.writeHead(status, { ...this.membersHeaders(), 'content-length': Buffer.byteLength(body) }).end(body);
   }
 
   private leader(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -25,17 +25,28 @@ export interface MemberInfo {
   readonly isLearner?: boolean;
 }
 
-/** The membership record kept in the data dir and in snapshots. */
+/** The membership record kept in the data dir (with this member's own id) and in snapshots. */
 interface Membership {
   readonly clusterId: number;
   readonly members: readonly MemberInfo[];
+  readonly selfId?: NodeId;
 }
 
 /** What a normal log entry carries. */
 type Payload =
   | { readonly kind: 'keys'; readonly id: string; readonly command: KeysCommand }
   | { readonly kind: 'expire'; readonly time: number }
-  | { readonly kind: 'attributes'; readonly member: NodeId; readonly name: string; readonly clientURLs: readonly string[] };
+  | { readonly kind: 'attributes'; readonly member: NodeId; readonly name: string; readonly clientURLs: readonly string[] }
+  | { readonly kind: 'updatePeers'; readonly member: NodeId; readonly peerURLs: readonly string[] };
+
+/** A membership request that cannot be done, with etcd's HTTP status and message. */
+export class MembershipError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
 
 /** A write's outcome: the event (or the store's error) and the store index right after it. */
 export interface Applied {
@@ -87,6 +98,10 @@ export class Member implements TransportHost {
   private appliedIds = new Map<string, number>();
   private readonly reads = new Map<string, (index: number) => void>();
   private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
+  /** Membership changes waiting to be applied, by "<type>:<id>". */
+  private readonly confWaiters = new Map<string, () => void>();
+  /** Called once when this member learns it was removed from the cluster. */
+  onRemoved: (() => void) | undefined;
   private sequence = 0;
   private readonly bootId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   private appliedIndex: number;
@@ -133,28 +148,39 @@ export class Member implements TransportHost {
   /** Opens the data dir and joins (or bootstraps, or rejoins) the cluster. */
   static async start(config: ServeConfig, log: Logger): Promise<Member> {
     const storage = await DiskStorage.open(config.dataDir);
-    const id = memberIdFor(config.advertisePeerUrls, config.initialClusterToken);
-    const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
-    let membership = storage.membership as Membership | undefined;
-    let peers: NodeId[] = [];
-    if (fresh || membership === undefined) {
-      const members = [...config.initialCluster].map(([name, peerURLs]) => ({
-        id: memberIdFor(peerURLs, config.initialClusterToken),
-        name,
-        peerURLs,
-        clientURLs: name === config.name ? config.advertiseClientUrls : [],
-      }));
-      membership = { clusterId: clusterIdFor(members.map((m) => m.id), config.initialClusterToken), members };
-      if (config.initialClusterState === 'new') peers = members.map((m) => m.id);
-      await storage.persist({ entries: [], membership, sync: true });
-    } else if (!membership.members.some((m) => m.id === id)) {
+    try {
+      const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+      const stored = storage.membership as Membership | undefined;
+      let membership: Membership;
+      let peers: NodeId[] = [];
+      if (!fresh && stored !== undefined && stored.selfId !== undefined) {
+        membership = stored;
+      } else if (config.initialClusterState === 'existing') {
+        membership = await joinExisting(config);
+      } else {
+        const members = [...config.initialCluster].map(([name, peerURLs]) => ({
+          id: memberIdFor(peerURLs, config.initialClusterToken),
+          name,
+          peerURLs,
+          clientURLs: name === config.name ? config.advertiseClientUrls : [],
+        }));
+        const selfId = memberIdFor(config.advertisePeerUrls, config.initialClusterToken);
+        membership = { clusterId: clusterIdFor(members.map((m) => m.id), config.initialClusterToken), members, selfId };
+        peers = members.map((m) => m.id);
+      }
+      if (fresh) await storage.persist({ entries: [], membership, sync: true });
+      const id = membership.selfId!;
+      if (!membership.members.some((m) => m.id === id) && !fresh) {
+        throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
+      }
+      const member = new Member(config, storage, log, membership, id, peers);
+      member.begin();
+      log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
+      return member;
+    } catch (error) {
       await storage.close();
-      throw new StartError(`data dir ${config.dataDir} belongs to member ${membership.members.map((m) => m.name).join('/')} of cluster ${formatId(membership.clusterId)}, not to this member (${config.name}, id ${formatId(id)}); use the data dir of this member or a new one`);
+      throw error;
     }
-    const member = new Member(config, storage, log, membership, id, peers);
-    member.begin();
-    log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
-    return member;
   }
 
   private begin(): void {
@@ -351,6 +377,8 @@ export class Member implements TransportHost {
         return;
       }
       this.node.advance(rd);
+      // A member alone in its cluster need not wait an election timeout to lead.
+      if (this.leader === 0 && this.node.raft.tracker.isSingleVoter(this.id) && this.node.raft.role === 'follower') this.node.campaign();
     }
   }
 
@@ -424,6 +452,15 @@ export class Member implements TransportHost {
       case 'expire':
         this.store.deleteExpiredKeys(payload.time);
         return;
+      case 'updatePeers': {
+        const known = this.members.get(payload.member);
+        if (known !== undefined) {
+          this.members.set(payload.member, { ...known, peerURLs: payload.peerURLs });
+          this.membershipDirty = true;
+        }
+        this.confWaiters.get(`update:${payload.member}`)?.();
+        return;
+      }
       case 'attributes': {
         const known = this.members.get(payload.member);
         if (known !== undefined) {
@@ -448,9 +485,116 @@ export class Member implements TransportHost {
   private applyConfChange(entry: Entry): void {
     const change = decodeConfChange(entry.data);
     this.node.applyConfChange(change);
-    if (change.type === 'removeNode') this.members.delete(change.nodeId);
-    else if (change.context !== undefined) this.members.set(change.nodeId, JSON.parse(change.context) as MemberInfo);
+    if (change.type === 'removeNode') {
+      this.members.delete(change.nodeId);
+    } else if (change.context !== undefined) {
+      this.members.set(change.nodeId, JSON.parse(change.context) as MemberInfo);
+    } else {
+      const known = this.members.get(change.nodeId);
+      if (known !== undefined) this.members.set(change.nodeId, { ...known, isLearner: change.type === 'addLearner' });
+    }
     this.membershipDirty = true;
+    this.confWaiters.get(`${change.type}:${change.nodeId}`)?.();
+    if (change.type === 'removeNode' && change.nodeId === this.id) {
+      this.log.warn('this member was removed from the cluster; it stops serving');
+      queueMicrotask(() => this.onRemoved?.());
+    }
+  }
+
+  // --- membership changes ----------------------------------------------------------------------
+
+  /** Adds a member (a learner when asked); resolves with it once the change is applied here. */
+  async addMember(peerURLs: readonly string[], isLearner: boolean): Promise<MemberInfo> {
+    const clash = [...this.members.values()].find((m) => m.peerURLs.some((u) => peerURLs.includes(u)));
+    if (clash !== undefined) throw new MembershipError(409, 'membership: peerURL exists');
+    const id = memberIdFor(peerURLs, `${this.config.initialClusterToken}:${Date.now()}`);
+    const member: MemberInfo = { id, name: '', peerURLs, clientURLs: [], ...(isLearner ? { isLearner: true } : {}) };
+    const type = isLearner ? 'addLearner' : 'addNode';
+    await this.changeMembership(`${type}:${id}`, () => this.node.proposeConfChange({ type, nodeId: id, context: JSON.stringify(member) }));
+    return member;
+  }
+
+  async removeMember(id: NodeId): Promise<void> {
+    if (!this.members.has(id)) throw new MembershipError(404, `No such member: ${formatId(id)}`);
+    await this.changeMembership(`removeNode:${id}`, () => this.node.proposeConfChange({ type: 'removeNode', nodeId: id }));
+  }
+
+  async updateMember(id: NodeId, peerURLs: readonly string[]): Promise<void> {
+    if (!this.members.has(id)) throw new MembershipError(404, `No such member: ${formatId(id)}`);
+    const clash = [...this.members.values()].find((m) => m.id !== id && m.peerURLs.some((u) => peerURLs.includes(u)));
+    if (clash !== undefined) throw new MembershipError(409, 'membership: peerURL exists');
+    const data = encoder.encode(JSON.stringify({ kind: 'updatePeers', member: id, peerURLs } satisfies Payload));
+    await this.changeMembership(`update:${id}`, () => this.node.propose(data));
+  }
+
+  /**
+   * Promotes a learner to a voter. Only the leader knows how far behind a learner is: elsewhere
+   * this is refused, naming the leader. A learner is ready once it has 90% of the committed log.
+   */
+  async promoteMember(id: NodeId): Promise<MemberInfo> {
+    const member = this.members.get(id);
+    if (member === undefined) throw new MembershipError(404, `No such member: ${formatId(id)}`);
+    if (member.isLearner !== true) throw new MembershipError(400, `membership: member ${formatId(id)} is not a learner`);
+    if (!this.isLeader) {
+      const leader = this.members.get(this.leader);
+      throw new MembershipError(412, `membership: only the leader can promote a learner; ask ${leader?.clientURLs[0] ?? 'the leader (none now)'}`);
+    }
+    const match = this.node.status().progress.get(id)?.match ?? 0;
+    if (match < this.commitIndex * 0.9) {
+      throw new MembershipError(412, `membership: can only promote a learner member which is in sync with leader (it has ${match} of ${this.commitIndex} entries)`);
+    }
+    await this.changeMembership(`addNode:${id}`, () => this.node.proposeConfChange({ type: 'addNode', nodeId: id }));
+    return this.members.get(id)!;
+  }
+
+  /**
+   * Proposes a membership change and waits until this member has applied it; while there is no
+   * leader it tries again, until the request timeout.
+   */
+  private changeMembership(key: string, propose: () => void): Promise<void> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const fail = (error: MembershipError): void => {
+        clearTimeout(timer);
+        this.confWaiters.delete(key);
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new MembershipError(500, 'etcdserver: request timed out')), this.requestTimeoutMs);
+      this.confWaiters.set(key, () => {
+        clearTimeout(timer);
+        this.confWaiters.delete(key);
+        resolve();
+      });
+      const attempt = (): void => {
+        if (!this.confWaiters.has(key)) return;
+        try {
+          propose();
+          this.wake();
+        } catch (error) {
+          if (!(error instanceof ProposalDroppedError)) throw error;
+          if (error.message.includes('configuration change')) fail(new MembershipError(409, 'membership: another membership change is in progress'));
+          else if (Date.now() < deadline) setTimeout(attempt, 50);
+        }
+      };
+      attempt();
+    });
+  }
+
+  /** Hands leadership to `id` (kvd's extension); only the leader can. */
+  async handOverLeadership(id: NodeId): Promise<void> {
+    if (!this.isLeader) {
+      const leader = this.members.get(this.leader);
+      throw new MembershipError(412, `membership: only the leader can hand over leadership; ask ${leader?.clientURLs[0] ?? 'the leader (none now)'}`);
+    }
+    if (id === this.id) return;
+    if (this.members.get(id)?.isLearner === true) throw new MembershipError(400, `membership: member ${formatId(id)} is a learner and cannot lead`);
+    const moved = await this.transferLeadership(id, this.config.electionTimeoutMs * 2);
+    if (!moved || this.leader !== id) throw new MembershipError(500, `membership: leadership did not move to ${formatId(id)} in time`);
+  }
+
+  /** The membership as peers see it (GET /members on the peer URL): how a joining member learns its id. */
+  membershipRecord(): { clusterId: number; members: MemberInfo[] } {
+    return { clusterId: this.clusterId, members: [...this.members.values()] };
   }
 
   private releaseAppliedWaiters(): void {
@@ -461,7 +605,7 @@ export class Member implements TransportHost {
   }
 
   private membership(): Membership {
-    return { clusterId: this.clusterId, members: [...this.members.values()] };
+    return { clusterId: this.clusterId, members: [...this.members.values()], selfId: this.id };
   }
 
   // --- TTL, attributes, snapshots --------------------------------------------------------------
@@ -543,3 +687,30 @@ export class Member implements TransportHost {
 
 /** A member that cannot start with what it was given. */
 export class StartError extends Error {}
+
+/**
+ * --initial-cluster-state existing: ask the members in --initial-cluster for the membership;
+ * this member must have been added (kvctl member add) under one of its peer URLs.
+ */
+async function joinExisting(config: ServeConfig): Promise<Membership> {
+  const failures: string[] = [];
+  for (const [name, peerURLs] of config.initialCluster) {
+    if (name === config.name) continue;
+    for (const url of peerURLs) {
+      try {
+        const response = await fetch(new URL('/members', url), { signal: AbortSignal.timeout(3000) });
+        if (!response.ok) throw new Error(`answered ${response.status}`);
+        const record = (await response.json()) as Membership;
+        const self = record.members.find((m) => m.peerURLs.some((u) => config.advertisePeerUrls.includes(u)));
+        if (self === undefined) {
+          throw new StartError(`cluster ${formatId(record.clusterId)} has no member with peer URL ${config.advertisePeerUrls.join(',')}: add it first (kvctl member add ${config.name} ${config.advertisePeerUrls.join(',')})`);
+        }
+        return { clusterId: record.clusterId, members: record.members, selfId: self.id };
+      } catch (error) {
+        if (error instanceof StartError) throw error;
+        failures.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+  throw new StartError(`cannot join the existing cluster: no member in --initial-cluster answered (${failures.join('; ') || 'none listed besides this member'})`);
+}

@@ -5,6 +5,7 @@ import { formatId } from './member-id.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
 export const RAFT_PATH = '/raft';
+export const MEMBERS_PATH = '/members';
 const MAX_QUEUED = 4096;
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
 
@@ -27,6 +28,8 @@ export interface TransportHost {
   receive(messages: readonly Message[]): void;
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, succeeded: boolean): void;
+  /** The membership, for a member joining with --initial-cluster-state existing. */
+  membershipRecord(): unknown;
 }
 
 /**
@@ -141,6 +144,10 @@ export class PeerTransport {
 
   /** The peer listener's request handler: POST /raft with a frame of messages. */
   handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    if (request.method === 'GET' && request.url === MEMBERS_PATH) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.host.membershipRecord()));
+      return;
+    }
     if (request.method !== 'POST' || request.url !== RAFT_PATH) {
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
       return;

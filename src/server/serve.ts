@@ -86,5 +86,6 @@ export async function serve(flags: ServeFlags): Promise<number> {
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
+    member.onRemoved = () => void stop('removed from the cluster');
   });
 }
