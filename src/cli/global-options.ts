@@ -12,7 +12,8 @@ export const DEFAULT_ENDPOINT = 'http://127.0.0.1:2379';
 /** The options every kvctl command takes. */
 export interface GlobalArgs {
   readonly endpoints: string;
-  readonly writeOut: OutputFormat;
+  /** Undefined when not given: each command has its own default (simple; table for member list). */
+  readonly writeOut?: OutputFormat;
   readonly timeout: string;
   readonly debug: boolean;
 }
@@ -28,8 +29,7 @@ export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
     .option('write-out', {
       alias: 'w',
       choices: OUTPUT_FORMATS,
-      default: 'simple' as OutputFormat,
-      describe: 'output format (env KVCTL_WRITE_OUT)',
+      describe: 'output format: simple (the default; table for member list), json, table (env KVCTL_WRITE_OUT)',
       global: true,
     })
     .option('timeout', {
@@ -52,12 +52,21 @@ export interface KeysDeps {
   readonly io: Io;
 }
 
-/** Builds the client for the global options; the caller closes the transport. */
-export function connect(args: GlobalArgs, io: Io): { client: KeysClient; transport: HttpTransport } {
-  const transport = new HttpTransport({
+export function formatOf(args: GlobalArgs, fallback: OutputFormat = 'simple'): OutputFormat {
+  return args.writeOut ?? fallback;
+}
+
+/** Builds the transport for the global options; the caller closes it. */
+export function transportFor(args: GlobalArgs, io: Io): HttpTransport {
+  return new HttpTransport({
     endpoints: parseEndpoints(args.endpoints),
     timeoutMs: parseDuration(args.timeout),
     ...(args.debug ? { debug: (line: string) => io.err(`debug: ${line}`) } : {}),
   });
+}
+
+/** Builds the client for the global options; the caller closes the transport. */
+export function connect(args: GlobalArgs, io: Io): { client: KeysClient; transport: HttpTransport } {
+  const transport = transportFor(args, io);
   return { client: new KeysClient(transport), transport };
 }

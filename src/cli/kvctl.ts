@@ -5,6 +5,7 @@ import { VERSION } from '../api/version.ts';
 import { delCommand } from './commands/del.ts';
 import { getCommand } from './commands/get.ts';
 import { lsCommand } from './commands/ls.ts';
+import { memberCommand } from './commands/member.ts';
 import { mkdirCommand } from './commands/mkdir.ts';
 import { putCommand } from './commands/put.ts';
 import { exitCodeTable } from './exit-code.ts';
@@ -26,6 +27,7 @@ export function kvctlParser(args: readonly string[]) {
     .command(delCommand)
     .command(lsCommand)
     .command(mkdirCommand)
+    .command(memberCommand)
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',

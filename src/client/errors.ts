@@ -38,3 +38,13 @@ export class ProtocolError extends Error {
     this.name = 'ProtocolError';
   }
 }
+
+/** A non-keys endpoint (members) refused a request: its HTTP status and etcd's message. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}

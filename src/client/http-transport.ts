@@ -15,6 +15,9 @@ export interface HttpRequest {
   readonly path: string;
   readonly query?: URLSearchParams;
   readonly form?: URLSearchParams;
+  /** A raw body with its content type (instead of a form). */
+  readonly body?: string;
+  readonly contentType?: string;
   /**
    * Whether sending the request twice is harmless. A request that timed out after it was sent
    * may have been applied, so only idempotent requests move on to the next endpoint then.
@@ -77,11 +80,11 @@ export class HttpTransport {
   private attempt(endpoint: string, req: HttpRequest): Promise<HttpResponse | AttemptFailure> {
     const url = new URL(req.path, endpoint);
     if (req.query !== undefined) url.search = req.query.toString();
-    const body = req.form?.toString();
+    const body = req.form?.toString() ?? req.body;
     const isHttps = url.protocol === 'https:';
     const headers: http.OutgoingHttpHeaders = {};
     if (body !== undefined) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-type'] = req.form !== undefined ? 'application/x-www-form-urlencoded' : (req.contentType ?? 'application/octet-stream');
       headers['content-length'] = Buffer.byteLength(body);
     }
     const started = performance.now();

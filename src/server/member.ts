@@ -30,6 +30,8 @@ interface Membership {
   readonly clusterId: number;
   readonly members: readonly MemberInfo[];
   readonly selfId?: NodeId;
+  /** Members removed for good: peers answer them 410 Gone, so that they learn it and stop. */
+  readonly removed?: readonly NodeId[];
 }
 
 /** What a normal log entry carries. */
@@ -89,6 +91,7 @@ export class Member implements TransportHost {
   readonly startTime = new Date();
   store = new Store();
   members = new Map<NodeId, MemberInfo>();
+  removedIds = new Set<NodeId>();
   private readonly storage: DiskStorage;
   private readonly node: RawNode;
   private readonly log: Logger;
@@ -98,8 +101,9 @@ export class Member implements TransportHost {
   private appliedIds = new Map<string, number>();
   private readonly reads = new Map<string, (index: number) => void>();
   private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
-  /** Membership changes waiting to be applied, by "<type>:<id>". */
+  /** Membership changes waiting to be applied, by "<type>:<id>", with how to propose them again. */
   private readonly confWaiters = new Map<string, () => void>();
+  private readonly confRetries = new Map<string, () => void>();
   /** Called once when this member learns it was removed from the cluster. */
   onRemoved: (() => void) | undefined;
   private sequence = 0;
@@ -125,6 +129,7 @@ export class Member implements TransportHost {
     this.name = config.name;
     this.clusterId = membership.clusterId;
     for (const m of membership.members) this.members.set(m.id, m);
+    for (const id of membership.removed ?? []) this.removedIds.add(id);
     this.snapshotIndex = storage.snapshot().meta.index;
     this.appliedIndex = this.snapshotIndex;
     if (this.snapshotIndex > 0) this.restoreFrom(storage.snapshot().data);
@@ -211,6 +216,18 @@ export class Member implements TransportHost {
   reportUnreachable(id: NodeId): void {
     this.node.reportUnreachable(id);
     this.wake();
+  }
+
+  isRemoved(id: NodeId): boolean {
+    return this.removedIds.has(id);
+  }
+
+  /** A peer answered 410 Gone: this member was removed while it could not hear of it. */
+  removedByPeer(): void {
+    if (!this.running || this.removedIds.has(this.id)) return;
+    this.removedIds.add(this.id);
+    this.log.warn('a peer says this member was removed from the cluster; it stops serving');
+    queueMicrotask(() => this.onRemoved?.());
   }
 
   reportSnapshot(id: NodeId, succeeded: boolean): void {
@@ -389,7 +406,11 @@ export class Member implements TransportHost {
       this.log.info(rd.softState.lead === 0 ? 'no leader' : 'leader elected', { leader: formatId(rd.softState.lead), term: this.term, role: rd.softState.role });
       // A proposal forwarded to the old leader may be lost: propose the waiting ones again
       // (applying skips any that did make it).
-      if (rd.softState.lead !== 0) for (const waiter of this.pending.values()) this.proposeUntilAccepted(waiter.data, Date.now() + this.requestTimeoutMs);
+      if (rd.softState.lead !== 0) {
+        for (const waiter of this.pending.values()) this.proposeUntilAccepted(waiter.data, Date.now() + this.requestTimeoutMs);
+        // Membership changes are idempotent: proposing one again is harmless.
+        for (const retry of this.confRetries.values()) retry();
+      }
     }
     // The leader's appends go out while its own write is still being synced.
     this.transport.send(rd.messages);
@@ -487,6 +508,7 @@ export class Member implements TransportHost {
     this.node.applyConfChange(change);
     if (change.type === 'removeNode') {
       this.members.delete(change.nodeId);
+      this.removedIds.add(change.nodeId);
     } else if (change.context !== undefined) {
       this.members.set(change.nodeId, JSON.parse(change.context) as MemberInfo);
     } else {
@@ -494,7 +516,9 @@ export class Member implements TransportHost {
       if (known !== undefined) this.members.set(change.nodeId, { ...known, isLearner: change.type === 'addLearner' });
     }
     this.membershipDirty = true;
-    this.confWaiters.get(`${change.type}:${change.nodeId}`)?.();
+    const key = `${change.type}:${change.nodeId}`;
+    this.log.info('membership changed', { change: change.type, member: formatId(change.nodeId), index: entry.index, answering: this.confWaiters.has(key) });
+    this.confWaiters.get(key)?.();
     if (change.type === 'removeNode' && change.nodeId === this.id) {
       this.log.warn('this member was removed from the cluster; it stops serving');
       queueMicrotask(() => this.onRemoved?.());
@@ -557,12 +581,14 @@ export class Member implements TransportHost {
       const fail = (error: MembershipError): void => {
         clearTimeout(timer);
         this.confWaiters.delete(key);
+        this.confRetries.delete(key);
         reject(error);
       };
       const timer = setTimeout(() => fail(new MembershipError(500, 'etcdserver: request timed out')), this.requestTimeoutMs);
       this.confWaiters.set(key, () => {
         clearTimeout(timer);
         this.confWaiters.delete(key);
+        this.confRetries.delete(key);
         resolve();
       });
       const attempt = (): void => {
@@ -572,10 +598,11 @@ export class Member implements TransportHost {
           this.wake();
         } catch (error) {
           if (!(error instanceof ProposalDroppedError)) throw error;
-          if (error.message.includes('configuration change')) fail(new MembershipError(409, 'membership: another membership change is in progress'));
-          else if (Date.now() < deadline) setTimeout(attempt, 50);
+          // A new leader refuses changes until it has applied its predecessors' entries: wait.
+          if (Date.now() < deadline) setTimeout(attempt, 50);
         }
       };
+      this.confRetries.set(key, attempt);
       attempt();
     });
   }
@@ -605,7 +632,7 @@ export class Member implements TransportHost {
   }
 
   private membership(): Membership {
-    return { clusterId: this.clusterId, members: [...this.members.values()], selfId: this.id };
+    return { clusterId: this.clusterId, members: [...this.members.values()], selfId: this.id, removed: [...this.removedIds] };
   }
 
   // --- TTL, attributes, snapshots --------------------------------------------------------------
@@ -659,6 +686,7 @@ export class Member implements TransportHost {
     const [first, ids, ...chunks] = decoder.decode(data).split('\n');
     const membership = JSON.parse(first!) as Membership;
     this.members = new Map(membership.members.map((m) => [m.id, m]));
+    this.removedIds = new Set(membership.removed ?? []);
     this.appliedIds = new Map(JSON.parse(ids!) as Array<[string, number]>);
     this.store = restoreSnapshot(chunks);
     for (const listener of this.storeReplacedListeners) listener();

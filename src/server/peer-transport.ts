@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Message, NodeId } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
-import { formatId } from './member-id.ts';
+import { formatId, parseId } from './member-id.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
 export const RAFT_PATH = '/raft';
@@ -30,6 +30,10 @@ export interface TransportHost {
   reportSnapshot(id: NodeId, succeeded: boolean): void;
   /** The membership, for a member joining with --initial-cluster-state existing. */
   membershipRecord(): unknown;
+  /** Whether `id` was removed from the cluster (its messages get 410 Gone). */
+  isRemoved(id: NodeId): boolean;
+  /** A peer answered 410 Gone to this member. */
+  removedByPeer(): void;
 }
 
 /**
@@ -109,7 +113,11 @@ export class PeerTransport {
     request.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
     request.on('response', (response) => {
       response.resume();
-      response.on('end', () => (response.statusCode === 204 ? done() : done(`answered ${response.statusCode}`)));
+      response.on('end', () => {
+        if (response.statusCode === 410) this.host.removedByPeer();
+        if (response.statusCode === 204) done();
+        else done(`answered ${response.statusCode}`);
+      });
       response.on('error', (error) => done(error.message));
     });
     request.end(body);
@@ -156,6 +164,12 @@ export class PeerTransport {
     if (cluster !== formatId(this.host.clusterId)) {
       this.log.warn('refused a peer of another cluster', { from: String(request.headers['x-server-from'] ?? '?'), cluster: String(cluster ?? '') });
       response.writeHead(412, { 'content-type': 'text/plain; charset=utf-8' }).end('cluster ID mismatch\n');
+      return;
+    }
+    const from = parseId(String(request.headers['x-server-from'] ?? ''));
+    if (from !== undefined && this.host.isRemoved(from)) {
+      request.resume();
+      response.writeHead(410, { 'content-type': 'text/plain; charset=utf-8' }).end('the member has been permanently removed from the cluster\n');
       return;
     }
     const chunks: Buffer[] = [];

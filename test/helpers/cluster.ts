@@ -53,14 +53,23 @@ export class TestCluster {
     return this.members.find((m) => m.name === name)!;
   }
 
-  launch(member: ClusterMember): void {
+  /** A new member's ports and data dir (not started): add it to the cluster, then `launch(m, true)`. */
+  async prepare(name: string): Promise<ClusterMember> {
+    const member: ClusterMember = { name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(this.root, name), process: undefined, closed: Promise.resolve(null), log: '' };
+    this.members.push(member);
+    return member;
+  }
+
+  launch(member: ClusterMember, joining = false): void {
     const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    const join = joining ? ['--initial-cluster-state', 'existing'] : [];
     const child = spawn(
       KVD_BIN,
       [
         'serve', '--name', member.name, '--data-dir', member.dataDir,
         '--listen-client-urls', member.clientUrl, '--listen-peer-urls', member.peerUrl,
         '--initial-cluster', initialCluster, '--heartbeat-interval', '50', '--election-timeout', '500',
+        ...join,
         ...this.extraFlags,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import { parseNonNegativeInteger } from '../../api/numbers.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import { printEvent, printNothing } from '../printers.ts';
@@ -54,7 +55,7 @@ export const delCommand: CommandModule<GlobalArgs, DelArgs> = {
           key: normalizeKey(argv.key),
           recursive: argv.recursive,
           dir: argv.dir,
-          format: argv.writeOut,
+          format: formatOf(argv),
           ...(argv.prevValue !== undefined ? { prevValue: argv.prevValue } : {}),
           ...(argv.prevIndex !== undefined ? { prevIndex: parseNonNegativeInteger('--prev-index', argv.prevIndex) } : {}),
         },

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import type { V2Event } from '../../api/wire.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import { descendants, printEvent } from '../printers.ts';
@@ -66,7 +67,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           recursive: argv.recursive,
           sorted: argv.sorted,
           consistency: argv.consistency,
-          format: argv.writeOut,
+          format: formatOf(argv),
         },
         deps,
       ),

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import type { V2Event } from '../../api/wire.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import { descendants, printEvent } from '../printers.ts';
@@ -55,7 +56,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   handler: (argv) =>
     runKeysCommand(argv, processIo, (deps) =>
       runLs(
-        { key: normalizeKey(argv.key), recursive: argv.recursive, slash: argv.p, consistency: argv.consistency, format: argv.writeOut },
+        { key: normalizeKey(argv.key), recursive: argv.recursive, slash: argv.p, consistency: argv.consistency, format: formatOf(argv) },
         deps,
       ),
     ),

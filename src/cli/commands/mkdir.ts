@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import { parseNonNegativeInteger } from '../../api/numbers.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import { printEvent, printNothing } from '../printers.ts';
@@ -36,7 +37,7 @@ export const mkdirCommand: CommandModule<GlobalArgs, MkdirArgs> = {
       runMkdir(
         {
           key: normalizeKey(argv.key),
-          format: argv.writeOut,
+          format: formatOf(argv),
           ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
         },
         deps,

@@ -3,6 +3,7 @@ import { normalizeKey } from '../../api/key-path.ts';
 import { parseNonNegativeInteger } from '../../api/numbers.ts';
 import { UsageError } from '../errors.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import { printEvent, printValue } from '../printers.ts';
@@ -65,7 +66,7 @@ export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
         {
           key: normalizeKey(argv.key),
           value: argv.value ?? (await readStdin()),
-          format: argv.writeOut,
+          format: formatOf(argv),
           ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
           ...(argv.prevValue !== undefined ? { prevValue: argv.prevValue } : {}),
           ...(argv.prevIndex !== undefined ? { prevIndex: parseNonNegativeInteger('--prev-index', argv.prevIndex) } : {}),

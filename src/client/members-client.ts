@@ -1,0 +1,85 @@
+import { ApiError, ProtocolError, UnavailableError } from './errors.ts';
+import type { HttpResponse } from './http-transport.ts';
+import { HttpTransport } from './http-transport.ts';
+
+/** A member as /v2/members lists it (isLearner is kvd's extension). */
+export interface MemberJson {
+  readonly id: string;
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  readonly clientURLs: readonly string[];
+  readonly isLearner?: boolean;
+}
+
+function parse<T>(response: HttpResponse, expected: readonly number[]): T {
+  let body: unknown;
+  try {
+    body = response.body === '' ? undefined : JSON.parse(response.body);
+  } catch {
+    throw new ProtocolError(`${response.endpoint} answered ${response.status} with a body that is not JSON`);
+  }
+  if (!expected.includes(response.status)) {
+    const message = (body as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
+    throw new ApiError(response.status, message);
+  }
+  return body as T;
+}
+
+const json = (value: unknown) => ({ body: JSON.stringify(value), contentType: 'application/json' });
+
+/** etcd's /v2/members API, with kvd's extensions for learners, promotion and leadership transfer. */
+export class MembersClient {
+  private readonly transport: HttpTransport;
+  private readonly timeoutMs: number;
+
+  constructor(transport: HttpTransport, timeoutMs: number) {
+    this.transport = transport;
+    this.timeoutMs = timeoutMs;
+  }
+
+  async list(): Promise<MemberJson[]> {
+    const response = await this.transport.request({ method: 'GET', path: '/v2/members', idempotent: true });
+    return parse<{ members: MemberJson[] }>(response, [200]).members;
+  }
+
+  /** The leader, or undefined during an election. */
+  async leader(): Promise<MemberJson | undefined> {
+    const response = await this.transport.request({ method: 'GET', path: '/v2/members/leader', idempotent: true });
+    if (response.status === 503) return undefined;
+    return parse<MemberJson>(response, [200]);
+  }
+
+  async add(peerURLs: readonly string[], isLearner: boolean): Promise<MemberJson> {
+    const response = await this.transport.request({ method: 'POST', path: '/v2/members', ...json({ peerURLs, ...(isLearner ? { isLearner } : {}) }), idempotent: false });
+    return parse<MemberJson>(response, [201]);
+  }
+
+  async remove(id: string): Promise<void> {
+    parse(await this.transport.request({ method: 'DELETE', path: `/v2/members/${encodeURIComponent(id)}`, idempotent: false }), [204]);
+  }
+
+  async update(id: string, peerURLs: readonly string[]): Promise<void> {
+    parse(await this.transport.request({ method: 'PUT', path: `/v2/members/${encodeURIComponent(id)}`, ...json({ peerURLs }), idempotent: true }), [204]);
+  }
+
+  /** Promotion and leadership transfer are decided by the leader: sent to its client URL. */
+  async promote(id: string): Promise<MemberJson> {
+    return this.toLeader(`/v2/members/${encodeURIComponent(id)}/promote`);
+  }
+
+  async transferLeadership(id: string): Promise<MemberJson> {
+    return this.toLeader(`/v2/members/${encodeURIComponent(id)}/leader`);
+  }
+
+  private async toLeader(path: string): Promise<MemberJson> {
+    const leader = await this.leader();
+    const url = leader?.clientURLs[0];
+    if (url === undefined) throw new UnavailableError('the cluster has no leader now');
+    const direct = new HttpTransport({ endpoints: [url], timeoutMs: this.timeoutMs });
+    try {
+      return parse<MemberJson>(await direct.request({ method: 'POST', path, idempotent: false }), [200]);
+    } finally {
+      direct.close();
+    }
+  }
+}
