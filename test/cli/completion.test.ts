@@ -14,7 +14,7 @@ describe('shell completions', () => {
 
   it('the executable completes commands and their options from the command tree', async () => {
     const commands = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', '']);
-    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'completion']);
+    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'member', 'completion']);
     const options = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'get', '--']);
     for (const option of ['--recursive', '--sorted', '--consistency', '--endpoints']) assert.ok(options.stdout.includes(`${option}\n`), option);
   });
