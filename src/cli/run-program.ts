@@ -1,3 +1,4 @@
+import { chalkStderr } from 'chalk';
 import type { Argv } from 'yargs';
 import { UsageError, describeError, exitCodeFor } from './errors.ts';
 import { ExitCode } from './exit-code.ts';
@@ -26,7 +27,8 @@ export async function runProgram<T>(parser: Argv<T>, version: string, envPrefix:
     await program.parseAsync();
     return Number(process.exitCode ?? ExitCode.OK);
   } catch (error) {
-    processIo.err(describeError(error));
+    // Red on a terminal; plain when stderr is not one or NO_COLOR is set (chalk decides).
+    processIo.err(describeError(error).replace(/^Error:/, chalkStderr.red.bold('Error:')));
     if (error instanceof UsageError) processIo.err('(see --help)');
     return exitCodeFor(error);
   }
