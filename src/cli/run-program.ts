@@ -1,5 +1,5 @@
-import { chalkStderr } from 'chalk';
 import type { Argv } from 'yargs';
+import { stderrColor } from './color.ts';
 import { UsageError, describeError, exitCodeFor } from './errors.ts';
 import { ExitCode } from './exit-code.ts';
 import { processIo } from './io.ts';
@@ -27,8 +27,8 @@ export async function runProgram<T>(parser: Argv<T>, version: string, envPrefix:
     await program.parseAsync();
     return Number(process.exitCode ?? ExitCode.OK);
   } catch (error) {
-    // Red on a terminal; plain when stderr is not one or NO_COLOR is set (chalk decides).
-    processIo.err(describeError(error).replace(/^Error:/, chalkStderr.red.bold('Error:')));
+    // Red on a terminal; plain when stderr is not one or NO_COLOR is set.
+    processIo.err(describeError(error).replace(/^Error:/, stderrColor.red.bold('Error:')));
     if (error instanceof UsageError) processIo.err('(see --help)');
     return exitCodeFor(error);
   }

@@ -34,6 +34,13 @@ describe('bin/kvd, the single executable', function () {
     assert.deepEqual(await runAlone('kvctl', ['--version'], env), { code: 0, stdout: expected, stderr: '' });
   });
 
+  it('colours the error prefix on a terminal, unless NO_COLOR is set', async () => {
+    // `script` gives the command a pseudo-terminal.
+    const onTerminal = (env: string) => run('/usr/bin/script', ['-qec', `${env} ./kvctl --endpoints http://127.0.0.1:1 get /a`, '/dev/null'], { cwd: dir });
+    assert.match((await onTerminal('')).stdout, /\u001b\[31m\u001b\[1mError:/);
+    assert.doesNotMatch((await onTerminal('NO_COLOR=1')).stdout, /\u001b\[/);
+  });
+
   it('dispatches on the invoked name, and kvd ctl reaches the client', async () => {
     const kvdHelp = await runAlone('kvd', ['--help']);
     assert.match(kvdHelp.stdout, /kvd doctor/);
