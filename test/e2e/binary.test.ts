@@ -36,9 +36,11 @@ describe('bin/kvd, the single executable', function () {
 
   it('colours the error prefix on a terminal, unless NO_COLOR is set', async () => {
     // `script` gives the command a pseudo-terminal.
-    const onTerminal = (env: string) => run('/usr/bin/script', ['-qec', `${env} ./kvctl --endpoints http://127.0.0.1:1 get /a`, '/dev/null'], { cwd: dir });
-    assert.match((await onTerminal('')).stdout, /\u001b\[31m\u001b\[1mError:/);
-    assert.doesNotMatch((await onTerminal('NO_COLOR=1')).stdout, /\u001b\[/);
+    const onTerminal = (env: string) =>
+      run('/usr/bin/script', ['-qec', `${env} ./kvctl --endpoints http://127.0.0.1:1 get /a`, '/dev/null'], { cwd: dir, env: { PATH: '/usr/bin:/bin', TERM: 'xterm' } });
+    const ESC = String.fromCharCode(27);
+    assert.ok((await onTerminal('')).stdout.includes(`${ESC}[31m${ESC}[1mError:`));
+    assert.ok(!(await onTerminal('NO_COLOR=1')).stdout.includes(ESC));
   });
 
   it('dispatches on the invoked name, and kvd ctl reaches the client', async () => {
