@@ -40,3 +40,12 @@ export function isV2ErrorBody(value: unknown): value is V2ErrorBody {
   const body = value as Record<string, unknown>;
   return typeof body.errorCode === 'number' && typeof body.message === 'string';
 }
+
+/** A member as /v2/members lists it; `isLearner` is kvd's extension (only when true). */
+export interface V2Member {
+  id: string;
+  name: string;
+  peerURLs: readonly string[];
+  clientURLs: readonly string[];
+  isLearner?: boolean;
+}

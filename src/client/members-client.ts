@@ -1,15 +1,9 @@
+import type { V2Member } from '../api/wire.ts';
 import { ApiError, ProtocolError, UnavailableError } from './errors.ts';
 import type { HttpResponse } from './http-transport.ts';
 import { HttpTransport } from './http-transport.ts';
 
-/** A member as /v2/members lists it (isLearner is kvd's extension). */
-export interface MemberJson {
-  readonly id: string;
-  readonly name: string;
-  readonly peerURLs: readonly string[];
-  readonly clientURLs: readonly string[];
-  readonly isLearner?: boolean;
-}
+export type MemberJson = V2Member;
 
 function parse<T>(response: HttpResponse, expected: readonly number[]): T {
   let body: unknown;

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { ETCD_API_VERSION, VERSION } from '../api/version.ts';
+import type { V2Member } from '../api/wire.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import { FormError, parseForm } from './form.ts';
@@ -376,7 +377,7 @@ export class ClientApi {
   }
 }
 
-function memberJson(m: MemberInfo): Record<string, unknown> {
+function memberJson(m: MemberInfo): V2Member {
   return { id: formatId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, ...(m.isLearner ? { isLearner: true } : {}) };
 }
 
