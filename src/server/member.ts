@@ -175,7 +175,11 @@ export class Member implements TransportHost {
       }
       if (fresh) await storage.persist({ entries: [], membership, sync: true });
       const id = membership.selfId!;
-      if (!membership.members.some((m) => m.id === id) && !fresh) {
+      const self = membership.members.find((m) => m.id === id);
+      if (self !== undefined && !fresh && self.name !== '' && self.name !== config.name) {
+        throw new StartError(`data dir ${config.dataDir} belongs to member "${self.name}" (id ${formatId(id)}) of cluster ${formatId(membership.clusterId)}, not to "${config.name}"; give this member its own --data-dir`);
+      }
+      if (self === undefined && !fresh) {
         throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
       }
       const member = new Member(config, storage, log, membership, id, peers);

@@ -286,6 +286,18 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
     }
   });
 
+  it('a data dir that belongs to another member', async () => {
+    const cluster = await TestCluster.start(1);
+    try {
+      await cluster.kill(cluster.members[0]!, 'SIGTERM');
+      const other = await run(KVD_BIN, ['serve', '--name', 'someone-else', '--data-dir', cluster.members[0]!.dataDir, '--listen-client-urls', `http://127.0.0.1:${await freePort()}`, '--listen-peer-urls', `http://127.0.0.1:${await freePort()}`], { cwd: dir });
+      assert.equal(other.code, ExitCode.USAGE);
+      assert.match(other.stderr, /belongs to member "m1" .* not to "someone-else"; give this member its own --data-dir/);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
   it('a port in use', async () => {
     const busy = await TestCluster.start(1);
     try {
