@@ -5,6 +5,8 @@ import { formatId, parseId } from './member-id.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
 export const RAFT_PATH = '/raft';
+export const SNAPSHOT_PATH = '/raft/snapshot';
+const SNAPSHOT_CHUNK = 1024 * 1024;
 export const MEMBERS_PATH = '/members';
 const MAX_QUEUED = 4096;
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
@@ -61,6 +63,10 @@ export class PeerTransport {
 
   send(messages: readonly Message[]): void {
     for (const m of messages) {
+      if (m.type === 'snap') {
+        this.sendSnapshot(m);
+        continue;
+      }
       let queue = this.queues.get(m.to);
       if (queue === undefined) {
         queue = [];
@@ -141,6 +147,61 @@ export class PeerTransport {
     stats.sumOfSquares += latencyMs * latencyMs;
   }
 
+  /**
+   * A snapshot goes on a request of its own, streamed: a frame with the message (its data left
+   * out), then the data in 1 MiB chunks, waiting for the socket to drain between chunks. The
+   * peer's other messages keep flowing meanwhile; the outcome is reported to the core.
+   */
+  private sendSnapshot(m: Message): void {
+    const urls = this.host.peerUrlsOf(m.to);
+    const snapshot = m.snapshot!;
+    if (this.closed || urls === undefined || urls.length === 0) {
+      this.failed(m.to, [m], 'no peer URL known');
+      return;
+    }
+    const head = encodeMessages([{ ...m, snapshot: { meta: snapshot.meta, data: new Uint8Array(0) } }]);
+    const data = snapshot.data;
+    const request = http.request(new URL(SNAPSHOT_PATH, urls[0]), {
+      method: 'POST',
+      agent: this.agent,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': 4 + head.length + data.length,
+        'x-etcd-cluster-id': formatId(this.host.clusterId),
+        'x-server-from': formatId(this.host.id),
+      },
+    });
+    let settled = false;
+    const done = (error?: string): void => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) this.host.reportSnapshot(m.to, true);
+      else this.failed(m.to, [m], error);
+    };
+    request.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+    request.on('response', (response) => {
+      response.resume();
+      response.on('end', () => (response.statusCode === 204 ? done() : done(`answered ${response.statusCode}`)));
+    });
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(head.length, 0);
+    request.write(length);
+    request.write(head);
+    let offset = 0;
+    const writeChunks = (): void => {
+      while (offset < data.length) {
+        const chunk = data.subarray(offset, offset + SNAPSHOT_CHUNK);
+        offset += chunk.length;
+        if (!request.write(chunk)) {
+          request.once('drain', writeChunks);
+          return;
+        }
+      }
+      request.end();
+    };
+    writeChunks();
+  }
+
   private failed(to: NodeId, batch: readonly Message[], reason: string): void {
     if (!this.unreachableLogged.has(to)) {
       this.unreachableLogged.add(to);
@@ -156,7 +217,8 @@ export class PeerTransport {
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.host.membershipRecord()));
       return;
     }
-    if (request.method !== 'POST' || request.url !== RAFT_PATH) {
+    const snapshotRequest = request.method === 'POST' && request.url === SNAPSHOT_PATH;
+    if (request.method !== 'POST' || (request.url !== RAFT_PATH && !snapshotRequest)) {
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
       return;
     }
@@ -182,7 +244,8 @@ export class PeerTransport {
     request.on('end', () => {
       let messages: Message[];
       try {
-        messages = decodeMessages(Buffer.concat(chunks));
+        const body = Buffer.concat(chunks);
+        messages = snapshotRequest ? decodeSnapshotRequest(body) : decodeMessages(body);
       } catch (error) {
         response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
         return;
@@ -198,4 +261,13 @@ export class PeerTransport {
     this.closed = true;
     this.agent.destroy();
   }
+}
+
+/** A streamed snapshot: u32 frame length, the frame (one snap message without data), the data. */
+function decodeSnapshotRequest(body: Buffer): Message[] {
+  if (body.length < 4) throw new RangeError('snapshot request: truncated');
+  const headLength = body.readUInt32BE(0);
+  const [message] = decodeMessages(body.subarray(4, 4 + headLength));
+  if (message === undefined || message.type !== 'snap' || message.snapshot === undefined) throw new RangeError('snapshot request: no snapshot message');
+  return [{ ...message, snapshot: { meta: message.snapshot.meta, data: new Uint8Array(body.subarray(4 + headLength)) } }];
 }

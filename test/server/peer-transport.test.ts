@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Message, NodeId } from '../../src/raft/types.ts';
+import { message } from '../../src/raft/types.ts';
+import { Logger } from '../../src/server/logger.ts';
+import type { TransportHost } from '../../src/server/peer-transport.ts';
+import { PeerTransport } from '../../src/server/peer-transport.ts';
+import { decodeMessages, encodeMessages } from '../../src/server/peer-codec.ts';
+
+/** A transport host that records what happens to it. */
+function host(id: NodeId, peers: Map<NodeId, string>) {
+  const events = { received: [] as Message[], snapshots: [] as Array<[NodeId, boolean]>, unreachable: [] as NodeId[] };
+  const h: TransportHost = {
+    id,
+    clusterId: 42,
+    peerUrlsOf: (peer) => (peers.has(peer) ? [peers.get(peer)!] : undefined),
+    receive: (messages) => events.received.push(...messages),
+    reportUnreachable: (peer) => events.unreachable.push(peer),
+    reportSnapshot: (peer, ok) => events.snapshots.push([peer, ok]),
+    membershipRecord: () => ({}),
+    isRemoved: () => false,
+    removedByPeer: () => undefined,
+  };
+  return { h, events };
+}
+
+const quiet = new Logger('error', 'text', () => undefined);
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('peer transport and codec', () => {
+  it('the codec round-trips every field of a batch', () => {
+    const batch: Message[] = [
+      message({ type: 'app', from: 1, to: 2, term: 3, logTerm: 2, index: 9, commit: 8, entries: [{ term: 3, index: 10, type: 'normal', data: new Uint8Array([1, 2]) }, { term: 3, index: 11, type: 'confChange', data: new Uint8Array(0) }] }),
+      message({ type: 'appResp', from: 2, to: 1, term: 3, index: 9, reject: true, rejectHint: 4, logTerm: 2 }),
+      message({ type: 'heartbeat', from: 1, to: 2, term: 3, context: 'read-7' }),
+      message({ type: 'snap', from: 1, to: 2, term: 3, snapshot: { meta: { index: 5, term: 2, confState: { voters: [1, 2], learners: [3] } }, data: new Uint8Array([9, 9, 9]) } }),
+    ];
+    assert.deepEqual(decodeMessages(encodeMessages(batch)), batch);
+    assert.throws(() => decodeMessages(encodeMessages(batch).subarray(0, 20)), RangeError);
+  });
+
+  it('streams a multi-chunk snapshot on its own request and reports it delivered', async () => {
+    const peers = new Map<NodeId, string>();
+    const receiver = host(2, peers);
+    const sender = host(1, peers);
+    const receiving = new PeerTransport(receiver.h, quiet);
+    const server = http.createServer((req, res) => receiving.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    peers.set(2, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const sending = new PeerTransport(sender.h, quiet);
+    try {
+      const data = new Uint8Array(3.5 * 1024 * 1024).map((_, i) => i % 251);
+      const snap = message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 100, term: 4, confState: { voters: [1, 2], learners: [] } }, data } });
+      sending.send([snap, message({ type: 'heartbeat', from: 1, to: 2, term: 4 })]);
+      await until(() => receiver.events.received.length === 2 && sender.events.snapshots.length === 1);
+      const got = receiver.events.received.find((m) => m.type === 'snap')!;
+      assert.deepEqual(got.snapshot!.meta, snap.snapshot!.meta);
+      assert.ok(Buffer.from(got.snapshot!.data).equals(Buffer.from(data)));
+      assert.deepEqual(sender.events.snapshots, [[2, true]]);
+    } finally {
+      sending.close();
+      server.close();
+    }
+  });
+
+  it('reports a snapshot that could not be delivered, and the peer as unreachable', async () => {
+    const peers = new Map<NodeId, string>([[2, 'http://127.0.0.1:1']]);
+    const sender = host(1, peers);
+    const sending = new PeerTransport(sender.h, quiet);
+    try {
+      sending.send([message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 1, term: 1, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(10) } })]);
+      await until(() => sender.events.snapshots.length === 1);
+      assert.deepEqual(sender.events.snapshots, [[2, false]]);
+      assert.deepEqual(sender.events.unreachable, [2]);
+    } finally {
+      sending.close();
+    }
+  });
+});
