@@ -246,14 +246,14 @@ export class ClientApi {
     }
     if (action !== undefined) return unknown();
     if (req.method === 'DELETE') {
-      if (id === undefined) return unknown();
+      if (id === undefined || !this.member.members.has(id)) return unknown();
       return this.membershipAnswer(res, async () => {
         await this.member.removeMember(id);
         res.writeHead(204, this.membersHeaders()).end();
       });
     }
     if (req.method === 'PUT') {
-      if (id === undefined) return unknown();
+      if (id === undefined || !this.member.members.has(id)) return unknown();
       const body = await this.readMemberBody(req, res);
       if (body === undefined) return;
       return this.membershipAnswer(res, async () => {

@@ -161,6 +161,30 @@ describe('cluster life: membership changes, failover, pre-vote', function () {
     }
   });
 
+  it('kvctl member transfer-leader hands leadership over; member update changes peer URLs', async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      const endpoint = cluster.members[0]!.clientUrl;
+      const leaderName = (await leaderOf(endpoint))!.name;
+      const target = (await memberIds(endpoint)).find((m) => m.name !== leaderName)!;
+      const moved = await run(KVCTL_BIN, ['--endpoints', endpoint, 'member', 'transfer-leader', target.id]);
+      assert.equal(moved.code, ExitCode.OK, moved.stderr);
+      assert.equal(moved.stdout, `Leadership transferred to ${target.id} (${target.name})\n`);
+      assert.equal((await leaderOf(endpoint))!.name, target.name);
+      const other = (await memberIds(endpoint)).find((m) => m.name !== target.name)!;
+      const newUrl = 'http://127.0.0.1:1';
+      const updated = await run(KVCTL_BIN, ['--endpoints', endpoint, 'member', 'update', other.id, newUrl]);
+      assert.equal(updated.code, ExitCode.OK, updated.stderr);
+      const listed = JSON.parse((await run(KVCTL_BIN, ['--endpoints', endpoint, '-w', 'json', 'member', 'list'])).stdout) as { members: Array<{ id: string; peerURLs: string[] }> };
+      assert.deepEqual(listed.members.find((m) => m.id === other.id)!.peerURLs, [newUrl]);
+      const unknown = await run(KVCTL_BIN, ['--endpoints', endpoint, 'member', 'remove', 'ffffffffffff']);
+      assert.equal(unknown.code, ExitCode.KEY_NOT_FOUND);
+      assert.match(unknown.stderr, /No such member: ffffffffffff/);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
   it('a follower stopped (SIGSTOP) past the election timeout rejoins without disrupting the leader', async () => {
     const cluster = await TestCluster.start(3);
     try {
