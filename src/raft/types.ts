@@ -121,7 +121,3 @@ export function isLocalMessage(type: MessageType): boolean {
   return type === 'hup' || type === 'beat' || type === 'checkQuorum' || type === 'unreachable' || type === 'snapStatus';
 }
 
-/** Whether the message answers another (its term does not start an election on the receiver). */
-export function isResponse(type: MessageType): boolean {
-  return type === 'appResp' || type === 'voteResp' || type === 'preVoteResp' || type === 'heartbeatResp' || type === 'readIndexResp';
-}

@@ -118,7 +118,7 @@ export class Member implements TransportHost {
   private lastLeader: NodeId = 0;
   /** Called when a snapshot replaces the store: open watches end. */
   readonly storeReplacedListeners = new Set<() => void>();
-  readonly counters = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, appliedEntries: 0 };
+  readonly counters = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0 };
   fsyncMillis: number[] = [];
 
   private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[]) {
@@ -451,7 +451,6 @@ export class Member implements TransportHost {
   private apply(entry: Entry): void {
     if (entry.index <= this.appliedIndex) return;
     this.appliedIndex = entry.index;
-    this.counters.appliedEntries++;
     if (entry.type === 'confChange') {
       this.applyConfChange(entry);
       return;

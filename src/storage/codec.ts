@@ -1,11 +1,11 @@
 import { crc32 } from 'node:zlib';
-import type { ConfState, Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts';
+import type { Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts';
 
 /**
  * The on-disk layout. Keys:
  *   "v"                 format version
  *   "h"                 hard state
- *   "c"                 membership (the configuration as last applied)
+ *   "c"                 membership record (the server's member list, names and URLs)
  *   "e" + u64be(index)  log entry
  *   "m"                 snapshot metadata (index, term, configuration, chunk count, size)
  *   "s" + u32be(chunk)  snapshot data, in chunks
@@ -15,7 +15,7 @@ export const FORMAT_VERSION = 1;
 
 export const KEY_VERSION = Buffer.from('v');
 export const KEY_HARD_STATE = Buffer.from('h');
-export const KEY_CONF_STATE = Buffer.from('c');
+export const KEY_MEMBERSHIP = Buffer.from('c');
 export const KEY_SNAPSHOT_META = Buffer.from('m');
 const ENTRY_PREFIX = 0x65; // 'e'
 const CHUNK_PREFIX = 0x73; // 's'
@@ -118,4 +118,3 @@ export interface StoredSnapshotMeta extends SnapshotMeta {
   readonly size: number;
 }
 
-export type { ConfState };

@@ -7,7 +7,7 @@ import type { StoredSnapshotMeta } from './codec.ts';
 import {
 
   FORMAT_VERSION,
-  KEY_CONF_STATE,
+  KEY_MEMBERSHIP,
   KEY_HARD_STATE,
   KEY_SNAPSHOT_META,
   KEY_VERSION,
@@ -143,7 +143,7 @@ export class DiskStorage implements Storage {
       for (let i = entries[entries.length - 1]!.index + 1; i <= lastOld; i++) ops.push({ type: 'del', key: entryKey(i) });
     }
     if (request.hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(request.hardState) });
-    if (request.membership !== undefined) ops.push({ type: 'put', key: KEY_CONF_STATE, value: encodeJson(request.membership) });
+    if (request.membership !== undefined) ops.push({ type: 'put', key: KEY_MEMBERSHIP, value: encodeJson(request.membership) });
     await this.write(ops, request.sync);
     if (request.snapshot !== undefined) {
       this.memory.applySnapshot(request.snapshot);
@@ -251,7 +251,7 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   const hardState = hardPayload === undefined ? EMPTY_HARD_STATE : decodeHardState(hardPayload);
   if (hardState === undefined) throw new DataDirError(dir, 'the hard state record is malformed');
 
-  const membershipPayload = await readRecord(db, dir, KEY_CONF_STATE, 'membership');
+  const membershipPayload = await readRecord(db, dir, KEY_MEMBERSHIP, 'membership');
   const membership = membershipPayload === undefined ? undefined : decodeJson<unknown>(membershipPayload);
 
   let snapshot = EMPTY_SNAPSHOT;
