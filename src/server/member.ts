@@ -508,6 +508,8 @@ export class Member implements TransportHost {
 
   private applyConfChange(entry: Entry): void {
     const change = decodeConfChange(entry.data);
+    // A removed id never comes back (a late duplicate of its addition is ignored), as in etcd.
+    if (change.type !== 'removeNode' && this.removedIds.has(change.nodeId)) return;
     this.node.applyConfChange(change);
     if (change.type === 'removeNode') {
       this.members.delete(change.nodeId);
@@ -599,6 +601,9 @@ export class Member implements TransportHost {
         try {
           propose();
           this.wake();
+          // A leader turns a forwarded change into an empty entry while an earlier change (or its
+          // own election) is unapplied, without telling the sender: propose again until applied.
+          if (Date.now() < deadline) setTimeout(attempt, Math.max(500, this.config.electionTimeoutMs)).unref();
         } catch (error) {
           if (!(error instanceof ProposalDroppedError)) throw error;
           // A new leader refuses changes until it has applied its predecessors' entries: wait.

@@ -80,7 +80,8 @@ describe('cluster life: membership changes, failover, pre-vote', function () {
         const via = cluster.members.find((m) => m.name !== name && m.process !== undefined)!;
         const removed = await run(KVCTL_BIN, ['--endpoints', via.clientUrl, '--timeout', '15s', 'member', 'remove', idOf(name)]);
         const view = removed.code === 0 ? '' : JSON.stringify(await memberIds(via.clientUrl)) + (await (await fetch(`${via.clientUrl}/v2/stats/self`)).text());
-        assert.equal(removed.code, ExitCode.OK, `${removed.stderr}\nvia ${via.name}: ${view}\n${cluster.members.map((m) => `--- ${m.name}\n${m.log.split('\n').filter((l) => !l.includes('unreachable')).slice(-12).join('\n')}`).join('\n')}`);
+        // The logs first and the command's own error last: CI shows the end of a long message.
+        assert.equal(removed.code, ExitCode.OK, `${cluster.members.map((m) => `--- ${m.name}\n${m.log.split('\n').filter((l) => !l.includes('unreachable')).slice(-12).join('\n')}`).join('\n')}\nremoving ${name} via ${via.name}: ${view}\n${removed.stderr}`);
         // A removed member stops serving by itself (it learns from the log or from a peer's 410).
         const exit = await Promise.race([cluster.member(name).closed, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
         assert.equal(exit, 0, `${name} did not stop:\n${cluster.member(name).log.slice(-1500)}`);
