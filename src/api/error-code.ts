@@ -4,6 +4,8 @@ export const ErrorCode = {
   KeyNotFound: 100,
   TestFailed: 101,
   NodeExist: 105,
+  /** A watch's waitIndex is older than the server's event history (1,000 events). */
+  EventIndexCleared: 401,
 } as const;
 
 /** Whether the error says the cluster could not serve the request now (3xx: raft; worth retrying). */

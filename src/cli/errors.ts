@@ -1,6 +1,10 @@
 import { ErrorCode, isUnavailableCode } from '../api/error-code.ts';
 import { ApiError, EtcdError, ProtocolError, UnavailableError } from '../client/errors.ts';
+import { LeaseLostError } from '../client/lease.ts';
+import { HistoryClearedError } from '../client/watcher.ts';
 import { ExitCode } from './exit-code.ts';
+import { ChildError } from './child.ts';
+import { Interrupted } from './signals.ts';
 
 /** Bad arguments, or a request that makes no sense before it is sent. */
 export class UsageError extends Error {
@@ -11,10 +15,23 @@ export class UsageError extends Error {
   }
 }
 
+/** Nothing to return: an empty queue, a service without a live instance. */
+export class NothingFound extends Error {
+  readonly code = 'NOTHING_FOUND';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NothingFound';
+  }
+}
+
 /** Maps any error that reaches the top of a command to its exit code. */
-export function exitCodeFor(error: unknown): ExitCode {
-  if (error instanceof UsageError || error instanceof RangeError) return ExitCode.USAGE;
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError) return ExitCode.USAGE;
+  if (error instanceof NothingFound) return ExitCode.KEY_NOT_FOUND;
   if (error instanceof UnavailableError) return ExitCode.UNAVAILABLE;
+  if (error instanceof LeaseLostError) return ExitCode.SESSION_LOST;
+  if (error instanceof HistoryClearedError) return ExitCode.HISTORY_CLEARED;
+  if (error instanceof Interrupted) return error.exitCode;
   if (error instanceof ProtocolError) return ExitCode.UNAVAILABLE;
   if (error instanceof ApiError) {
     if (error.status === 404) return ExitCode.KEY_NOT_FOUND;
@@ -26,6 +43,7 @@ export function exitCodeFor(error: unknown): ExitCode {
     if (error.errorCode === ErrorCode.TestFailed || error.errorCode === ErrorCode.NodeExist) {
       return ExitCode.PRECONDITION_FAILED;
     }
+    if (error.errorCode === ErrorCode.EventIndexCleared) return ExitCode.HISTORY_CLEARED;
     if (isUnavailableCode(error.errorCode) || error.status >= 500) return ExitCode.UNAVAILABLE;
     return ExitCode.REJECTED;
   }
@@ -36,7 +54,7 @@ export function exitCodeFor(error: unknown): ExitCode {
 export function describeError(error: unknown): string {
   if (error instanceof EtcdError) return `Error: ${error.describe()}`;
   if (error instanceof Error) {
-    const known = error instanceof UsageError || error instanceof RangeError || error instanceof UnavailableError || error instanceof ProtocolError || error instanceof ApiError;
+    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound].some((kind) => error instanceof kind);
     return known ? `Error: ${error.message}` : `Error: internal: ${error.stack ?? error.message}`;
   }
   return `Error: ${String(error)}`;

@@ -9,6 +9,8 @@ export const ExitCode = {
   PRECONDITION_FAILED: 3,
   UNAVAILABLE: 4,
   REJECTED: 5,
+  SESSION_LOST: 6,
+  HISTORY_CLEARED: 7,
   INTERNAL: 10,
 } as const;
 
@@ -21,11 +23,21 @@ export const EXIT_CODE_DOCS: Readonly<Record<ExitCode, string>> = {
   [ExitCode.PRECONDITION_FAILED]: 'a condition failed: compare failed (101) or the key already exists (105)',
   [ExitCode.UNAVAILABLE]: 'no endpoint answered in time, or the cluster cannot serve now (3xx, 5xx)',
   [ExitCode.REJECTED]: 'the server refused the request for another reason (not a file, directory not empty, ...)',
+  [ExitCode.SESSION_LOST]: 'a lock or election session expired while held (its command was stopped)',
+  [ExitCode.HISTORY_CLEARED]: 'a watch fell behind the server\'s event history (etcd error 401): events may be missed',
   [ExitCode.INTERNAL]: 'an unexpected failure in kvctl or kvd itself',
 };
+
+/** Exit code of a command stopped by a signal before it finished, as shells report it. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (SIGNAL_NUMBERS[signal] ?? 15);
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 /** The exit-code table as --help prints it. */
 export function exitCodeTable(): string {
   const rows = Object.entries(EXIT_CODE_DOCS).map(([code, text]) => `  ${code.padStart(2)}  ${text}`);
-  return ['Exit codes:', ...rows].join('\n');
+  const signals = '  128+N  stopped by signal N before it finished (130: SIGINT, 143: SIGTERM); lock -- CMD exits with CMD\'s code';
+  return ['Exit codes:', ...rows, signals].join('\n');
 }

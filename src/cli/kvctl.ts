@@ -8,6 +8,14 @@ import { lsCommand } from './commands/ls.ts';
 import { memberCommand } from './commands/member.ts';
 import { mkdirCommand } from './commands/mkdir.ts';
 import { putCommand } from './commands/put.ts';
+import { discoverCommand } from './commands/discover.ts';
+import { electCommand } from './commands/elect.ts';
+import { endpointCommand } from './commands/endpoint.ts';
+import { lockCommand } from './commands/lock.ts';
+import { queueCommand } from './commands/queue.ts';
+import { registerCommand } from './commands/register.ts';
+import { statusCommand } from './commands/status.ts';
+import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { processIo } from './io.ts';
@@ -22,12 +30,22 @@ export function kvctlParser(args: readonly string[]) {
     .scriptName('kvctl')
     .usage('kvctl: the command-line client of kvd (and of any etcd v2 API endpoint)\n\nUsage: $0 <command> [options]')
     .env('KVCTL_')
+    // `kvctl watch KEY -- CMD ARGS...`: what follows `--` is the command, not kvctl's options.
+    .parserConfiguration({ 'populate--': true })
     .command(getCommand)
     .command(putCommand)
     .command(delCommand)
     .command(lsCommand)
     .command(mkdirCommand)
     .command(memberCommand)
+    .command(watchCommand)
+    .command(lockCommand)
+    .command(electCommand)
+    .command(queueCommand)
+    .command(registerCommand)
+    .command(discoverCommand)
+    .command(endpointCommand)
+    .command(statusCommand)
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',

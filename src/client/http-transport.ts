@@ -23,6 +23,10 @@ export interface HttpRequest {
    * may have been applied, so only idempotent requests move on to the next endpoint then.
    */
   readonly idempotent: boolean;
+  /** Overrides the per-attempt timeout (a watch's long poll waits longer). */
+  readonly timeoutMs?: number;
+  /** Aborts the request: it rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -55,6 +59,7 @@ export class HttpTransport {
     const { endpoints } = this.options;
     const failures: string[] = [];
     for (let attempt = 0; attempt < endpoints.length; attempt++) {
+      req.signal?.throwIfAborted();
       const index = (this.preferred + attempt) % endpoints.length;
       const endpoint = endpoints[index]!;
       const result = await this.attempt(endpoint, req);
@@ -88,12 +93,21 @@ export class HttpTransport {
       headers['content-length'] = Buffer.byteLength(body);
     }
     const started = performance.now();
-    return new Promise((resolve) => {
+    const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+    return new Promise((resolve, reject) => {
       let settled = false;
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        request.destroy();
+        reject(req.signal!.reason);
+      };
       const settle = (outcome: HttpResponse | AttemptFailure): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
         const what = 'status' in outcome ? String(outcome.status) : `failed: ${outcome.reason}`;
         this.options.debug?.(`${req.method} ${url.href} -> ${what} (${Math.round(performance.now() - started)} ms)`);
         resolve(outcome);
@@ -105,9 +119,10 @@ export class HttpTransport {
       });
       let sent = false;
       const timer = setTimeout(() => {
-        settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${this.options.timeoutMs} ms` });
+        settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${timeoutMs} ms` });
         request.destroy();
-      }, this.options.timeoutMs);
+      }, timeoutMs);
+      req.signal?.addEventListener('abort', onAbort, { once: true });
       request.on('finish', () => {
         sent = true;
       });

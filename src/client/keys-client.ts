@@ -26,6 +26,14 @@ export interface DeleteOptions {
   readonly prevIndex?: number;
 }
 
+export interface WatchOptions {
+  readonly waitIndex: number;
+  readonly recursive?: boolean;
+  /** How long one poll may wait for an event before it is sent again (to the next endpoint). */
+  readonly pollTimeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
 /** A reply of the keys API: the event and the cluster index it was answered at. */
 export interface KeysResult {
   readonly event: V2Event;
@@ -62,18 +70,52 @@ export class KeysClient {
     return this.send({ method: 'PUT', path: keysApiPath(key), form, idempotent });
   }
 
+  /** An in-order key: a child of `dir` named by the cluster's index (POST). */
+  createInOrder(dir: string, value: string, options: { readonly ttl?: number } = {}): Promise<KeysResult> {
+    const form = new URLSearchParams({ value });
+    if (options.ttl !== undefined) form.set('ttl', String(options.ttl));
+    // Sent twice it would make two keys: never retried after it may have arrived.
+    return this.send({ method: 'POST', path: keysApiPath(dir), form, idempotent: false });
+  }
+
+  /** Extends a key's TTL without changing its value or notifying watchers (refresh=true). */
+  refresh(key: string, ttl: number, options: { readonly timeoutMs?: number } = {}): Promise<KeysResult> {
+    const form = new URLSearchParams({ ttl: String(ttl), refresh: 'true', prevExist: 'true' });
+    return this.send({ method: 'PUT', path: keysApiPath(key), form, idempotent: true, ...options });
+  }
+
+  /**
+   * Waits for the first event at or after `waitIndex` on the key (or below it, recursively): one
+   * long poll. It may come from the server's history, so polls re-armed at the next index never
+   * miss an event.
+   */
+  watch(key: string, options: WatchOptions): Promise<KeysResult> {
+    const query = new URLSearchParams({ wait: 'true', waitIndex: String(options.waitIndex) });
+    if (options.recursive) query.set('recursive', 'true');
+    return this.send({ method: 'GET', path: keysApiPath(key), query, idempotent: true, timeoutMs: options.pollTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+
   mkdir(key: string, options: { readonly ttl?: number } = {}): Promise<KeysResult> {
     return this.set(key, undefined, { ...options, dir: true, prevExist: false });
   }
 
   delete(key: string, options: DeleteOptions = {}): Promise<KeysResult> {
+    return this.deleteWith(key, options, false);
+  }
+
+  /** A delete that is harmless to repeat (the caller treats "key not found" as done). */
+  deleteIdempotent(key: string, options: DeleteOptions = {}): Promise<KeysResult> {
+    return this.deleteWith(key, options, true);
+  }
+
+  private deleteWith(key: string, options: DeleteOptions, idempotent: boolean): Promise<KeysResult> {
     // etcd does not parse DELETE bodies: conditions go in the query.
     const query = new URLSearchParams();
     if (options.recursive) query.set('recursive', 'true');
     if (options.dir) query.set('dir', 'true');
     if (options.prevValue !== undefined) query.set('prevValue', options.prevValue);
     if (options.prevIndex !== undefined) query.set('prevIndex', String(options.prevIndex));
-    return this.send({ method: 'DELETE', path: keysApiPath(key), query, idempotent: false });
+    return this.send({ method: 'DELETE', path: keysApiPath(key), query, idempotent });
   }
 
   private async send(request: HttpRequest): Promise<KeysResult> {

@@ -33,6 +33,8 @@ export class Metrics {
     metric('kvd_watchers', 'gauge', 'Registered watchers.', [['', m.store.hub.count]]);
     metric('kvd_raft_term', 'gauge', 'Raft term.', [['', m.term]]);
     metric('kvd_raft_applied_index', 'gauge', 'Last applied Raft index.', [['', m.raftIndex]]);
+    metric('kvd_raft_commit_index', 'gauge', 'Last committed Raft index known to this member.', [['', m.commitIndex]]);
+    metric('kvd_store_keys', 'gauge', 'Keys (files) in the store.', [['', m.store.countKeys()]]);
     const counts = FSYNC_BUCKETS_MS.map((le) => m.fsyncMillis.filter((ms) => ms <= le).length);
     const sum = m.fsyncMillis.reduce((a, b) => a + b, 0) / 1000;
     metric('kvd_disk_fsync_duration_seconds_bucket', 'histogram', 'Synced write durations (recent window).', [

@@ -77,6 +77,19 @@ export class Store {
     this.history = history;
   }
 
+  /** How many keys (files, hidden ones too) the store holds: a walk of the tree, for metrics. */
+  countKeys(): number {
+    let count = 0;
+    const pending: TreeNode[] = [this.root];
+    for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+      for (const child of node.children!.values()) {
+        if (child.isDir) pending.push(child);
+        else count++;
+      }
+    }
+    return count;
+  }
+
   get stats(): StoreStats {
     return { ...this.counters, watchers: this.hub.count };
   }

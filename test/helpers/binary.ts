@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,4 +38,45 @@ export function run(
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
   });
+}
+
+/** A kvctl (or kvd) started in the background: its output so far, and how it ended. */
+export interface Background {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves with the exit code (128+N when a signal ended it) once all output is read. */
+  readonly closed: Promise<number>;
+  /** Resolves when stdout matches; rejects after `timeoutMs` with what was printed. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Sends a signal (if it still runs) and waits for the end. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+export function background(file: string, args: readonly string[], env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin' }): Background {
+  const child = spawn(file, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? 128 + (SIGNALS[signal!] ?? 0))));
+  const bg: Background = {
+    child,
+    stdout: '',
+    stderr: '',
+    closed,
+    async waitFor(pattern, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(bg.stdout)) {
+        if (Date.now() > deadline) throw new Error(`never printed ${pattern}; stdout:\n${bg.stdout.slice(-1500)}\nstderr:\n${bg.stderr.slice(-1500)}`);
+        if (child.exitCode !== null) await new Promise((resolve) => setTimeout(resolve, 50));
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return closed;
+    },
+  };
+  child.stdout.on('data', (chunk: Buffer) => (bg.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (bg.stderr += chunk.toString()));
+  return bg;
 }

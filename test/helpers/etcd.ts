@@ -6,62 +6,81 @@ import path from 'node:path';
 import { freePort } from './ports.ts';
 
 export interface EtcdProcess {
+  /** The first member's client URL. */
   readonly endpoint: string;
+  /** Every member's client URL. */
+  readonly endpoints: readonly string[];
+  /** Sends a signal to member `index` (SIGKILL: it is gone for good). */
+  kill(index: number, signal?: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
 const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
-/**
- * Starts a one-member etcd 3.4 with the v2 API on 127.0.0.1, ephemeral ports and a temp data dir,
- * and waits until it answers /health. The reference that kvctl is tested against.
- */
-export async function startEtcd(): Promise<EtcdProcess> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const child: ChildProcess = spawn(
-    ETCD_BIN,
-    [
-      '--name', 'default',
-      '--data-dir', dataDir,
-      '--enable-v2=true',
-      '--listen-client-urls', client,
-      '--advertise-client-urls', client,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `default=${peer}`,
-      '--log-level', 'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 15_000;
+async function waitHealthy(endpoint: string, children: readonly ChildProcess[], stderr: () => string, stop: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) {
+    const dead = children.find((c) => c.exitCode !== null);
+    if (dead !== undefined) {
       await stop();
-      throw new Error(`etcd exited with ${child.exitCode}: ${stderr.slice(-500)}`);
+      throw new Error(`etcd exited with ${dead.exitCode}: ${stderr().slice(-500)}`);
     }
     try {
-      const response = await fetch(`${client}/health`);
-      if (response.ok) break;
+      const response = await fetch(`${endpoint}/health`);
+      if (response.ok) return;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`etcd did not become healthy: ${stderr.slice(-500)}`);
+      throw new Error(`etcd did not become healthy: ${stderr().slice(-500)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { endpoint: client, stop };
+}
+
+/**
+ * Starts etcd 3.4 with the v2 API, `size` members, on 127.0.0.1 with ephemeral ports and temp data
+ * dirs, and waits until every member answers /health. The reference kvd and kvctl are tested against.
+ */
+export async function startEtcd(size = 1): Promise<EtcdProcess> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-etcd-'));
+  const members = [];
+  for (let i = 0; i < size; i++) members.push({ name: `e${i + 1}`, client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` });
+  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(',');
+  let stderr = '';
+  const children: ChildProcess[] = members.map((m) => {
+    const child = spawn(
+      ETCD_BIN,
+      [
+        '--name', m.name,
+        '--data-dir', path.join(root, m.name),
+        '--enable-v2=true',
+        '--listen-client-urls', m.client,
+        '--advertise-client-urls', m.client,
+        '--listen-peer-urls', m.peer,
+        '--initial-advertise-peer-urls', m.peer,
+        '--initial-cluster', initialCluster,
+        '--heartbeat-interval', '50',
+        '--election-timeout', '500',
+        '--log-level', 'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return child;
+  });
+  const exited = children.map((child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))));
+  const stop = async (): Promise<void> => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(exited);
+    await rm(root, { recursive: true, force: true });
+  };
+  for (const m of members) await waitHealthy(m.client, children, () => stderr, stop);
+  return {
+    endpoint: members[0]!.client,
+    endpoints: members.map((m) => m.client),
+    kill: (index, signal = 'SIGKILL') => void children[index]!.kill(signal),
+    stop,
+  };
 }

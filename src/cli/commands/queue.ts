@@ -1,0 +1,79 @@
+import type { Argv, CommandModule } from 'yargs';
+import { normalizeKey } from '../../api/key-path.ts';
+import { popItem, waitForItems } from '../../client/queue.ts';
+import { childrenInOrder } from '../../client/turn.ts';
+import { NothingFound, UsageError } from '../errors.ts';
+import type { GlobalArgs } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
+import { processIo } from '../io.ts';
+import type { OutputFormat } from '../printers.ts';
+import type { SessionDeps } from '../run-keys-command.ts';
+import { runSessionCommand } from '../run-keys-command.ts';
+
+/** Appends VALUE to queue Q (an in-order key below Q); prints the item's key. */
+export async function runQueuePush(options: { queue: string; value: string; format: OutputFormat }, deps: SessionDeps): Promise<void> {
+  const { event } = await deps.client.createInOrder(options.queue, options.value);
+  deps.io.out(options.format === 'json' ? JSON.stringify(event.node) : event.node!.key!);
+}
+
+/** Takes the oldest item and prints its value; an empty queue is NothingFound unless `wait`. */
+export async function runQueuePop(options: { queue: string; wait: boolean; format: OutputFormat }, deps: SessionDeps): Promise<void> {
+  const item = await popItem(deps.client, options.queue, { wait: options.wait, signal: deps.signal });
+  if (item === undefined) throw new NothingFound(`queue ${options.queue} is empty`);
+  deps.io.out(options.format === 'json' ? JSON.stringify(item) : (item.value ?? ''));
+}
+
+/** Blocks until the queue holds at least `count` items; prints how many it holds. */
+export async function runQueueWait(options: { queue: string; count: number; format: OutputFormat }, deps: SessionDeps): Promise<void> {
+  const held = await waitForItems(deps.client, options.queue, options.count, deps.signal);
+  deps.io.out(options.format === 'json' ? JSON.stringify({ queue: options.queue, items: held }) : String(held));
+}
+
+/** Prints the items, oldest first, without taking them. */
+export async function runQueueList(options: { queue: string; format: OutputFormat }, deps: SessionDeps): Promise<void> {
+  const { children } = await childrenInOrder(deps.client, options.queue);
+  if (options.format === 'json') deps.io.out(JSON.stringify(children));
+  else for (const item of children) deps.io.out(`${item.key}=${item.value ?? ''}`);
+}
+
+interface QueueArgs extends GlobalArgs {
+  queue?: string;
+  value?: string;
+  wait?: boolean;
+  count?: number;
+}
+
+const args = (argv: unknown) => argv as QueueArgs & { queue: string };
+
+function run(argv: unknown, verb: (queue: string, a: QueueArgs, deps: SessionDeps) => Promise<void>): Promise<void> {
+  const a = args(argv);
+  const queue = normalizeKey(a.queue);
+  if (queue === '/') throw new UsageError('a queue is a directory below the root, e.g. /jobs');
+  return runSessionCommand(a, processIo, (deps) => verb(queue, a, deps));
+}
+
+export const queueCommand: CommandModule<GlobalArgs, QueueArgs> = {
+  command: 'queue <command>',
+  describe: 'a distributed FIFO queue: push, pop, wait, list',
+  builder: (yargs) =>
+    (yargs as Argv<GlobalArgs>)
+      .command('push <queue> <value>', 'append an item; prints its key', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).positional('value', { type: 'string', demandOption: true }), (argv) =>
+        run(argv, (queue, a, deps) => runQueuePush({ queue, value: String(a.value), format: formatOf(a) }, deps)),
+      )
+      .command('pop <queue>', 'take the oldest item; prints its value (exit 2 when empty)', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('wait', { type: 'boolean', default: false, describe: 'wait for an item when the queue is empty' }), (argv) =>
+        run(argv, (queue, a, deps) => runQueuePop({ queue, wait: a.wait === true, format: formatOf(a) }, deps)),
+      )
+      .command('wait <queue>', 'block until the queue holds --count items', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('count', { type: 'number', demandOption: true, describe: 'how many items to wait for' }), (argv) => {
+        const count = args(argv).count!;
+        if (!(Number.isInteger(count) && count >= 1)) throw new UsageError(`--count must be a whole number, at least 1, not ${count}`);
+        return run(argv, (queue, a, deps) => runQueueWait({ queue, count, format: formatOf(a) }, deps));
+      })
+      .command('list <queue>', 'print the items, oldest first, without taking them', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }), (argv) =>
+        run(argv, (queue, a, deps) => runQueueList({ queue, format: formatOf(a) }, deps)),
+      )
+      .demandCommand(1, 'name a queue command: push, pop, wait, list')
+      .example('$0 queue push /jobs "resize img42"', 'enqueue')
+      .example('$0 queue pop /jobs --wait', 'take the oldest job, waiting for one; concurrent poppers never get the same item')
+      .example('$0 queue wait /jobs --count 10', 'block until 10 jobs are ready') as unknown as Argv<QueueArgs>,
+  handler: () => undefined,
+};

@@ -1,0 +1,70 @@
+import type { Argv, CommandModule } from 'yargs';
+import { SERVICES_DIR, registerInstance, serviceDir } from '../../client/services.ts';
+import { deleteQuietly } from '../../client/turn.ts';
+import type { GlobalArgs } from '../global-options.ts';
+import { formatOf } from '../global-options.ts';
+import { processIo } from '../io.ts';
+import type { OutputFormat } from '../printers.ts';
+import type { SessionDeps } from '../run-keys-command.ts';
+import { runSessionCommand } from '../run-keys-command.ts';
+import { checkTtl, segmentName, ttlOption } from './lock.ts';
+
+export interface RegisterOptions {
+  readonly prefix: string;
+  readonly service: string;
+  readonly instance: string;
+  readonly address: string;
+  readonly ttlSeconds: number;
+  readonly format: OutputFormat;
+}
+
+/**
+ * Registers INSTANCE of SERVICE at ADDRESS as a TTL key kept alive until signalled, then removes
+ * it. The key also serves as a heartbeat: if this process dies, it expires after the TTL.
+ */
+export async function runRegister(options: RegisterOptions, deps: SessionDeps): Promise<void> {
+  const key = `${serviceDir(options.prefix, options.service)}/${options.instance}`;
+  const lease = await registerInstance(deps.client, key, options.address, options.ttlSeconds, (message) => deps.io.err(`warning: ${message}`));
+  try {
+    deps.io.out(options.format === 'json' ? JSON.stringify({ key, address: options.address, ttl: options.ttlSeconds }) : `registered ${key}=${options.address} (ttl ${options.ttlSeconds}s)`);
+    await new Promise<void>((resolve) => (deps.signal.aborted ? resolve() : deps.signal.addEventListener('abort', () => resolve(), { once: true })));
+  } finally {
+    lease.close();
+    await deleteQuietly(deps.client, key).catch((error: Error) => deps.io.err(`warning: could not remove ${key} (${error.message}); it expires in ${options.ttlSeconds}s`));
+  }
+}
+
+interface RegisterArgs extends GlobalArgs {
+  service: string;
+  instance: string;
+  address: string;
+  ttl: number;
+  prefix: string;
+}
+
+export function prefixOption<T>(yargs: Argv<T>) {
+  return yargs.option('prefix', { type: 'string', default: SERVICES_DIR, describe: 'the directory that holds one directory per service' });
+}
+
+export const registerCommand: CommandModule<GlobalArgs, RegisterArgs> = {
+  command: 'register <service> <instance> <address>',
+  describe: 'register a service instance (a TTL key kept alive) until signalled',
+  builder: (yargs) =>
+    prefixOption(ttlOption(yargs as Argv<GlobalArgs>, 'registration', 10))
+      .positional('service', { type: 'string', demandOption: true })
+      .positional('instance', { type: 'string', demandOption: true, describe: 'this instance\'s unique name' })
+      .positional('address', { type: 'string', demandOption: true, describe: 'where to reach it, e.g. 10.0.0.5:8080' })
+      .example('$0 register web web-1 10.0.0.5:8080 --ttl 10', 'visible as /services/web/web-1 while this runs')
+      .example('curl -XPUT localhost:2379/v2/keys/services/web/web-1 -d value=10.0.0.5:8080 -d ttl=10', 'the same with curl (refresh with -d refresh=true -d prevExist=true)') as unknown as Argv<RegisterArgs>,
+  handler: (argv) => {
+    const options: RegisterOptions = {
+      prefix: argv.prefix,
+      service: segmentName('the service name', argv.service),
+      instance: segmentName('the instance name', argv.instance),
+      address: argv.address,
+      ttlSeconds: checkTtl(argv.ttl),
+      format: formatOf(argv),
+    };
+    return runSessionCommand(argv, processIo, (deps) => runRegister(options, deps));
+  },
+};

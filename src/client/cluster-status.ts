@@ -1,0 +1,252 @@
+import { HttpTransport } from './http-transport.ts';
+import { MembersClient } from './members-client.ts';
+import type { HttpResponse } from './http-transport.ts';
+
+/** What one member (one client URL) says about itself; fields are missing when it did not say. */
+export interface MemberStatus {
+  readonly endpoint: string;
+  readonly healthy: boolean;
+  /** Why the member is not healthy (it did not answer, or answered unhealthy). */
+  readonly error?: string;
+  readonly id?: string;
+  readonly name?: string;
+  readonly isLeader?: boolean;
+  readonly leaderId?: string;
+  readonly clusterId?: string;
+  readonly raftTerm?: number;
+  /** X-Raft-Index: the member's raft index as its API reports it. */
+  readonly raftIndex?: number;
+  /** X-Etcd-Index: the store's index. */
+  readonly etcdIndex?: number;
+  readonly commitIndex?: number;
+  readonly appliedIndex?: number;
+  readonly serverVersion?: string;
+  readonly clusterVersion?: string;
+  /** Round trip of the health check. */
+  readonly latencyMs?: number;
+  readonly keys?: number;
+  /** Counters for rates: two probes apart, their difference over the time between. */
+  readonly requestsTotal?: number;
+  readonly proposalsTotal?: number;
+  readonly probedAt: number;
+}
+
+// Metric names of kvd first, then etcd 3.4's equivalent.
+const REQUESTS = ['kvd_http_requests_total', 'etcd_http_received_total'];
+const PROPOSALS = ['kvd_proposals_committed_total', 'etcd_server_proposals_committed_total'];
+const COMMIT = ['kvd_raft_commit_index', 'etcd_server_proposals_committed_total'];
+const APPLIED = ['kvd_raft_applied_index', 'etcd_server_proposals_applied_total'];
+const KEYS = ['kvd_store_keys'];
+
+/** Sums each metric family of a Prometheus text exposition (all label sets together). */
+export function parseMetrics(text: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (match === null) continue;
+    const value = Number(match[2]);
+    if (Number.isFinite(value)) sums.set(match[1]!, (sums.get(match[1]!) ?? 0) + value);
+  }
+  return sums;
+}
+
+function firstOf(metrics: Map<string, number>, names: readonly string[]): number | undefined {
+  for (const name of names) if (metrics.has(name)) return metrics.get(name);
+  return undefined;
+}
+
+function header(response: HttpResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function numberHeader(response: HttpResponse, name: string): number | undefined {
+  const value = Number(header(response, name));
+  return header(response, name) === undefined || !Number.isFinite(value) ? undefined : value;
+}
+
+function json(response: HttpResponse | undefined): Record<string, unknown> | undefined {
+  if (response === undefined || response.status !== 200) return undefined;
+  try {
+    return JSON.parse(response.body) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Asks one endpoint for its health, identity, raft position, version and metrics, in parallel.
+ * Never throws: a member that does not answer is reported unhealthy with the reason.
+ */
+export async function probeEndpoint(endpoint: string, timeoutMs: number): Promise<MemberStatus> {
+  const transport = new HttpTransport({ endpoints: [endpoint], timeoutMs });
+  const get = (path: string): Promise<HttpResponse | undefined> => transport.request({ method: 'GET', path, idempotent: true }).catch(() => undefined);
+  const probedAt = Date.now();
+  try {
+    const started = performance.now();
+    const health = await transport.request({ method: 'GET', path: '/health', idempotent: true }).catch((error: Error) => error);
+    const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+    if (health instanceof Error) return { endpoint, healthy: false, error: health.message.replace(/^no endpoint answered \((.*)\)$/, '$1'), probedAt };
+    const [self, version, keys, metrics] = await Promise.all([get('/v2/stats/self'), get('/version'), get('/v2/keys/'), get('/metrics')]);
+    const healthBody = json(health);
+    const healthy = health.status === 200 && (healthBody?.health === 'true' || healthBody?.health === true);
+    const selfBody = json(self);
+    const versionBody = json(version);
+    const counters = metrics?.status === 200 ? parseMetrics(metrics.body) : new Map<string, number>();
+    const leaderInfo = selfBody?.leaderInfo as { leader?: string } | undefined;
+    const state = selfBody?.state;
+    return {
+      endpoint,
+      healthy,
+      ...(healthy ? {} : { error: `unhealthy (${health.status}: ${health.body.trim().slice(0, 80)})` }),
+      ...(typeof selfBody?.id === 'string' ? { id: selfBody.id } : {}),
+      ...(typeof selfBody?.name === 'string' ? { name: selfBody.name } : {}),
+      ...(typeof state === 'string' ? { isLeader: state === 'StateLeader' } : {}),
+      ...(leaderInfo?.leader ? { leaderId: leaderInfo.leader } : {}),
+      ...(keys && header(keys, 'x-etcd-cluster-id') ? { clusterId: header(keys, 'x-etcd-cluster-id')! } : {}),
+      ...optional('raftTerm', keys && numberHeader(keys, 'x-raft-term')),
+      ...optional('raftIndex', keys && numberHeader(keys, 'x-raft-index')),
+      ...optional('etcdIndex', keys && numberHeader(keys, 'x-etcd-index')),
+      ...optional('commitIndex', firstOf(counters, COMMIT)),
+      ...optional('appliedIndex', firstOf(counters, APPLIED)),
+      ...(typeof versionBody?.etcdserver === 'string' ? { serverVersion: versionBody.etcdserver } : {}),
+      ...(typeof versionBody?.etcdcluster === 'string' ? { clusterVersion: versionBody.etcdcluster } : {}),
+      latencyMs,
+      ...optional('keys', firstOf(counters, KEYS)),
+      ...optional('requestsTotal', firstOf(counters, REQUESTS)),
+      ...optional('proposalsTotal', firstOf(counters, PROPOSALS)),
+      probedAt,
+    };
+  } finally {
+    transport.close();
+  }
+}
+
+function optional<K extends string>(name: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [name]: value } as Record<K, number>);
+}
+
+/** A member of the cluster as the status view shows it: what it said, and what follows from it. */
+export interface MemberRow {
+  readonly name: string;
+  readonly id?: string;
+  readonly endpoint?: string;
+  readonly isLearner: boolean;
+  /** Undefined for a member that was added but has not started (it has no client URL yet). */
+  readonly status?: MemberStatus;
+  readonly isLeader: boolean;
+  /** Entries the leader has committed that this member has not applied. */
+  readonly lag?: number;
+  readonly requestsPerSecond?: number;
+  readonly proposalsPerSecond?: number;
+  /** The leader's last round trip to this member, from the leader's /v2/stats/leader (ms). */
+  readonly leaderLatencyMs?: number;
+}
+
+export interface ClusterSnapshot {
+  readonly at: number;
+  readonly clusterId?: string;
+  readonly leader?: MemberRow;
+  readonly term?: number;
+  readonly keys?: number;
+  readonly rows: readonly MemberRow[];
+  /** Set when the member list could not be read from any endpoint (the rows are the last known). */
+  readonly problem?: string;
+}
+
+interface KnownMember {
+  readonly id?: string;
+  readonly name: string;
+  readonly endpoint?: string;
+  readonly isLearner: boolean;
+}
+
+function rate(now: number | undefined, before: MemberStatus | undefined, field: 'requestsTotal' | 'proposalsTotal', at: number): number | undefined {
+  const then = before?.[field];
+  if (now === undefined || then === undefined || before === undefined || at <= before.probedAt || now < then) return undefined;
+  return (now - then) / ((at - before.probedAt) / 1000);
+}
+
+/**
+ * Polls a cluster: the member list from any endpoint that answers, then every member in parallel.
+ * Members that stop answering stay in the view as down; it never throws.
+ */
+export class ClusterMonitor {
+  private readonly members: MembersClient;
+  private readonly timeoutMs: number;
+  private known: KnownMember[];
+  private previous = new Map<string, MemberStatus>();
+
+  constructor(transport: HttpTransport, seeds: readonly string[], timeoutMs: number) {
+    this.members = new MembersClient(transport, timeoutMs);
+    this.timeoutMs = timeoutMs;
+    this.known = seeds.map((endpoint) => ({ name: endpoint, endpoint, isLearner: false }));
+  }
+
+  async poll(): Promise<ClusterSnapshot> {
+    let problem: string | undefined;
+    try {
+      const list = await this.members.list();
+      this.known = list.map((m) => ({ id: m.id, name: m.name || '(not started)', ...(m.clientURLs[0] ? { endpoint: m.clientURLs[0] } : {}), isLearner: m.isLearner === true }));
+    } catch (error) {
+      problem = `no endpoint listed the members (${(error as Error).message}); showing the last known`;
+    }
+    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(m.endpoint, this.timeoutMs))));
+    const at = Date.now();
+    const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
+    const leaderIndex = leaderId === undefined ? -1 : this.known.findIndex((m, i) => (m.id ?? statuses[i]?.id) === leaderId);
+    const leaderStatus = leaderIndex >= 0 ? statuses[leaderIndex] : undefined;
+    const latencies = leaderStatus?.healthy ? await this.followerLatencies(leaderStatus.endpoint) : new Map<string, number>();
+    const rows: MemberRow[] = this.known.map((m, i) => {
+      const status = statuses[i];
+      const id = m.id ?? status?.id;
+      const leaderCommit = leaderStatus?.commitIndex ?? leaderStatus?.raftIndex;
+      const applied = status?.appliedIndex ?? status?.raftIndex;
+      const reachable = status !== undefined && status.error === undefined;
+      const requests = rate(status?.requestsTotal, status && this.previous.get(status.endpoint), 'requestsTotal', status?.probedAt ?? at);
+      const proposals = rate(status?.proposalsTotal, status && this.previous.get(status.endpoint), 'proposalsTotal', status?.probedAt ?? at);
+      return {
+        name: status?.name || m.name,
+        ...(id !== undefined ? { id } : {}),
+        ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}),
+        isLearner: m.isLearner,
+        ...(status !== undefined ? { status } : {}),
+        isLeader: id !== undefined && id === leaderId,
+        ...(reachable && leaderCommit !== undefined && applied !== undefined ? { lag: Math.max(0, leaderCommit - applied) } : {}),
+        ...(requests !== undefined ? { requestsPerSecond: requests } : {}),
+        ...(proposals !== undefined ? { proposalsPerSecond: proposals } : {}),
+        ...(id !== undefined && latencies.has(id) ? { leaderLatencyMs: latencies.get(id)! } : {}),
+      };
+    });
+    this.previous = new Map(statuses.filter((s): s is MemberStatus => s !== undefined && s.error === undefined).map((s) => [s.endpoint, s]));
+    const leader = rows.find((r) => r.isLeader);
+    const answered = statuses.filter((s): s is MemberStatus => s !== undefined && s.error === undefined);
+    const clusterId = answered.find((s) => s.clusterId)?.clusterId;
+    const term = Math.max(...answered.map((s) => s.raftTerm ?? 0));
+    const keys = leaderStatus?.keys ?? answered.find((s) => s.keys !== undefined)?.keys;
+    return {
+      at,
+      ...(clusterId !== undefined ? { clusterId } : {}),
+      ...(leader !== undefined ? { leader } : {}),
+      ...(term > 0 ? { term } : {}),
+      ...(keys !== undefined ? { keys } : {}),
+      rows,
+      ...(problem !== undefined ? { problem } : {}),
+    };
+  }
+
+  /** The leader's current round trip to each follower, by member id. */
+  private async followerLatencies(endpoint: string): Promise<Map<string, number>> {
+    const transport = new HttpTransport({ endpoints: [endpoint], timeoutMs: this.timeoutMs });
+    try {
+      const response = await transport.request({ method: 'GET', path: '/v2/stats/leader', idempotent: true });
+      const body = json(response) as { followers?: Record<string, { latency?: { current?: number } }> } | undefined;
+      return new Map(Object.entries(body?.followers ?? {}).flatMap(([id, f]) => (typeof f.latency?.current === 'number' ? [[id, f.latency.current] as const] : [])));
+    } catch {
+      return new Map();
+    } finally {
+      transport.close();
+    }
+  }
+}

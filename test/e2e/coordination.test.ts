@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { HttpTransport } from '../../src/client/http-transport.ts';
+import { KeysClient } from '../../src/client/keys-client.ts';
+import { popItem } from '../../src/client/queue.ts';
+import { LOCKS_DIR, runLock } from '../../src/cli/commands/lock.ts';
+import { ExitCode } from '../../src/cli/exit-code.ts';
+import { BufferIo } from '../../src/cli/io.ts';
+import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
+import { TestCluster } from '../helpers/cluster.ts';
+import { startEtcd } from '../helpers/etcd.ts';
+
+interface Target {
+  readonly endpoints: string;
+  stop(): Promise<void>;
+}
+
+const TARGETS: Array<{ name: string; start: () => Promise<Target> }> = [
+  { name: 'etcd 3.4', start: async () => { const etcd = await startEtcd(); return { endpoints: etcd.endpoint, stop: () => etcd.stop() }; } },
+  { name: 'kvd', start: async () => { const cluster = await TestCluster.start(1); return { endpoints: cluster.endpoints, stop: () => cluster.destroy() }; } },
+];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function clientFor(endpoints: string): { client: KeysClient; close: () => void } {
+  const transport = new HttpTransport({ endpoints: endpoints.split(','), timeoutMs: 5000 });
+  return { client: new KeysClient(transport), close: () => transport.close() };
+}
+
+async function put(endpoint: string, key: string, value: string, extra: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${endpoint}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams({ value, ...extra }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+}
+
+for (const { name, start } of TARGETS) {
+  describe(`kvctl coordination commands against ${name}`, function () {
+    this.timeout(60_000);
+    let target: Target;
+    let endpoint: string;
+    let scratch: string;
+    const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', target.endpoints, ...args]);
+    const bg = (...args: string[]) => background(KVCTL_BIN, ['--endpoints', target.endpoints, ...args]);
+
+    before(async () => {
+      requireBinary();
+      target = await start();
+      endpoint = target.endpoints.split(',')[0]!;
+      scratch = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-coord-'));
+    });
+    after(async () => {
+      await target?.stop();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    });
+
+    it('watch prints each change as one line, and runs a command per change with the event in env', async () => {
+      const watch = bg('watch', '-r', '/cfg', '--count', '3');
+      await sleep(300);
+      await put(endpoint, '/cfg/a', '1');
+      await put(endpoint, '/cfg/b', '2');
+      await fetch(`${endpoint}/v2/keys/cfg/a`, { method: 'DELETE' });
+      assert.equal(await watch.closed, 0, watch.stderr);
+      assert.equal(watch.stdout, 'set /cfg/a=1\nset /cfg/b=2\ndelete /cfg/a\n');
+      const first = Number((await (await fetch(`${endpoint}/v2/keys/cfg/b`)).json() as { node: { modifiedIndex: number } }).node.modifiedIndex) - 1;
+      const exec = await kvctl('watch', '-r', '/cfg', '--after-index', String(first - 1), '--count', '2', '--', 'sh', '-c', 'echo "$KVCTL_WATCH_ACTION $KVCTL_WATCH_KEY $KVCTL_WATCH_VALUE $KVCTL_WATCH_MODIFIED_INDEX $ETCD_WATCH_KEY"');
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(exec.stdout, `set /cfg/a 1 ${first} /cfg/a\nset /cfg/b 2 ${first + 1} /cfg/b\n`);
+    });
+
+    it('watch from an index the history no longer holds exits 7; with --forever it re-reads, reports the gap and goes on', async () => {
+      const start = Number((await put(endpoint, '/hist/k', 'first')).headers.get('x-etcd-index'));
+      for (let i = 0; i < 1010; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => put(endpoint, `/noise/${(i + j) % 50}`, 'x')));
+      const cleared = await kvctl('watch', '/hist/k', '--after-index', String(start - 1));
+      assert.equal(cleared.code, ExitCode.HISTORY_CLEARED, cleared.stderr);
+      assert.match(cleared.stderr, /history no longer reaches back to index \d+.*events may have been missed/);
+      const forever = bg('watch', '/hist', '-r', '--after-index', String(start - 1), '--forever', '--count', '1');
+      await forever.waitFor(/get \/hist\/k=first\n/);
+      await put(endpoint, '/hist/k', 'second');
+      assert.equal(await forever.closed, 0, forever.stderr);
+      assert.equal(forever.stdout, 'get /hist/k=first\nset /hist/k=second\n');
+      assert.match(forever.stderr, /re-reading \/hist and going on from its current state/);
+    });
+
+    it('two lockers taking turns 50 times never hold the lock together', async () => {
+      const log: string[] = [];
+      const never = new AbortController().signal;
+      const worker = async (who: string, rounds: number) => {
+        const { client, close } = clientFor(target.endpoints);
+        try {
+          for (let i = 0; i < rounds; i++) {
+            const code = await runLock({ name: 'turns', ttlSeconds: 5, command: ['x'], format: 'simple' }, {
+              client, io: new BufferIo(), signal: never,
+              exec: async () => {
+                log.push(`enter ${who}`);
+                await sleep(2);
+                log.push(`exit ${who}`);
+                return 0;
+              },
+            });
+            assert.equal(code, 0);
+          }
+        } finally {
+          close();
+        }
+      };
+      await Promise.all([worker('a', 25), worker('b', 25)]);
+      assert.equal(log.length, 100);
+      for (let i = 0; i < log.length; i += 2) {
+        const who = log[i]!.split(' ')[1];
+        assert.deepEqual([log[i], log[i + 1]], [`enter ${who}`, `exit ${who}`], `overlap at ${i}: ${log.slice(Math.max(0, i - 2), i + 3).join(', ')}`);
+      }
+      const { children } = await import('../../src/client/turn.ts').then(async (m) => m.childrenInOrder(clientFor(target.endpoints).client, `${LOCKS_DIR}/turns`));
+      assert.deepEqual(children, [], 'every lock key was released');
+    });
+
+    it('lock -- CMD runs under the lock and exits with its code; without CMD it holds until SIGTERM', async () => {
+      const file = path.join(scratch, 'lock-order');
+      const holder = bg('lock', 'files');
+      await holder.waitFor(/^\/_kvctl\/locks\/files\/\d{20}\n$/);
+      const waiter = bg('lock', 'files', '--', 'sh', '-c', `echo waiter >> ${file}; exit 3`);
+      await sleep(500);
+      assert.equal(existsSync(file), false, 'the waiter ran while the lock was held');
+      assert.equal(await holder.stop('SIGTERM'), 0, holder.stderr);
+      assert.equal(await waiter.closed, 3, waiter.stderr);
+      assert.equal(await readFile(file, 'utf8'), 'waiter\n');
+    });
+
+    it('a lock holder whose session is lost stops its command and exits 6', async () => {
+      const pidFile = path.join(scratch, 'lost.pid');
+      const holder = bg('lock', 'lost', '--ttl', '3', '--', 'sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`);
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(pidFile) && Date.now() < deadline) await sleep(20);
+      const pid = Number(await readFile(pidFile, 'utf8'));
+      const dir = (await (await fetch(`${endpoint}/v2/keys${LOCKS_DIR}/lost`)).json()) as { node: { nodes: Array<{ key: string }> } };
+      // What a partition longer than the TTL looks like from the server: the key is gone.
+      await fetch(`${endpoint}/v2/keys${dir.node.nodes[0]!.key}`, { method: 'DELETE' });
+      assert.equal(await holder.closed, ExitCode.SESSION_LOST, holder.stderr);
+      assert.match(holder.stderr, /expired or was deleted/);
+      assert.throws(() => process.kill(pid, 0), 'the command was stopped');
+    });
+
+    it('elect: the first candidate leads, the next takes over when it exits, and --listen follows', async () => {
+      const listener = bg('elect', '--listen', 'sched');
+      await listener.waitFor(/^\n$/);
+      const alpha = bg('elect', 'sched', 'alpha:1');
+      await alpha.waitFor(/^alpha:1\n$/);
+      const beta = bg('elect', 'sched', 'beta:2');
+      await sleep(400);
+      assert.equal(beta.stdout, '', 'beta leads while alpha does');
+      assert.equal(await alpha.stop('SIGTERM'), 0, alpha.stderr);
+      await beta.waitFor(/^beta:2\n$/);
+      await listener.waitFor(/^\nalpha:1\nbeta:2\n$/);
+      assert.equal(await beta.stop('SIGINT'), 0);
+      await listener.waitFor(/^\nalpha:1\nbeta:2\n\n$/);
+      assert.equal(await listener.stop('SIGTERM'), 128 + 15);
+      assert.equal(listener.stderr, '');
+    });
+
+    it('queue: 4 concurrent poppers take every item exactly once', async () => {
+      const { client, close } = clientFor(target.endpoints);
+      try {
+        const pushed = new Set<string>();
+        for (let i = 0; i < 120; i += 20) {
+          await Promise.all(Array.from({ length: 20 }, (_, j) => client.createInOrder('/work', `item-${i + j}`)));
+          for (let j = 0; j < 20; j++) pushed.add(`item-${i + j}`);
+        }
+        const taken: string[] = [];
+        const never = new AbortController().signal;
+        await Promise.all(Array.from({ length: 4 }, async () => {
+          const own = clientFor(target.endpoints);
+          try {
+            for (let item = await popItem(own.client, '/work', { wait: false, signal: never }); item !== undefined; item = await popItem(own.client, '/work', { wait: false, signal: never })) taken.push(item.value!);
+          } finally {
+            own.close();
+          }
+        }));
+        assert.equal(taken.length, pushed.size, 'no item was taken twice');
+        assert.deepEqual(new Set(taken), pushed);
+      } finally {
+        close();
+      }
+    });
+
+    it('queue push, pop (exit 2 when empty), pop --wait and wait --count', async () => {
+      assert.equal((await kvctl('queue', 'pop', '/q')).code, ExitCode.KEY_NOT_FOUND);
+      const waiting = bg('queue', 'wait', '/q', '--count', '2');
+      const popper = bg('queue', 'pop', '/q', '--wait');
+      await sleep(300);
+      assert.match((await kvctl('queue', 'push', '/q', 'one')).stdout, /^\/q\/\d{20}\n$/);
+      assert.equal(await popper.closed, 0, popper.stderr);
+      assert.equal(popper.stdout, 'one\n');
+      await kvctl('queue', 'push', '/q', 'two');
+      await kvctl('queue', 'push', '/q', 'three');
+      assert.equal(await waiting.closed, 0, waiting.stderr);
+      assert.equal(waiting.stdout, '2\n');
+      assert.deepEqual((await kvctl('queue', 'list', '/q')).stdout.split('\n').map((l) => l.split('=')[1]), ['two', 'three', undefined]);
+      assert.equal((await kvctl('queue', 'pop', '/q')).stdout, 'two\n');
+    });
+
+    it('register keeps an instance alive until signalled; discover lists, picks and follows', async () => {
+      const web1 = bg('register', 'web', 'web-1', '10.0.0.1:80', '--ttl', '2');
+      const web2 = bg('register', 'web', 'web-2', '10.0.0.2:80', '--ttl', '2');
+      await web1.waitFor(/registered \/services\/web\/web-1=10\.0\.0\.1:80/);
+      await web2.waitFor(/registered/);
+      await sleep(2500);
+      const listed = await kvctl('discover', 'web');
+      assert.equal(listed.stdout, 'web-1 10.0.0.1:80\nweb-2 10.0.0.2:80\n', 'still there after the TTL: kept alive');
+      const picks = [];
+      for (let i = 0; i < 4; i++) picks.push((await kvctl('discover', 'web', '--pick', 'round-robin')).stdout.trim());
+      assert.deepEqual(new Set([picks[0], picks[1]]), new Set(['10.0.0.1:80', '10.0.0.2:80']));
+      assert.deepEqual(picks.slice(2), picks.slice(0, 2));
+      assert.match((await kvctl('discover', 'web', '--pick', 'random')).stdout, /^10\.0\.0\.[12]:80\n$/);
+      const follower = bg('discover', 'web', '--watch');
+      await follower.waitFor(/web-2 10\.0\.0\.2:80\n$/);
+      assert.equal(await web1.stop('SIGTERM'), 0);
+      await follower.waitFor(/- web-1\n$/);
+      await web2.stop('SIGKILL');
+      await follower.waitFor(/- web-2\n$/, 8000);
+      await follower.stop();
+      const none = await kvctl('discover', 'web');
+      assert.equal(none.code, ExitCode.KEY_NOT_FOUND);
+      assert.match(none.stderr, /no live instance/);
+    });
+  });
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { stripVTControlCharacters } from 'node:util';
+import { Chalk } from 'chalk';
+import { renderToString } from 'ink';
+import { createElement as h } from 'react';
+import type { ClusterSnapshot, MemberStatus } from '../../src/client/cluster-status.ts';
+import { parseMetrics } from '../../src/client/cluster-status.ts';
+import { columnsFor, formatSnapshot } from '../../src/tui/status-table.ts';
+import { StatusView } from '../../src/tui/StatusView.ts';
+
+const up = (endpoint: string, id: string, name: string, extra: Partial<MemberStatus> = {}): MemberStatus => ({
+  endpoint, healthy: true, id, name, raftTerm: 4, raftIndex: 120, commitIndex: 120, appliedIndex: 120, latencyMs: 1.25, serverVersion: '0.1.0', probedAt: 0, ...extra,
+});
+
+/** Three members: a leader, a follower that lags, and one that does not answer. */
+const snapshot: ClusterSnapshot = {
+  at: 0,
+  clusterId: 'c0ffee0000000001',
+  term: 4,
+  keys: 1234,
+  rows: [
+    { name: 'm1', id: '0000000000000001', endpoint: 'http://127.0.0.1:2379', isLearner: false, isLeader: true, status: up('http://127.0.0.1:2379', '0000000000000001', 'm1', { isLeader: true }), lag: 0, requestsPerSecond: 812.4, proposalsPerSecond: 401 },
+    { name: 'm2', id: '0000000000000002', endpoint: 'http://127.0.0.1:2479', isLearner: false, isLeader: false, status: up('http://127.0.0.1:2479', '0000000000000002', 'm2', { appliedIndex: 20 }), lag: 100 + 1, leaderLatencyMs: 0.42 },
+    { name: 'm3', id: '0000000000000003', endpoint: 'http://127.0.0.1:2579', isLearner: false, isLeader: false, status: { endpoint: 'http://127.0.0.1:2579', healthy: false, error: 'ECONNREFUSED', probedAt: 0 } },
+  ],
+};
+const withLeader: ClusterSnapshot = { ...snapshot, leader: snapshot.rows[0]! };
+
+describe('kvctl status: the view of a cluster', () => {
+  it('renders a 3-member snapshot with a member that is down (colours stripped)', () => {
+    const text = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: withLeader, selected: 2, showHelp: false, width: 160, paint: new Chalk({ level: 3 }) }), { columns: 160 }));
+    const lines = text.split('\n');
+    assert.equal(lines[0], 'cluster c0ffee0000000001 · leader m1 (0000000000000001) · term 4 · 1234 keys');
+    assert.match(lines[1]!, /^NAME +ID +CLIENT URL +HEALTH +ROLE +TERM +COMMIT +APPLIED +LAG +REQ\/S +PROP\/S +TO LEADER$/);
+    assert.match(lines[2]!, /^m1 +0000000000000001 +http:\/\/127\.0\.0\.1:2379 +up +leader +4 +120 +120 +0 +812 +401 +-$/);
+    assert.match(lines[3]!, /^m2 .* up +follower +4 +120 +20 +101 +- +- +0\.42ms$/);
+    assert.match(lines[4]!, /^m3 +0000000000000003 +http:\/\/127\.0\.0\.1:2579 +down +- +- +- +- +- +- +- +-$/);
+    assert.match(lines[5]!, /m3 · http:\/\/127\.0\.0\.1:2579 · ECONNREFUSED/, 'the selected member\'s details');
+    assert.match(text, /q quit {2}↑\/↓ select {2}r refresh {2}\? help/);
+  });
+
+  it('colours health and leadership unless painting is off', () => {
+    const coloured = renderToString(h(StatusView, { snapshot: withLeader, selected: 0, showHelp: false, width: 160, paint: new Chalk({ level: 1 }) }), { columns: 160 });
+    assert.ok(coloured.includes('\u001b[32m') && coloured.includes('\u001b[31m'), 'green and red');
+    const plain = renderToString(h(StatusView, { snapshot: withLeader, selected: 5, showHelp: false, width: 160, paint: new Chalk({ level: 0 }) }), { columns: 160 });
+    for (let code = 30; code <= 37; code++) assert.ok(!plain.includes(`\u001b[${code}m`), `colour ${code} with painting off`);
+  });
+
+  it('drops the least important columns on a narrow terminal, never the essential ones', () => {
+    const headers = (width: number) => columnsFor(snapshot.rows, width).map((c) => c.column.header);
+    assert.deepEqual(headers(200).length, 12);
+    const narrow = headers(60);
+    for (const essential of ['NAME', 'HEALTH', 'ROLE', 'LAG']) assert.ok(narrow.includes(essential), `${essential} in ${narrow.join(',')}`);
+    assert.ok(!narrow.includes('ID') && !narrow.includes('CLIENT URL'));
+    for (const line of formatSnapshot(snapshot, 60).slice(1)) assert.ok(line.length <= 60, `${line.length}: ${line}`);
+  });
+
+  it('says so when there is no leader and before the first answer', () => {
+    assert.match(formatSnapshot(snapshot)[0]!, /no leader/);
+    const waiting = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: undefined, selected: 0, showHelp: true, width: 80, paint: new Chalk({ level: 0 }) })));
+    assert.match(waiting, /asking the cluster/);
+  });
+
+  it('the help explains the columns', () => {
+    const text = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: withLeader, selected: 0, showHelp: true, width: 160, paint: new Chalk({ level: 0 }) }), { columns: 160 }));
+    assert.match(text, /LAG +entries committed by the leader/);
+  });
+
+  it('parses Prometheus text, summing label sets', () => {
+    const metrics = parseMetrics('# HELP x y\n# TYPE kvd_http_requests_total counter\nkvd_http_requests_total{method="GET",code="200"} 5\nkvd_http_requests_total{method="PUT",code="201"} 7\nkvd_raft_term 3\n');
+    assert.equal(metrics.get('kvd_http_requests_total'), 12);
+    assert.equal(metrics.get('kvd_raft_term'), 3);
+  });
+});
