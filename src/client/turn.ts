@@ -74,7 +74,8 @@ export async function takeTurn(client: TurnClient, dir: string, value: string, o
     if (released) return;
     released = true;
     lease.close();
-    await deleteQuietly(client, key);
+    // A lost lease's key is gone, or expires within moments: no request that could hang.
+    if (!lease.signal.aborted) await deleteQuietly(client, key);
   };
   try {
     await waitForTurn(client, dir, key, AbortSignal.any([options.signal, lease.signal]));
