@@ -29,7 +29,7 @@ export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
     .option('write-out', {
       alias: 'w',
       choices: OUTPUT_FORMATS,
-      describe: 'output format: simple (the default; table for member list), json, table (env KVCTL_WRITE_OUT)',
+      describe: 'output format: simple (the default; table for member list, endpoint status, status), json, table (env KVCTL_WRITE_OUT)',
       global: true,
     })
     .option('timeout', {
