@@ -1,8 +1,11 @@
 import type { Argv } from 'yargs';
 import { parseDuration } from '../api/duration.ts';
 import { parseEndpoints } from '../api/endpoints.ts';
+import { readFileSync } from 'node:fs';
+import type { ClientTls } from '../client/http-transport.ts';
 import { HttpTransport } from '../client/http-transport.ts';
 import { KeysClient } from '../client/keys-client.ts';
+import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import type { OutputFormat } from './printers.ts';
 import { OUTPUT_FORMATS } from './printers.ts';
@@ -16,6 +19,10 @@ export interface GlobalArgs {
   readonly writeOut?: OutputFormat;
   readonly timeout: string;
   readonly debug: boolean;
+  readonly cacert?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly insecureSkipTlsVerify: boolean;
 }
 
 export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
@@ -43,7 +50,11 @@ export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
       default: false,
       describe: 'print each HTTP request on stderr (env KVCTL_DEBUG)',
       global: true,
-    }) as unknown as Argv<T & GlobalArgs>;
+    })
+    .option('cacert', { type: 'string', describe: 'for https:// endpoints: the CA that signs the servers\' certificates (env KVCTL_CACERT)', global: true })
+    .option('cert', { type: 'string', describe: 'a client certificate to present (env KVCTL_CERT)', global: true })
+    .option('key', { type: 'string', describe: 'the client certificate\'s private key (env KVCTL_KEY)', global: true })
+    .option('insecure-skip-tls-verify', { type: 'boolean', default: false, describe: 'accept any server certificate: for testing only (env KVCTL_INSECURE_SKIP_TLS_VERIFY)', global: true }) as unknown as Argv<T & GlobalArgs>;
 }
 
 /** What a keys command needs from the outside world; tests pass fakes. */
@@ -56,12 +67,34 @@ export function formatOf(args: GlobalArgs, fallback: OutputFormat = 'simple'): O
   return args.writeOut ?? fallback;
 }
 
+function readPem(flag: string, file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`--${flag} ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message})`);
+  }
+}
+
+/** The TLS options of the global flags (undefined when none is given). */
+export function clientTlsFor(args: GlobalArgs): ClientTls | undefined {
+  if ((args.cert === undefined) !== (args.key === undefined)) throw new UsageError('--cert and --key go together: give both');
+  if (args.cacert === undefined && args.cert === undefined && !args.insecureSkipTlsVerify) return undefined;
+  const ca = readPem('cacert', args.cacert);
+  const cert = readPem('cert', args.cert);
+  const key = readPem('key', args.key);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), verify: !args.insecureSkipTlsVerify };
+}
+
 /** Builds the transport for the global options; the caller closes it. */
 export function transportFor(args: GlobalArgs, io: Io): HttpTransport {
+  const tls = clientTlsFor(args);
   return new HttpTransport({
     endpoints: parseEndpoints(args.endpoints),
     timeoutMs: parseDuration(args.timeout),
     ...(args.debug ? { debug: (line: string) => io.err(`debug: ${line}`) } : {}),
+    ...(tls !== undefined ? { tls } : {}),
   });
 }
 

@@ -1,4 +1,4 @@
-import { HttpTransport } from './http-transport.ts';
+import type { HttpTransport } from './http-transport.ts';
 import { MembersClient } from './members-client.ts';
 import type { HttpResponse } from './http-transport.ts';
 
@@ -79,8 +79,8 @@ function json(response: HttpResponse | undefined): Record<string, unknown> | und
  * Asks one endpoint for its health, identity, raft position, version and metrics, in parallel.
  * Never throws: a member that does not answer is reported unhealthy with the reason.
  */
-export async function probeEndpoint(endpoint: string, timeoutMs: number): Promise<MemberStatus> {
-  const transport = new HttpTransport({ endpoints: [endpoint], timeoutMs });
+export async function probeEndpoint(base: HttpTransport, endpoint: string, timeoutMs: number): Promise<MemberStatus> {
+  const transport = base.single(endpoint, timeoutMs);
   const get = (path: string): Promise<HttpResponse | undefined> => transport.request({ method: 'GET', path, idempotent: true }).catch(() => undefined);
   const probedAt = Date.now();
   try {
@@ -173,12 +173,14 @@ function rate(now: number | undefined, before: MemberStatus | undefined, field: 
  * Members that stop answering stay in the view as down; it never throws.
  */
 export class ClusterMonitor {
+  private readonly transport: HttpTransport;
   private readonly members: MembersClient;
   private readonly timeoutMs: number;
   private known: KnownMember[];
   private previous = new Map<string, MemberStatus>();
 
   constructor(transport: HttpTransport, seeds: readonly string[], timeoutMs: number) {
+    this.transport = transport;
     this.members = new MembersClient(transport, timeoutMs);
     this.timeoutMs = timeoutMs;
     this.known = seeds.map((endpoint) => ({ name: endpoint, endpoint, isLearner: false }));
@@ -192,7 +194,7 @@ export class ClusterMonitor {
     } catch (error) {
       problem = `no endpoint listed the members (${(error as Error).message}); showing the last known`;
     }
-    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(m.endpoint, this.timeoutMs))));
+    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(this.transport, m.endpoint, this.timeoutMs))));
     const at = Date.now();
     const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
     const leaderIndex = leaderId === undefined ? -1 : this.known.findIndex((m, i) => (m.id ?? statuses[i]?.id) === leaderId);
@@ -238,7 +240,7 @@ export class ClusterMonitor {
 
   /** The leader's current round trip to each follower, by member id. */
   private async followerLatencies(endpoint: string): Promise<Map<string, number>> {
-    const transport = new HttpTransport({ endpoints: [endpoint], timeoutMs: this.timeoutMs });
+    const transport = this.transport.single(endpoint);
     try {
       const response = await transport.request({ method: 'GET', path: '/v2/stats/leader', idempotent: true });
       const body = json(response) as { followers?: Record<string, { latency?: { current?: number } }> } | undefined;

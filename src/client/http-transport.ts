@@ -8,6 +8,32 @@ export interface TransportOptions {
   readonly timeoutMs: number;
   /** Receives one line per attempt when set (kvctl --debug). */
   readonly debug?: (line: string) => void;
+  /** For https:// endpoints: the CA to trust, and a client certificate to present. */
+  readonly tls?: ClientTls;
+}
+
+export interface ClientTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** false only for testing: accept any server certificate. */
+  readonly verify: boolean;
+}
+
+const UNKNOWN_CA = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
+
+/** A TLS failure in words that name the cause (and what to do), or undefined for other errors. */
+export function describeTlsFailure(error: NodeJS.ErrnoException & { reason?: string }): string | undefined {
+  const code = error.code ?? '';
+  if (UNKNOWN_CA.has(code)) return `the server's certificate is signed by an unknown CA (${code}; give the CA with --cacert)`;
+  if (code === 'CERT_HAS_EXPIRED') return 'the server\'s certificate has expired (CERT_HAS_EXPIRED)';
+  if (code === 'CERT_NOT_YET_VALID') return 'the server\'s certificate is not valid yet (CERT_NOT_YET_VALID)';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `hostname mismatch: ${error.reason ?? error.message}`;
+  if (/ALERT_CERTIFICATE_REQUIRED/.test(code)) return 'the server requires a client certificate (give --cert and --key)';
+  if (/ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE_UNKNOWN/.test(code)) return `the server refused our client certificate (${code}): it is not signed by a CA the server trusts`;
+  if (/ALERT_CERTIFICATE_EXPIRED/.test(code)) return 'the server refused our client certificate: it has expired';
+  if (code === 'EPROTO' && /wrong version number|http request/i.test(error.message)) return 'the endpoint does not speak TLS (use http://)';
+  return undefined;
 }
 
 export interface HttpRequest {
@@ -47,12 +73,20 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
 export class HttpTransport {
   private readonly options: TransportOptions;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private readonly httpsAgent: https.Agent;
   private preferred = 0;
 
   constructor(options: TransportOptions) {
     if (options.endpoints.length === 0) throw new RangeError('no endpoints given');
     this.options = options;
+    const tls = options.tls;
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert } : {}),
+      ...(tls?.key ? { key: tls.key } : {}),
+      rejectUnauthorized: tls?.verify ?? true,
+    });
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -75,6 +109,11 @@ export class HttpTransport {
       }
     }
     throw new UnavailableError(`no endpoint answered (${failures.join('; ')})`);
+  }
+
+  /** A transport to `endpoint` alone, with the same timeout and TLS options (the caller closes it). */
+  single(endpoint: string, timeoutMs = this.options.timeoutMs): HttpTransport {
+    return new HttpTransport({ ...this.options, endpoints: [endpoint], timeoutMs });
   }
 
   close(): void {
@@ -127,8 +166,17 @@ export class HttpTransport {
         sent = true;
       });
       request.on('error', (err: NodeJS.ErrnoException) => {
-        const notSent = !sent || (err.code !== undefined && NOT_SENT_CODES.has(err.code));
-        settle({ kind: notSent ? 'not-sent' : 'maybe-sent', reason: err.code ?? err.message });
+        let tlsFailure = describeTlsFailure(err);
+        // A TLS 1.3 server checks the client's certificate after the client thinks the handshake
+        // is done, and refuses one it does not trust by closing the connection.
+        if (isHttps && err.code === 'ECONNRESET' && tlsFailure === undefined) {
+          tlsFailure = this.options.tls?.cert !== undefined
+            ? 'ECONNRESET: the server closed the connection; it may have refused our client certificate (is it signed by a CA the server trusts?)'
+            : 'ECONNRESET: the server closed the connection; it may require a client certificate (give --cert and --key)';
+        }
+        // A refused handshake means the request was never processed.
+        const notSent = !sent || tlsFailure !== undefined || (err.code !== undefined && NOT_SENT_CODES.has(err.code));
+        settle({ kind: notSent ? 'not-sent' : 'maybe-sent', reason: tlsFailure ?? err.code ?? err.message });
       });
       request.on('response', (response) => {
         const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 import type { V2Member } from '../api/wire.ts';
 import { ApiError, ProtocolError, UnavailableError } from './errors.ts';
 import type { HttpResponse } from './http-transport.ts';
-import { HttpTransport } from './http-transport.ts';
+import type { HttpTransport } from './http-transport.ts';
 
 export type MemberJson = V2Member;
 
@@ -69,7 +69,7 @@ export class MembersClient {
     const leader = await this.leader();
     const url = leader?.clientURLs[0];
     if (url === undefined) throw new UnavailableError('the cluster has no leader now');
-    const direct = new HttpTransport({ endpoints: [url], timeoutMs: this.timeoutMs });
+    const direct = this.transport.single(url, this.timeoutMs);
     try {
       return parse<MemberJson>(await direct.request({ method: 'POST', path, idempotent: false }), [200]);
     } finally {

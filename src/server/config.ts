@@ -1,4 +1,5 @@
 import type { LogFormat, LogLevel } from './logger.ts';
+import type { TlsFiles } from './tls.ts';
 
 /** A flag value that cannot work; `kvd serve` exits with this message. */
 export class ConfigError extends Error {}
@@ -21,6 +22,31 @@ export interface ServeFlags {
   readonly logLevel: string;
   readonly logFormat: string;
   readonly maxRequestBytes: number;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly trustedCaFile?: string;
+  readonly clientCertAuth?: boolean;
+  readonly peerCertFile?: string;
+  readonly peerKeyFile?: string;
+  readonly peerTrustedCaFile?: string;
+  readonly peerClientCertAuth?: boolean;
+  /** off: a member; on: a proxy that forwards to the members; readonly: a proxy that refuses writes. */
+  readonly proxy?: string;
+  /** For a proxy: client URLs of members to learn the cluster from (instead of --initial-cluster). */
+  readonly endpoints?: string;
+  readonly proxyRefreshInterval?: number;
+}
+
+export type ProxyMode = 'on' | 'readonly';
+
+/** What a proxy member needs: where to learn the members from, and how often. */
+export interface ProxyConfig {
+  readonly mode: ProxyMode;
+  /** Client URLs to ask for /v2/members. */
+  readonly clientSeeds: readonly string[];
+  /** Peer URLs (from --initial-cluster) to ask for /members. */
+  readonly peerSeeds: readonly string[];
+  readonly refreshIntervalMs: number;
 }
 
 export interface ServeConfig {
@@ -42,6 +68,11 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly maxRequestBytes: number;
+  /** TLS of the client URLs: certificate files, and whether clients must present a certificate. */
+  readonly clientTls?: TlsFiles;
+  readonly peerTls?: TlsFiles;
+  /** Set when this process is a proxy, not a member. */
+  readonly proxy?: ProxyConfig;
 }
 
 function urls(flag: string, value: string): URL[] {
@@ -76,9 +107,35 @@ function parseInitialCluster(value: string): Map<string, string[]> {
   return cluster;
 }
 
+function optionalTls<K extends 'clientTls' | 'peerTls'>(name: K, files: TlsFiles | undefined): Partial<Record<K, TlsFiles>> {
+  return files === undefined ? {} : ({ [name]: files } as Record<K, TlsFiles>);
+}
+
 function positiveInteger(flag: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`--${flag}: must be a whole number above 0, not ${value}`);
   return value;
+}
+
+/** The TLS files of one side; undefined when none are given. */
+function tlsFiles(prefix: '' | 'peer-', cert: string | undefined, key: string | undefined, ca: string | undefined, auth: boolean | undefined, listen: readonly URL[], listenFlag: string): TlsFiles | undefined {
+  const https = listen.find((u) => u.protocol === 'https:');
+  if (cert === undefined && key === undefined) {
+    if (https !== undefined) throw new ConfigError(`--${listenFlag}: ${https.origin} is https: give --${prefix}cert-file and --${prefix}key-file`);
+    if (auth === true || ca !== undefined) throw new ConfigError(`--${prefix}client-cert-auth and --${prefix}trusted-ca-file need TLS: give --${prefix}cert-file and --${prefix}key-file and an https:// --${listenFlag}`);
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new ConfigError(`--${prefix}cert-file and --${prefix}key-file go together: give both`);
+  return { certFile: cert, keyFile: key, ...(ca !== undefined ? { trustedCaFile: ca } : {}), clientCertAuth: auth === true };
+}
+
+function proxyConfig(flags: ServeFlags, initialCluster: ReadonlyMap<string, readonly string[]>): ProxyConfig | undefined {
+  const mode = flags.proxy ?? 'off';
+  if (mode === 'off') return undefined;
+  if (mode !== 'on' && mode !== 'readonly') throw new ConfigError(`--proxy: must be off, on or readonly, not "${mode}"`);
+  const clientSeeds = flags.endpoints === undefined ? [] : urls('endpoints', flags.endpoints).map(origin);
+  const peerSeeds = flags.initialCluster === undefined ? [] : [...initialCluster].filter(([name]) => name !== flags.name).flatMap(([, peerURLs]) => peerURLs);
+  if (clientSeeds.length === 0 && peerSeeds.length === 0) throw new ConfigError('--proxy: give the members to forward to, with --endpoints (client URLs) or --initial-cluster (peer URLs)');
+  return { mode, clientSeeds, peerSeeds, refreshIntervalMs: positiveInteger('proxy-refresh-interval', flags.proxyRefreshInterval ?? 30_000) };
 }
 
 /** Checks the flags and fills etcd's defaults. Throws ConfigError naming the flag. */
@@ -89,9 +146,10 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
   const listenPeerUrls = urls('listen-peer-urls', flags.listenPeerUrls);
   const advertisePeerUrls = flags.initialAdvertisePeerUrls !== undefined ? urls('initial-advertise-peer-urls', flags.initialAdvertisePeerUrls).map(origin) : listenPeerUrls.map(origin);
   const initialCluster = parseInitialCluster(flags.initialCluster ?? `${flags.name}=${advertisePeerUrls.join(`,${flags.name}=`)}`);
+  const proxy = proxyConfig(flags, initialCluster);
   const mine = initialCluster.get(flags.name);
-  if (mine === undefined) throw new ConfigError(`--initial-cluster: has no member named "${flags.name}" (this member's --name)`);
-  if ([...mine].sort().join(',') !== [...advertisePeerUrls].sort().join(',')) {
+  if (mine === undefined && proxy === undefined) throw new ConfigError(`--initial-cluster: has no member named "${flags.name}" (this member's --name)`);
+  if (mine !== undefined && [...mine].sort().join(',') !== [...advertisePeerUrls].sort().join(',')) {
     throw new ConfigError(`--initial-cluster: "${flags.name}" has peer URLs ${mine.join(',')}, but --initial-advertise-peer-urls says ${advertisePeerUrls.join(',')}`);
   }
   if (flags.initialClusterState !== 'new' && flags.initialClusterState !== 'existing') {
@@ -120,6 +178,10 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
     logLevel: flags.logLevel as LogLevel,
     logFormat: flags.logFormat,
     maxRequestBytes: positiveInteger('max-request-bytes', flags.maxRequestBytes),
+    ...optionalTls('clientTls', tlsFiles('', flags.certFile, flags.keyFile, flags.trustedCaFile, flags.clientCertAuth, listenClientUrls, 'listen-client-urls')),
+    // A proxy listens on no peer URL; its peer certificate is for asking the members' peer URLs.
+    ...optionalTls('peerTls', tlsFiles('peer-', flags.peerCertFile, flags.peerKeyFile, flags.peerTrustedCaFile, flags.peerClientCertAuth, proxy === undefined ? listenPeerUrls : [], 'listen-peer-urls')),
+    ...(proxy !== undefined ? { proxy } : {}),
   };
 }
 

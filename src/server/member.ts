@@ -14,6 +14,8 @@ import type { KeysCommand } from './keys-command.ts';
 import { applyCommand } from './keys-command.ts';
 import type { Logger } from './logger.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
+import { Outbound } from './outbound.ts';
+import type { TlsMaterial } from './tls.ts';
 import { PeerTransport } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
 
@@ -121,7 +123,7 @@ export class Member implements TransportHost {
   readonly counters = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0 };
   fsyncMillis: number[] = [];
 
-  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[]) {
+  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound) {
     this.config = config;
     this.storage = storage;
     this.log = log;
@@ -147,11 +149,15 @@ export class Member implements TransportHost {
       random: seededRandom(Number(BigInt(Date.now()) % 0xffffffffn) ^ id),
       peers,
     });
-    this.transport = new PeerTransport(this, log);
+    this.transport = new PeerTransport(this, log, outbound);
   }
 
-  /** Opens the data dir and joins (or bootstraps, or rejoins) the cluster. */
-  static async start(config: ServeConfig, log: Logger): Promise<Member> {
+  /**
+   * Opens the data dir and joins (or bootstraps, or rejoins) the cluster. `peerTls` secures the
+   * requests to peers when their URLs are https.
+   */
+  static async start(config: ServeConfig, log: Logger, peerTls?: TlsMaterial): Promise<Member> {
+    const outbound = new Outbound(peerTls, 2);
     const storage = await DiskStorage.open(config.dataDir);
     try {
       const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
@@ -161,7 +167,7 @@ export class Member implements TransportHost {
       if (!fresh && stored !== undefined && stored.selfId !== undefined) {
         membership = stored;
       } else if (config.initialClusterState === 'existing') {
-        membership = await joinExisting(config);
+        membership = await joinExisting(config, outbound);
       } else {
         const members = [...config.initialCluster].map(([name, peerURLs]) => ({
           id: memberIdFor(peerURLs, config.initialClusterToken),
@@ -182,11 +188,12 @@ export class Member implements TransportHost {
       if (self === undefined && !fresh) {
         throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
       }
-      const member = new Member(config, storage, log, membership, id, peers);
+      const member = new Member(config, storage, log, membership, id, peers, outbound);
       member.begin();
       log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
       return member;
     } catch (error) {
+      outbound.close();
       await storage.close();
       throw error;
     }
@@ -728,15 +735,13 @@ export class StartError extends Error {}
  * --initial-cluster-state existing: ask the members in --initial-cluster for the membership;
  * this member must have been added (kvctl member add) under one of its peer URLs.
  */
-async function joinExisting(config: ServeConfig): Promise<Membership> {
+async function joinExisting(config: ServeConfig, outbound: Outbound): Promise<Membership> {
   const failures: string[] = [];
   for (const [name, peerURLs] of config.initialCluster) {
     if (name === config.name) continue;
     for (const url of peerURLs) {
       try {
-        const response = await fetch(new URL('/members', url), { signal: AbortSignal.timeout(3000) });
-        if (!response.ok) throw new Error(`answered ${response.status}`);
-        const record = (await response.json()) as Membership;
+        const record = (await outbound.getJson(new URL('/members', url), 3000)) as Membership;
         const self = record.members.find((m) => m.peerURLs.some((u) => config.advertisePeerUrls.includes(u)));
         if (self === undefined) {
           throw new StartError(`cluster ${formatId(record.clusterId)} has no member with peer URL ${config.advertisePeerUrls.join(',')}: add it first (kvctl member add ${config.name} ${config.advertisePeerUrls.join(',')})`);

@@ -1,6 +1,7 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { Message, NodeId } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
+import { Outbound } from './outbound.ts';
 import { formatId, parseId } from './member-id.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
@@ -46,7 +47,7 @@ export interface TransportHost {
 export class PeerTransport {
   private readonly host: TransportHost;
   private readonly log: Logger;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  private readonly outbound: Outbound;
   private readonly queues = new Map<NodeId, Message[]>();
   private readonly inFlight = new Set<NodeId>();
   private readonly unreachableLogged = new Set<NodeId>();
@@ -56,9 +57,10 @@ export class PeerTransport {
   sentAppends = 0;
   receivedAppends = 0;
 
-  constructor(host: TransportHost, log: Logger) {
+  constructor(host: TransportHost, log: Logger, outbound: Outbound = new Outbound(undefined, 2)) {
     this.host = host;
     this.log = log;
+    this.outbound = outbound;
   }
 
   send(messages: readonly Message[]): void {
@@ -93,9 +95,8 @@ export class PeerTransport {
     for (const m of batch) if (m.type === 'app') this.sentAppends++;
     const body = encodeMessages(batch);
     const started = performance.now();
-    const request = http.request(new URL(RAFT_PATH, urls[0]), {
+    const request = this.outbound.request(new URL(RAFT_PATH, urls[0]), {
       method: 'POST',
-      agent: this.agent,
       timeout: 5000,
       headers: {
         'content-type': 'application/octet-stream',
@@ -161,9 +162,8 @@ export class PeerTransport {
     }
     const head = encodeMessages([{ ...m, snapshot: { meta: snapshot.meta, data: new Uint8Array(0) } }]);
     const data = snapshot.data;
-    const request = http.request(new URL(SNAPSHOT_PATH, urls[0]), {
+    const request = this.outbound.request(new URL(SNAPSHOT_PATH, urls[0]), {
       method: 'POST',
-      agent: this.agent,
       headers: {
         'content-type': 'application/octet-stream',
         'content-length': 4 + head.length + data.length,
@@ -259,7 +259,7 @@ export class PeerTransport {
 
   close(): void {
     this.closed = true;
-    this.agent.destroy();
+    this.outbound.close();
   }
 }
 

@@ -1,11 +1,14 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataDirError } from '../storage/errors.ts';
 import { ClientApi } from './client-api.ts';
-import type { ServeFlags } from './config.ts';
+import type { ProxyConfig, ServeConfig, ServeFlags } from './config.ts';
 import { ConfigError, resolveConfig } from './config.ts';
 import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
+import { Outbound } from './outbound.ts';
+import { ProxyMember } from './proxy-member.ts';
+import { TlsError, TlsMaterial, createListener } from './tls.ts';
 
 /** A failure to start that the operator can fix: printed as one line, exit code 1. */
 export class ServeError extends Error {}
@@ -33,9 +36,19 @@ export async function serve(flags: ServeFlags): Promise<number> {
     throw error;
   }
   const log = new Logger(config.logLevel, config.logFormat);
+  let clientTls: TlsMaterial | undefined;
+  let peerTls: TlsMaterial | undefined;
+  try {
+    clientTls = config.clientTls === undefined ? undefined : TlsMaterial.load('', config.clientTls);
+    peerTls = config.peerTls === undefined ? undefined : TlsMaterial.load('peer-', config.peerTls);
+  } catch (error) {
+    if (error instanceof TlsError) throw new ServeError(error.message);
+    throw error;
+  }
+  if (config.proxy !== undefined) return serveProxy(config, config.proxy, clientTls, peerTls, log);
   let member: Member;
   try {
-    member = await Member.start(config, log);
+    member = await Member.start(config, log, peerTls);
   } catch (error) {
     if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
     throw error;
@@ -44,22 +57,18 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const servers: http.Server[] = [];
   try {
     for (const url of config.listenPeerUrls) {
-      const server = http.createServer((req, res) => member.transport.handle(req, res));
+      const server = createListener(url, (req, res) => member.transport.handle(req, res), peerTls, 'peers', log);
       await listen(server, url, 'peers');
       servers.push(server);
     }
-    for (const url of config.listenClientUrls) {
-      const server = http.createServer((req, res) => api.handle(req, res));
-      server.requestTimeout = 0;
-      await listen(server, url, 'clients');
-      servers.push(server);
-      log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}` });
-    }
+    await listenForClients(config, (req, res) => api.handle(req, res), clientTls, servers, log);
   } catch (error) {
     for (const server of servers) server.close();
     await member.stop();
     throw error;
   }
+  clientTls?.watch(log);
+  peerTls?.watch(log);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -81,11 +90,53 @@ export async function serve(flags: ServeFlags): Promise<number> {
       }
       await member.stop();
       for (const server of servers) server.closeAllConnections();
+      clientTls?.close();
+      peerTls?.close();
       log.info('stopped');
       resolve(0);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
     member.onRemoved = () => void stop('removed from the cluster');
+  });
+}
+
+async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger): Promise<void> {
+  for (const url of config.listenClientUrls) {
+    const server = createListener(url, handler, tls, 'clients', log);
+    server.requestTimeout = 0;
+    await listen(server, url, 'clients');
+    servers.push(server);
+    log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}` });
+  }
+}
+
+/** `--proxy on|readonly`: no data, no Raft; every client request goes to a member. */
+async function serveProxy(config: ServeConfig, proxyConfig: ProxyConfig, clientTls: TlsMaterial | undefined, peerTls: TlsMaterial | undefined, log: Logger): Promise<number> {
+  const proxy = new ProxyMember(proxyConfig, new Outbound(clientTls), new Outbound(peerTls), log, config.maxRequestBytes);
+  await proxy.start();
+  const servers: http.Server[] = [];
+  try {
+    await listenForClients(config, (req, res) => proxy.handle(req, res), clientTls, servers, log);
+  } catch (error) {
+    for (const server of servers) server.close();
+    proxy.stop();
+    throw error;
+  }
+  clientTls?.watch(log);
+  log.info('proxy started', { mode: proxyConfig.mode, members: proxy.memberUrls.join(',') });
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info('stopping', { signal });
+      for (const server of servers) {
+        server.close();
+        server.closeAllConnections();
+      }
+      proxy.stop();
+      clientTls?.close();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
   });
 }

@@ -1,6 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { KVD_BIN } from './binary.ts';
@@ -17,6 +20,13 @@ export interface ClusterMember {
   log: string;
 }
 
+export interface ClusterOptions {
+  readonly clientScheme?: 'http' | 'https';
+  readonly peerScheme?: 'http' | 'https';
+  /** What waitHealthy uses to reach https client URLs. */
+  readonly clientTls?: { readonly ca: string; readonly cert: string; readonly key: string };
+}
+
 /**
  * Members of a kvd cluster started from the built binary on 127.0.0.1 with ephemeral ports and
  * temp data dirs. `destroy()` kills every process it started and removes the dirs.
@@ -26,20 +36,25 @@ export class TestCluster {
   private readonly root: string;
   private readonly extraFlags: readonly string[];
 
-  private constructor(root: string, members: ClusterMember[], extraFlags: readonly string[]) {
+  private readonly options: ClusterOptions;
+
+  private constructor(root: string, members: ClusterMember[], extraFlags: readonly string[], options: ClusterOptions) {
     this.root = root;
     this.members = members;
     this.extraFlags = extraFlags;
+    this.options = options;
   }
 
-  static async start(size: number, extraFlags: readonly string[] = []): Promise<TestCluster> {
+  static async start(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
     const root = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-cluster-'));
     const members: ClusterMember[] = [];
+    const client = options.clientScheme ?? 'http';
+    const peer = options.peerScheme ?? 'http';
     for (let i = 0; i < size; i++) {
       const name = `m${i + 1}`;
-      members.push({ name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(root, name), process: undefined, closed: Promise.resolve(null), log: '' });
+      members.push({ name, clientUrl: `${client}://127.0.0.1:${await freePort()}`, peerUrl: `${peer}://127.0.0.1:${await freePort()}`, dataDir: path.join(root, name), process: undefined, closed: Promise.resolve(null), log: '' });
     }
-    const cluster = new TestCluster(root, members, extraFlags);
+    const cluster = new TestCluster(root, members, extraFlags, options);
     for (const member of members) cluster.launch(member);
     await cluster.waitHealthy();
     return cluster;
@@ -55,7 +70,7 @@ export class TestCluster {
 
   /** A new member's ports and data dir (not started): add it to the cluster, then `launch(m, true)`. */
   async prepare(name: string): Promise<ClusterMember> {
-    const member: ClusterMember = { name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(this.root, name), process: undefined, closed: Promise.resolve(null), log: '' };
+    const member: ClusterMember = { name, clientUrl: `${this.options.clientScheme ?? 'http'}://127.0.0.1:${await freePort()}`, peerUrl: `${this.options.peerScheme ?? 'http'}://127.0.0.1:${await freePort()}`, dataDir: path.join(this.root, name), process: undefined, closed: Promise.resolve(null), log: '' };
     this.members.push(member);
     return member;
   }
@@ -84,16 +99,25 @@ export class TestCluster {
     const deadline = Date.now() + timeoutMs;
     for (const member of this.members.filter((m) => m.process !== undefined)) {
       for (;;) {
-        try {
-          const response = await fetch(`${member.clientUrl}/health`);
-          if (response.ok) break;
-        } catch {
-          // not up yet
-        }
+        if (await this.answersHealthy(member.clientUrl)) break;
         if (Date.now() > deadline) throw new Error(`${member.name} is not healthy:\n${member.log.slice(-2000)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
+  }
+
+  /** Whether GET /health answers 200 (over https, trusting the options' CA and showing its client certificate). */
+  answersHealthy(clientUrl: string): Promise<boolean> {
+    const url = new URL('/health', clientUrl);
+    const tls = this.options.clientTls;
+    return new Promise((resolve) => {
+      const request = (url.protocol === 'https:' ? https : http).get(url, { timeout: 2000, ...(tls ? { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : {}) }, (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      });
+      request.on('timeout', () => request.destroy());
+      request.on('error', () => resolve(false));
+    });
   }
 
   /** Resolves when the member's log (its stderr, which arrives asynchronously) matches. */

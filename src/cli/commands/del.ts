@@ -28,7 +28,8 @@ export async function runDel(options: DelOptions, deps: KeysDeps): Promise<void>
 }
 
 interface DelArgs extends GlobalArgs {
-  key: string;
+  /** Upper case: `--key` is the TLS client key option. */
+  KEY: string;
   recursive: boolean;
   dir: boolean;
   prevValue?: string;
@@ -36,12 +37,12 @@ interface DelArgs extends GlobalArgs {
 }
 
 export const delCommand: CommandModule<GlobalArgs, DelArgs> = {
-  command: 'del <key>',
+  command: 'del <KEY>',
   aliases: ['rm'],
   describe: 'delete a key, an empty directory (--dir) or a whole tree (-r)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('key', { type: 'string', demandOption: true, describe: 'the key' })
+      .positional('KEY', { type: 'string', demandOption: true, describe: 'the key' })
       .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'delete a directory and everything below it' })
       .option('dir', { type: 'boolean', default: false, describe: 'delete an empty directory' })
       .option('prev-value', { type: 'string', describe: 'delete only if the current value is this (compare-and-delete)' })
@@ -52,7 +53,7 @@ export const delCommand: CommandModule<GlobalArgs, DelArgs> = {
     runKeysCommand(argv, processIo, (deps) =>
       runDel(
         {
-          key: normalizeKey(argv.key),
+          key: normalizeKey(argv.KEY),
           recursive: argv.recursive,
           dir: argv.dir,
           format: formatOf(argv),

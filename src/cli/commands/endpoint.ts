@@ -3,6 +3,7 @@ import { parseDuration } from '../../api/duration.ts';
 import { parseEndpoints } from '../../api/endpoints.ts';
 import type { MemberStatus } from '../../client/cluster-status.ts';
 import { probeEndpoint } from '../../client/cluster-status.ts';
+import type { HttpTransport } from '../../client/http-transport.ts';
 import { MembersClient } from '../../client/members-client.ts';
 import { ExitCode } from '../exit-code.ts';
 import type { GlobalArgs } from '../global-options.ts';
@@ -48,22 +49,22 @@ interface EndpointArgs extends GlobalArgs {
 }
 
 /** The endpoints to look at: those given, or with --cluster every member's client URL. */
-async function endpointsOf(argv: EndpointArgs): Promise<string[]> {
+async function endpointsOf(argv: EndpointArgs, transport: HttpTransport): Promise<string[]> {
   if (!argv.cluster) return parseEndpoints(argv.endpoints);
-  const transport = transportFor(argv, processIo);
-  try {
-    const members = await new MembersClient(transport, parseDuration(argv.timeout)).list();
-    return [...new Set(members.flatMap((m) => m.clientURLs))];
-  } finally {
-    transport.close();
-  }
+  const members = await new MembersClient(transport, parseDuration(argv.timeout)).list();
+  return [...new Set(members.flatMap((m) => m.clientURLs))];
 }
 
 function handle(run: typeof runEndpointHealth, fallback: OutputFormat) {
   return async (argv: unknown): Promise<void> => {
     const a = argv as EndpointArgs;
     const timeoutMs = parseDuration(a.timeout);
-    process.exitCode = await run(await endpointsOf(a), formatOf(a, fallback), { io: processIo, probe: (e) => probeEndpoint(e, timeoutMs) });
+    const transport = transportFor(a, processIo);
+    try {
+      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback), { io: processIo, probe: (e) => probeEndpoint(transport, e, timeoutMs) });
+    } finally {
+      transport.close();
+    }
   };
 }
 

@@ -38,18 +38,19 @@ export async function runGet(options: GetOptions, deps: KeysDeps): Promise<void>
 }
 
 interface GetArgs extends GlobalArgs {
-  key: string;
+  /** Upper case: `--key` is the TLS client key option. */
+  KEY: string;
   recursive: boolean;
   sorted: boolean;
   consistency: Consistency;
 }
 
 export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
-  command: 'get <key>',
+  command: 'get <KEY>',
   describe: 'print the value of a key, or the contents of a directory',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('key', { type: 'string', demandOption: true, describe: 'the key, e.g. /config/db' })
+      .positional('KEY', { type: 'string', demandOption: true, describe: 'the key, e.g. /config/db' })
       .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'include everything below a directory' })
       .option('sorted', { type: 'boolean', default: false, describe: 'sort the children of directories by key' })
       .option('consistency', {
@@ -63,7 +64,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     runKeysCommand(argv, processIo, (deps) =>
       runGet(
         {
-          key: normalizeKey(argv.key),
+          key: normalizeKey(argv.KEY),
           recursive: argv.recursive,
           sorted: argv.sorted,
           consistency: argv.consistency,

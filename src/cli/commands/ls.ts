@@ -37,18 +37,19 @@ export async function runLs(options: LsOptions, deps: KeysDeps): Promise<void> {
 }
 
 interface LsArgs extends GlobalArgs {
-  key: string;
+  /** Upper case: `--key` is the TLS client key option. */
+  KEY: string;
   recursive: boolean;
   p: boolean;
   consistency: Consistency;
 }
 
 export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
-  command: 'ls [key]',
+  command: 'ls [KEY]',
   describe: 'list the keys in a directory',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('key', { type: 'string', default: '/', describe: 'the directory (default: the root)' })
+      .positional('KEY', { type: 'string', default: '/', describe: 'the directory (default: the root)' })
       .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'list everything below the directory' })
       .option('p', { type: 'boolean', default: false, describe: 'append / to directories' })
       .option('consistency', { choices: CONSISTENCY, default: 'l' as Consistency, describe: 'l: linearizable; s: local, possibly stale' })
@@ -56,7 +57,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   handler: (argv) =>
     runKeysCommand(argv, processIo, (deps) =>
       runLs(
-        { key: normalizeKey(argv.key), recursive: argv.recursive, slash: argv.p, consistency: argv.consistency, format: formatOf(argv) },
+        { key: normalizeKey(argv.KEY), recursive: argv.recursive, slash: argv.p, consistency: argv.consistency, format: formatOf(argv) },
         deps,
       ),
     ),

@@ -20,23 +20,24 @@ export async function runMkdir(options: MkdirOptions, deps: KeysDeps): Promise<v
 }
 
 interface MkdirArgs extends GlobalArgs {
-  key: string;
+  /** Upper case: `--key` is the TLS client key option. */
+  KEY: string;
   ttl?: string;
 }
 
 export const mkdirCommand: CommandModule<GlobalArgs, MkdirArgs> = {
-  command: 'mkdir <key>',
+  command: 'mkdir <KEY>',
   describe: 'create a directory (fails with exit code 3 if the key exists)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('key', { type: 'string', demandOption: true, describe: 'the directory' })
+      .positional('KEY', { type: 'string', demandOption: true, describe: 'the directory' })
       .option('ttl', { type: 'string', describe: 'seconds until the directory and its contents expire' })
       .example('$0 mkdir /services/web', 'create a directory') as unknown as Argv<MkdirArgs>,
   handler: (argv) =>
     runKeysCommand(argv, processIo, (deps) =>
       runMkdir(
         {
-          key: normalizeKey(argv.key),
+          key: normalizeKey(argv.KEY),
           format: formatOf(argv),
           ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
         },

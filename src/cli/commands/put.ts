@@ -30,7 +30,8 @@ export async function runPut(options: PutOptions, deps: KeysDeps): Promise<void>
 }
 
 interface PutArgs extends GlobalArgs {
-  key: string;
+  /** Upper case: `--key` is the TLS client key option. */
+  KEY: string;
   value?: string;
   ttl?: string;
   prevValue?: string;
@@ -46,11 +47,11 @@ async function readStdin(): Promise<string> {
 }
 
 export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
-  command: 'put <key> [value]',
+  command: 'put <KEY> [value]',
   describe: 'set the value of a key (read from standard input when VALUE is left out)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('key', { type: 'string', demandOption: true, describe: 'the key' })
+      .positional('KEY', { type: 'string', demandOption: true, describe: 'the key' })
       .positional('value', { type: 'string', describe: 'the value' })
       .option('ttl', { type: 'string', describe: 'seconds until the key expires (without it the key is permanent)' })
       .option('prev-value', { type: 'string', describe: 'write only if the current value is this (compare-and-swap)' })
@@ -64,7 +65,7 @@ export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
     runKeysCommand(argv, processIo, async (deps) =>
       runPut(
         {
-          key: normalizeKey(argv.key),
+          key: normalizeKey(argv.KEY),
           value: argv.value ?? (await readStdin()),
           format: formatOf(argv),
           ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),

@@ -18,6 +18,17 @@ interface ServeArgs {
   logLevel: string;
   logFormat: string;
   maxRequestBytes: number;
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth: boolean;
+  peerCertFile?: string;
+  peerKeyFile?: string;
+  peerTrustedCaFile?: string;
+  peerClientCertAuth: boolean;
+  proxy: string;
+  endpoints?: string;
+  proxyRefreshInterval: number;
 }
 
 /** `kvd serve`: etcd's flag names; each also from KVD_<FLAG> (e.g. KVD_NAME, KVD_DATA_DIR). */
@@ -42,11 +53,24 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
       .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text' })
       .option('max-request-bytes', { type: 'number', default: 1.5 * 1024 * 1024, describe: 'the largest request body accepted' })
+      .option('cert-file', { type: 'string', describe: 'TLS certificate of the client URLs (https://)' })
+      .option('key-file', { type: 'string', describe: 'its private key' })
+      .option('trusted-ca-file', { type: 'string', describe: 'the CA whose client certificates are accepted' })
+      .option('client-cert-auth', { type: 'boolean', default: false, describe: 'refuse clients without a certificate signed by --trusted-ca-file' })
+      .option('peer-cert-file', { type: 'string', describe: 'TLS certificate of the peer URLs, also shown to other members' })
+      .option('peer-key-file', { type: 'string', describe: 'its private key' })
+      .option('peer-trusted-ca-file', { type: 'string', describe: 'the CA that signs the members\' certificates' })
+      .option('peer-client-cert-auth', { type: 'boolean', default: false, describe: 'refuse peers without a certificate signed by --peer-trusted-ca-file' })
+      .option('proxy', { type: 'string', choices: ['off', 'on', 'readonly'], default: 'off', describe: 'run as a proxy that stores nothing and forwards clients to the members (readonly: GET only)' })
+      .option('endpoints', { type: 'string', describe: 'for a proxy: client URLs of members to learn the cluster from (or give --initial-cluster)' })
+      .option('proxy-refresh-interval', { type: 'number', default: 30000, describe: 'for a proxy: milliseconds between refreshes of the member list' })
       .example('$0 serve', 'one member on 127.0.0.1:2379 (clients) and :2380 (peers), data in ./default.kvd')
       .example(
         '$0 serve --name a --listen-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 --initial-cluster a=http://127.0.0.1:2380,b=http://127.0.0.1:2480,c=http://127.0.0.1:2580',
         'member a of a three-member cluster',
-      ) as unknown as Argv<ServeArgs>,
+      )
+      .example('$0 serve --proxy on --endpoints http://10.0.0.1:2379,http://10.0.0.2:2379 --listen-client-urls http://127.0.0.1:2379', 'a proxy for the services on this machine')
+      .example('$0 serve --listen-client-urls https://10.0.0.1:2379 --cert-file m1.pem --key-file m1-key.pem --client-cert-auth --trusted-ca-file ca.pem', 'TLS with client certificates (docs/security.md)') as unknown as Argv<ServeArgs>,
   handler: async (argv) => {
     const { serve, ServeError } = await import('../../server/serve.ts');
     try {

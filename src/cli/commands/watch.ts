@@ -100,7 +100,8 @@ export async function runWatch(options: WatchOptions, deps: WatchDeps): Promise<
 }
 
 interface WatchArgs extends GlobalArgs {
-  key: string;
+  /** Upper case: `--key` is the TLS client key option. */
+  KEY: string;
   recursive: boolean;
   afterIndex?: number;
   forever: boolean;
@@ -109,11 +110,11 @@ interface WatchArgs extends GlobalArgs {
 }
 
 export const watchCommand: CommandModule<GlobalArgs, WatchArgs> = {
-  command: 'watch <key> [-- command...]',
+  command: 'watch <KEY> [-- command...]',
   describe: 'print each change of a key (or run a command per change), never missing one',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('key', { type: 'string', demandOption: true, describe: 'the key or directory to watch' })
+      .positional('KEY', { type: 'string', demandOption: true, describe: 'the key or directory to watch' })
       .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'watch everything below a directory' })
       .option('after-index', { type: 'number', describe: 'start with the events after this index (from the server\'s history of 1,000 events)' })
       .option('forever', { type: 'boolean', default: false, describe: 'never give up: retry when no endpoint answers, and when history was cleared re-read the key, report the gap and go on' })
@@ -129,7 +130,7 @@ export const watchCommand: CommandModule<GlobalArgs, WatchArgs> = {
     return runSessionCommand(argv, processIo, (deps) =>
       runWatch(
         {
-          key: normalizeKey(argv.key),
+          key: normalizeKey(argv.KEY),
           recursive: argv.recursive,
           ...(argv.afterIndex !== undefined ? { afterIndex: argv.afterIndex } : {}),
           forever: argv.forever,
