@@ -36,7 +36,7 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ApiError) {
     if (error.status === 404) return ExitCode.KEY_NOT_FOUND;
     if (error.status === 409 || error.status === 412) return ExitCode.PRECONDITION_FAILED;
-    return error.status >= 500 ? ExitCode.UNAVAILABLE : ExitCode.REJECTED;
+    return error.status >= 500 && error.status !== 501 ? ExitCode.UNAVAILABLE : ExitCode.REJECTED;
   }
   if (error instanceof EtcdError) {
     if (error.errorCode === ErrorCode.KeyNotFound) return ExitCode.KEY_NOT_FOUND;

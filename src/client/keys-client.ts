@@ -1,7 +1,7 @@
 import { keysApiPath } from '../api/key-path.ts';
 import type { V2Event } from '../api/wire.ts';
 import { isV2ErrorBody } from '../api/wire.ts';
-import { EtcdError, ProtocolError } from './errors.ts';
+import { ApiError, EtcdError, ProtocolError } from './errors.ts';
 import type { HttpRequest, HttpResponse, HttpTransport } from './http-transport.ts';
 
 export interface GetOptions {
@@ -124,6 +124,7 @@ export class KeysClient {
 }
 
 export function parseKeysResponse(response: HttpResponse): KeysResult {
+  if (response.status === 501) throw new ApiError(501, `${response.endpoint} does not take this request (501 Not Implemented: a read-only proxy refuses writes)`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(response.body);

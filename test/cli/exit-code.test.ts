@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { EtcdError, ProtocolError, UnavailableError } from '../../src/client/errors.ts';
-import { UsageError, describeError, exitCodeFor } from '../../src/cli/errors.ts';
+import { ApiError, EtcdError, ProtocolError, UnavailableError } from '../../src/client/errors.ts';
+import { LeaseLostError } from '../../src/client/lease.ts';
+import { HistoryClearedError } from '../../src/client/watcher.ts';
+import { NothingFound, UsageError, describeError, exitCodeFor } from '../../src/cli/errors.ts';
+import { Interrupted } from '../../src/cli/signals.ts';
 import { EXIT_CODE_DOCS, ExitCode } from '../../src/cli/exit-code.ts';
 import { ROOT } from '../helpers/binary.ts';
 
@@ -21,6 +24,14 @@ describe('exit codes', () => {
     ['raft internal (300)', etcdError(300, 500), ExitCode.UNAVAILABLE],
     ['no endpoint answered', new UnavailableError('x'), ExitCode.UNAVAILABLE],
     ['a reply that is not the v2 API', new ProtocolError('x'), ExitCode.UNAVAILABLE],
+    ['a watch behind the history (401)', etcdError(401), ExitCode.HISTORY_CLEARED],
+    ['a watch that lost events', new HistoryClearedError(5, 'cleared'), ExitCode.HISTORY_CLEARED],
+    ['a lost lock session', new LeaseLostError('x'), ExitCode.SESSION_LOST],
+    ['an empty queue', new NothingFound('x'), ExitCode.KEY_NOT_FOUND],
+    ['a read-only proxy refusing a write (501)', new ApiError(501, 'x'), ExitCode.REJECTED],
+    ['a server error (503)', new ApiError(503, 'x'), ExitCode.UNAVAILABLE],
+    ['SIGINT', new Interrupted('SIGINT'), 130],
+    ['SIGTERM', new Interrupted('SIGTERM'), 143],
     ['a bug', new TypeError('x'), ExitCode.INTERNAL],
   ];
   for (const [what, error, code] of cases) {

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import type { ServeFlags } from '../../src/server/config.ts';
+import { ConfigError, resolveConfig } from '../../src/server/config.ts';
+
+const base: ServeFlags = {
+  name: 'm1',
+  listenClientUrls: 'http://127.0.0.1:2379',
+  listenPeerUrls: 'http://127.0.0.1:2380',
+  initialClusterState: 'new',
+  initialClusterToken: 't',
+  snapshotCount: 10000,
+  snapshotCatchupEntries: 5000,
+  heartbeatInterval: 100,
+  electionTimeout: 1000,
+  logLevel: 'info',
+  logFormat: 'text',
+  maxRequestBytes: 1024,
+};
+
+const refused = (flags: Partial<ServeFlags>, message: RegExp) => assert.throws(() => resolveConfig({ ...base, ...flags }), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+
+describe('kvd serve flags: TLS and proxy', () => {
+  it('https:// needs a certificate and key, on each side', () => {
+    refused({ listenClientUrls: 'https://127.0.0.1:2379' }, /--listen-client-urls: https:\/\/127\.0\.0\.1:2379 is https: give --cert-file and --key-file/);
+    refused({ listenPeerUrls: 'https://127.0.0.1:2380', initialCluster: 'm1=https://127.0.0.1:2380' }, /give --peer-cert-file and --peer-key-file/);
+  });
+
+  it('the certificate and key go together, and client-cert-auth needs TLS', () => {
+    refused({ certFile: 'a.pem' }, /--cert-file and --key-file go together/);
+    refused({ clientCertAuth: true }, /--client-cert-auth and --trusted-ca-file need TLS/);
+  });
+
+  it('TLS files are passed on per side', () => {
+    const config = resolveConfig({ ...base, listenClientUrls: 'https://127.0.0.1:2379', certFile: 'c.pem', keyFile: 'k.pem', trustedCaFile: 'ca.pem', clientCertAuth: true });
+    assert.deepEqual(config.clientTls, { certFile: 'c.pem', keyFile: 'k.pem', trustedCaFile: 'ca.pem', clientCertAuth: true });
+    assert.equal(config.peerTls, undefined);
+  });
+
+  it('a proxy needs members to forward to; its own name need not be in --initial-cluster', () => {
+    refused({ proxy: 'on' }, /--proxy: give the members to forward to/);
+    refused({ proxy: 'sometimes', endpoints: 'http://127.0.0.1:2379' }, /--proxy: must be off, on or readonly/);
+    const config = resolveConfig({ ...base, name: 'p', proxy: 'readonly', initialCluster: 'a=http://10.0.0.1:2380,b=http://10.0.0.2:2380' });
+    assert.deepEqual(config.proxy, { mode: 'readonly', clientSeeds: [], peerSeeds: ['http://10.0.0.1:2380', 'http://10.0.0.2:2380'], refreshIntervalMs: 30000 });
+  });
+});
