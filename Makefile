@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench-store bench-raft bench-storage sim
+.PHONY: all test typecheck lint unit e2e clean completions bench bench-store bench-raft bench-storage sim
 
 all: bin/kvd
 
@@ -42,6 +42,10 @@ completions: bin/kvd
 	for shell in bash zsh fish; do bin/kvctl completion $$shell > completions/kvctl.$$shell; done
 
 # Benchmarks print figures; they assert nothing and are not part of make test.
+# make bench: kvd vs etcd 3.4 (when installed), 3 members each, on this machine (docs/benchmarks.md).
+bench: bin/kvd
+	$(NODE) bench/cluster-bench.ts
+
 bench-store: $(NPM_STAMP)
 	$(NODE) --expose-gc bench/store-bench.ts
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
+import { benchCommand } from './commands/bench.ts';
 import { delCommand } from './commands/del.ts';
 import { getCommand } from './commands/get.ts';
 import { lsCommand } from './commands/ls.ts';
@@ -46,6 +47,7 @@ export function kvctlParser(args: readonly string[]) {
     .command(discoverCommand)
     .command(endpointCommand)
     .command(statusCommand)
+    .command(benchCommand)
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',

@@ -48,10 +48,10 @@ describe('bin/kvd, the single executable', function () {
     assert.match(kvdHelp.stdout, /kvd doctor/);
     assert.doesNotMatch(kvdHelp.stdout, /kvctl get/);
     const kvctlHelp = await runAlone('kvctl', ['--help']);
-    assert.match(kvctlHelp.stdout, /kvctl get <key>/);
+    assert.match(kvctlHelp.stdout, /kvctl get <KEY>/);
     assert.match(kvctlHelp.stdout, /Exit codes:/);
     const ctlHelp = await runAlone('kvd', ['ctl', '--help']);
-    assert.match(ctlHelp.stdout, /kvctl put <key>/);
+    assert.match(ctlHelp.stdout, /kvctl put <KEY>/);
   });
 
   it('loads the storage engine and ink from inside the executable, extracting the addon to the cache dir', async () => {

@@ -1,0 +1,147 @@
+// make bench: kvd against etcd 3.4, same machine, same generator (bin/kvctl bench), alternating.
+// Starts a 3-member kvd cluster and (when /usr/bin/etcd exists) a 3-member etcd with the v2 API
+// on loopback with temp data dirs, runs each workload REPS times per system, and prints the
+// medians and kvd/etcd ratios as a markdown table. Everything it starts, it stops.
+// Env: BENCH_DURATION (default 5s), BENCH_REPS (3), BENCH_RESTART_KEYS (1000000; 0 skips the
+// restart measurement), BENCH_ONLY (a substring of workload names to run).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import type { BenchResult, WatchBenchResult } from '../src/client/bench.ts';
+import { KVCTL_BIN, KVD_BIN } from '../test/helpers/binary.ts';
+import { TestCluster } from '../test/helpers/cluster.ts';
+import type { EtcdProcess } from '../test/helpers/etcd.ts';
+import { startEtcd } from '../test/helpers/etcd.ts';
+
+const run = promisify(execFile);
+const DURATION = process.env.BENCH_DURATION ?? '5s';
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const RESTART_KEYS = Number(process.env.BENCH_RESTART_KEYS ?? 1_000_000);
+const ONLY = process.env.BENCH_ONLY ?? '';
+const ETCD = '/usr/bin/etcd';
+
+interface System {
+  readonly name: 'kvd' | 'etcd';
+  readonly endpoints: string;
+}
+
+interface Workload {
+  readonly name: string;
+  readonly args: readonly string[];
+}
+
+const WORKLOADS: readonly Workload[] = [
+  ...[1, 16, 64, 256].map((c) => ({ name: `put, ${c} client${c > 1 ? 's' : ''}`, args: ['put', '--clients', String(c), '--duration', DURATION] })),
+  { name: 'quorum get, 64 clients', args: ['get', '--clients', '64', '--consistency', 'l', '--duration', DURATION] },
+  { name: 'local get, 64 clients', args: ['get', '--clients', '64', '--consistency', 's', '--duration', DURATION] },
+  { name: 'watch, 1,000 watchers', args: ['watch', '--watchers', '1000', '--events', '100', '--rate', '20'] },
+  { name: 'watch, 10,000 watchers', args: ['watch', '--watchers', '10000', '--events', '100', '--rate', '20'] },
+].filter((w) => w.name.includes(ONLY));
+
+async function bench(system: System, args: readonly string[]): Promise<BenchResult | WatchBenchResult> {
+  const { stdout } = await run(KVCTL_BIN, ['--endpoints', system.endpoints, 'bench', ...args, '-w', 'json'], { maxBuffer: 1 << 24, timeout: 600_000 });
+  return JSON.parse(stdout) as BenchResult | WatchBenchResult;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2));
+const fmt = (value: number | undefined, digits = 1) => (value === undefined ? '-' : value >= 100 ? String(Math.round(value)) : value.toFixed(digits));
+
+interface Figures {
+  throughput?: number;
+  p99?: number;
+  missed?: number;
+  duplicated?: number;
+  errors: number;
+  generatorCpu?: number;
+}
+
+function figures(results: ReadonlyArray<BenchResult | WatchBenchResult>): Figures {
+  const errors = results.reduce((sum, r) => sum + Object.values(r.errors).reduce((a, b) => a + b, 0), 0);
+  if (results.length === 0) return { errors };
+  if ('deliveryLatencyMs' in results[0]!) {
+    const watch = results as WatchBenchResult[];
+    return { p99: median(watch.map((r) => r.deliveryLatencyMs.p99)), missed: watch.reduce((s, r) => s + r.missed, 0), duplicated: watch.reduce((s, r) => s + r.duplicated, 0), errors };
+  }
+  const loads = results as BenchResult[];
+  return { throughput: median(loads.map((r) => r.opsPerSecond)), p99: median(loads.map((r) => r.latencyMs.p99)), errors, generatorCpu: median(loads.map((r) => r.generatorCpuMicrosPerOp)) };
+}
+
+/** Kills -9 one follower of the kvd cluster holding `keys` keys and times its restart until it serves. */
+async function restartTime(cluster: TestCluster, keys: number): Promise<{ ms: number; keys: number }> {
+  const endpoints = cluster.endpoints;
+  process.stderr.write(`filling kvd with ${keys} keys...\n`);
+  await run(KVCTL_BIN, ['--endpoints', endpoints, 'bench', 'put', '--sequential', '--total', String(keys), '--key-space', String(keys), '--value-size', '64', '--clients', '64', '--prefix', '/restart'], { maxBuffer: 1 << 24, timeout: 3_600_000 });
+  const leader = (await (await fetch(`${cluster.members[0]!.clientUrl}/v2/members/leader`)).json()) as { name: string };
+  const victim = cluster.members.find((m) => m.name !== leader.name)!;
+  await cluster.kill(victim);
+  const started = performance.now();
+  cluster.launch(victim);
+  const last = `/v2/keys/restart/k${keys - 1}`;
+  for (;;) {
+    const ok = await fetch(`${victim.clientUrl}${last}`).then((r) => r.status === 200, () => false);
+    if (ok) return { ms: Math.round(performance.now() - started), keys };
+    if (performance.now() - started > 120_000) throw new Error(`${victim.name} did not serve within 120 s:\n${victim.log.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(KVD_BIN)) throw new Error('bin/kvd is missing: make builds it');
+  const withEtcd = existsSync(ETCD);
+  const kvd = await TestCluster.start(3);
+  let etcd: EtcdProcess | undefined;
+  try {
+    etcd = withEtcd ? await startEtcd(3) : undefined;
+    const systems: System[] = [{ name: 'kvd', endpoints: kvd.endpoints }, ...(etcd ? [{ name: 'etcd' as const, endpoints: etcd.endpoints.join(',') }] : [])];
+    for (const system of systems) {
+      process.stderr.write(`filling ${system.name}'s key space...\n`);
+      await bench(system, ['put', '--sequential', '--total', '100000', '--clients', '64']);
+    }
+    const results = new Map<string, Map<string, Array<BenchResult | WatchBenchResult>>>();
+    for (const workload of WORKLOADS) {
+      const bySystem = new Map<string, Array<BenchResult | WatchBenchResult>>();
+      results.set(workload.name, bySystem);
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const system of rep % 2 === 0 ? systems : [...systems].reverse()) {
+          process.stderr.write(`${workload.name}: ${system.name}, run ${rep + 1} of ${REPS}\n`);
+          const result = await bench(system, workload.args);
+          bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
+        }
+      }
+    }
+    const etcdVersion = withEtcd ? (await run(ETCD, ['--version'])).stdout.split('\n')[0] : 'not installed';
+    const kvdVersion = (await run(KVD_BIN, ['--version'])).stdout.trim();
+    const lines = [
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; kvd ${kvdVersion}; ${etcdVersion}.`,
+      `Both: 3 members on 127.0.0.1 (heartbeat 50 ms, election 500 ms, fsync on), driven by \`kvctl bench\` over all three client URLs; median of ${REPS} runs of ${DURATION} each, alternating; 256-byte values over 100,000 keys.`,
+      '',
+      '| workload | kvd ops/s | etcd ops/s | kvd/etcd | kvd p99 ms | etcd p99 ms | p99 kvd/etcd | errors kvd / etcd |',
+      '|---|---|---|---|---|---|---|---|',
+    ];
+    for (const [name, bySystem] of results) {
+      const k = figures(bySystem.get('kvd') ?? []);
+      const e = figures(bySystem.get('etcd') ?? []);
+      const watch = k.missed !== undefined;
+      const extra = watch ? ` (missed ${k.missed}/${e.missed ?? '-'}, duplicated ${k.duplicated}/${e.duplicated ?? '-'})` : '';
+      lines.push(`| ${name}${extra} | ${watch ? '-' : fmt(k.throughput)} | ${watch ? '-' : fmt(e.throughput)} | ${watch ? '-' : ratio(k.throughput, e.throughput)} | ${fmt(k.p99, 2)} | ${fmt(e.p99, 2)} | ${ratio(k.p99, e.p99)} | ${k.errors} / ${withEtcd ? e.errors : '-'} |`);
+    }
+    const cpu = [...results.values()].flatMap((m) => m.get('kvd') ?? []).flatMap((r) => ('generatorCpuMicrosPerOp' in r ? [r.generatorCpuMicrosPerOp] : []));
+    if (cpu.length > 0) lines.push('', `The generator's own CPU: median ${median(cpu)} µs per request.`);
+    if (RESTART_KEYS > 0) {
+      const restart = await restartTime(kvd, RESTART_KEYS);
+      lines.push('', `A kvd follower holding ${restart.keys.toLocaleString('en')} keys, killed with -9 and restarted, served a read of the last key after ${restart.ms} ms.`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await kvd.destroy();
+    await etcd?.stop();
+  }
+}
+
+await main();
