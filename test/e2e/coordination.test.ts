@@ -198,6 +198,20 @@ for (const { name, start } of TARGETS) {
       assert.equal((await kvctl('queue', 'pop', '/q')).stdout, 'two\n');
     });
 
+    it('bench put, get and watch run against it and report figures as JSON', async () => {
+      const put = JSON.parse((await kvctl('bench', 'put', '--sequential', '--total', '300', '--key-space', '300', '--clients', '8', '-w', 'json')).stdout) as { ops: number; errors: object; latencyMs: { p99: number } };
+      assert.equal(put.ops, 300);
+      assert.deepEqual(put.errors, {});
+      const get = JSON.parse((await kvctl('bench', 'get', '--total', '200', '--key-space', '300', '--clients', '4', '-w', 'json')).stdout) as { ops: number; errors: object };
+      assert.deepEqual([get.ops, get.errors], [200, {}]);
+      for (const mode of ['stream', 'poll']) {
+        const watch = await kvctl('bench', 'watch', '--watchers', '20', '--events', '20', '--rate', '100', '--mode', mode, '-w', 'json');
+        assert.equal(watch.code, 0, watch.stderr);
+        const result = JSON.parse(watch.stdout) as { deliveries: number; missed: number; duplicated: number };
+        assert.deepEqual([result.deliveries, result.missed, result.duplicated], [400, 0, 0]);
+      }
+    });
+
     it('register keeps an instance alive until signalled; discover lists, picks and follows', async () => {
       const web1 = bg('register', 'web', 'web-1', '10.0.0.1:80', '--ttl', '2');
       const web2 = bg('register', 'web', 'web-2', '10.0.0.2:80', '--ttl', '2');

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LatencyLog, RawConnection, keyFor } from '../../src/client/bench.ts';
+
+describe('kvctl bench: the pieces', () => {
+  it('LatencyLog gives nearest-rank percentiles over many samples', () => {
+    const log = new LatencyLog();
+    for (let i = 1; i <= 200_000; i++) log.add(i / 1000);
+    assert.deepEqual(log.percentiles(), { p50: 100, p90: 180, p99: 198, p999: 199.8, max: 200 });
+    assert.deepEqual(new LatencyLog().percentiles(), { p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
+  });
+
+  it('keyFor fills the key space in order, or spreads over all of it', () => {
+    assert.deepEqual([0, 1, 2, 3].map((i) => keyFor(i, 3, true)), [0, 1, 2, 0]);
+    const hit = new Set(Array.from({ length: 5000 }, (_, i) => keyFor(i, 100, false)));
+    assert.equal(hit.size, 100);
+  });
+
+  it('RawConnection reads Content-Length and chunked replies on one keep-alive connection', async () => {
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.url === '/chunked') {
+          res.writeHead(200);
+          res.write('{"a":');
+          setTimeout(() => res.end('1}'), 5);
+        } else {
+          res.writeHead(201, { 'content-length': Buffer.byteLength(`${req.method} ${body} ✓`) }).end(`${req.method} ${body} ✓`);
+        }
+      });
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const connection = new RawConnection(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      assert.deepEqual(await connection.request('PUT', '/k', 'value=x'), { status: 201, body: 'PUT value=x ✓' });
+      assert.deepEqual(await connection.request('GET', '/chunked'), { status: 200, body: '{"a":1}' });
+      assert.deepEqual(await connection.request('GET', '/k'), { status: 201, body: 'GET  ✓' });
+      assert.equal(connections, 1);
+    } finally {
+      connection.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
