@@ -22,6 +22,17 @@ const TEXT_TYPE = 'text/plain; charset=utf-8';
 class BodyTooLarge extends Error {}
 
 /** The client-facing HTTP API: etcd's v2 keys API and its companions, answered as etcd 3.4 does. */
+/** An event as watchers receive it, serialised once however many watchers it goes to. */
+const eventLines = new WeakMap<StoreEvent, string>();
+function serialised(event: StoreEvent): string {
+  let line = eventLines.get(event);
+  if (line === undefined) {
+    line = `${JSON.stringify(event)}\n`;
+    eventLines.set(event, line);
+  }
+  return line;
+}
+
 export class ClientApi {
   private readonly member: Member;
   private readonly log: Logger;
@@ -172,7 +183,7 @@ export class ClientApi {
     };
     const deliver = (event: StoreEvent): void => {
       if (finished) return;
-      res.write(`${JSON.stringify(event)}\n`);
+      res.write(serialised(event));
       if (!request.stream) finish();
     };
     let start: ReturnType<typeof member.store.watch> | undefined;

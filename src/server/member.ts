@@ -110,6 +110,8 @@ export class Member implements TransportHost {
   onRemoved: (() => void) | undefined;
   private sequence = 0;
   private readonly bootId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
+  /** The prefix of this member's request ids: unique across members and restarts. */
+  private idPrefix = '';
   private appliedIndex: number;
   private snapshotIndex: number;
   private membershipDirty = false;
@@ -122,6 +124,9 @@ export class Member implements TransportHost {
   readonly storeReplacedListeners = new Set<() => void>();
   readonly counters = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0 };
   fsyncMillis: number[] = [];
+  /** A snapshot being saved in the background (at most one at a time). */
+  private snapshotting = false;
+  private snapshotTask: Promise<void> = Promise.resolve();
 
   private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound) {
     this.config = config;
@@ -157,7 +162,7 @@ export class Member implements TransportHost {
    * requests to peers when their URLs are https.
    */
   static async start(config: ServeConfig, log: Logger, peerTls?: TlsMaterial): Promise<Member> {
-    const outbound = new Outbound(peerTls, 2);
+    const outbound = new Outbound(peerTls, 4);
     const storage = await DiskStorage.open(config.dataDir);
     try {
       const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
@@ -285,7 +290,8 @@ export class Member implements TransportHost {
   /** Proposes a keys command; resolves when this member has applied it. */
   proposeKeys(command: KeysCommand): Promise<Applied> {
     // Unique across restarts too: a repeated id would be skipped as a duplicate.
-    const id = `${formatId(this.id)}-${this.bootId}-${++this.sequence}`;
+    if (this.idPrefix === '') this.idPrefix = `${formatId(this.id)}-${this.bootId}-`;
+    const id = `${this.idPrefix}${++this.sequence}`;
     const data = encoder.encode(JSON.stringify({ kind: 'keys', id, command } satisfies Payload));
     return new Promise<Applied>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -425,29 +431,41 @@ export class Member implements TransportHost {
     }
     // The leader's appends go out while its own write is still being synced.
     this.transport.send(rd.messages);
+    // A snapshot from the leader replaces the log: never while one of our own is being saved.
+    if (rd.snapshot !== undefined) await this.snapshotTask;
     const started = performance.now();
-    await this.storage.persist({
+    const persisted = this.storage.persist({
       entries: rd.entries,
       ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
       ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot } : {}),
       sync: rd.mustSync,
     });
-    if (rd.mustSync) this.recordFsync(performance.now() - started);
-    this.transport.send(rd.messagesAfterSync);
-    if (rd.snapshot !== undefined) {
+    if (rd.snapshot === undefined) {
+      // Committed entries are durable on a quorum already: they are applied (and their clients
+      // answered) while this member's own new entries are still being synced.
+      this.applyCommitted(rd);
+      await persisted;
+    } else {
+      await persisted;
       this.restoreFrom(rd.snapshot.data);
       this.appliedIndex = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.meta.index });
+      this.applyCommitted(rd);
     }
-    for (const entry of rd.committedEntries) this.apply(entry);
-    for (const state of rd.readStates) this.reads.get(state.context)?.(state.index);
-    this.releaseAppliedWaiters();
+    if (rd.mustSync) this.recordFsync(performance.now() - started);
+    this.transport.send(rd.messagesAfterSync);
     if (this.membershipDirty) {
       this.membershipDirty = false;
       await this.storage.persist({ entries: [], membership: this.membership(), sync: false });
     }
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
+  }
+
+  private applyCommitted(rd: Ready): void {
+    for (const entry of rd.committedEntries) this.apply(entry);
+    for (const state of rd.readStates) this.reads.get(state.context)?.(state.index);
+    this.releaseAppliedWaiters();
   }
 
   private recordFsync(ms: number): void {
@@ -677,15 +695,29 @@ export class Member implements TransportHost {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
+  /**
+   * Every --snapshot-count applied entries: the store is serialised now (at this index) and saved,
+   * then the log compacted, in the background, so that requests keep flowing meanwhile.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     const index = this.appliedIndex;
     const data = this.snapshotData();
-    await this.storage.saveSnapshot(index, this.node.status().confState, data);
-    this.snapshotIndex = index;
-    const compactTo = index - this.config.snapshotCatchupEntries;
-    if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
-    this.log.info('snapshot saved', { index, bytes: data.length, firstIndex: this.storage.firstIndex() });
+    const confState = this.node.status().confState;
+    this.snapshotting = true;
+    this.snapshotTask = (async () => {
+      try {
+        await this.storage.saveSnapshot(index, confState, data);
+        this.snapshotIndex = index;
+        const compactTo = index - this.config.snapshotCatchupEntries;
+        if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
+        this.log.info('snapshot saved', { index, bytes: data.length, firstIndex: this.storage.firstIndex() });
+      } catch (error) {
+        this.log.error('cannot save a snapshot', { index, error: error instanceof Error ? error.message : String(error) });
+      } finally {
+        this.snapshotting = false;
+      }
+    })();
   }
 
   /**
@@ -722,6 +754,7 @@ export class Member implements TransportHost {
     for (const timer of this.timers) clearInterval(timer);
     this.wake();
     await this.loopDone;
+    await this.snapshotTask;
     this.failAll(timeoutError(this.store.index));
     this.transport.close();
     await this.storage.close();

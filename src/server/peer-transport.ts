@@ -11,6 +11,15 @@ const SNAPSHOT_CHUNK = 1024 * 1024;
 export const MEMBERS_PATH = '/members';
 const MAX_QUEUED = 4096;
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+/** A stream that has not drained for this long is assumed dead (a partition) and replaced. */
+const STALL_MS = 5000;
+const RECONNECT_PAUSE_MS = 100;
+
+interface PeerStream {
+  readonly request: http.ClientRequest;
+  /** When the stream last refused more data (0: it takes data). */
+  stalledSince: number;
+}
 
 /** Round trips to one peer, as /v2/stats/leader reports them (latency in milliseconds). */
 export interface PeerStats {
@@ -49,7 +58,11 @@ export class PeerTransport {
   private readonly log: Logger;
   private readonly outbound: Outbound;
   private readonly queues = new Map<NodeId, Message[]>();
-  private readonly inFlight = new Set<NodeId>();
+  private readonly streams = new Map<NodeId, PeerStream>();
+  /** When a peer whose stream broke may be dialled again. */
+  private readonly retryAt = new Map<NodeId, number>();
+  /** The first unanswered heartbeat to each peer, for the round-trip latency. */
+  private readonly heartbeatSentAt = new Map<NodeId, number>();
   private readonly unreachableLogged = new Set<NodeId>();
   private closed = false;
   readonly peerStats = new Map<NodeId, PeerStats>();
@@ -57,7 +70,7 @@ export class PeerTransport {
   sentAppends = 0;
   receivedAppends = 0;
 
-  constructor(host: TransportHost, log: Logger, outbound: Outbound = new Outbound(undefined, 2)) {
+  constructor(host: TransportHost, log: Logger, outbound: Outbound = new Outbound(undefined, 4)) {
     this.host = host;
     this.log = log;
     this.outbound = outbound;
@@ -81,53 +94,85 @@ export class PeerTransport {
     for (const to of this.queues.keys()) this.flush(to);
   }
 
+  /**
+   * Writes what is queued for `to` as one frame on the open stream to it (opening one if needed).
+   * While the stream cannot take more (the peer reads slowly) messages queue up and go together
+   * in the next frame; a peer that has not drained for STALL_MS gets a new connection.
+   */
   private flush(to: NodeId): void {
-    if (this.closed || this.inFlight.has(to)) return;
+    if (this.closed) return;
     const batch = this.queues.get(to);
     if (batch === undefined || batch.length === 0) return;
-    this.queues.set(to, []);
-    const urls = this.host.peerUrlsOf(to);
-    if (urls === undefined || urls.length === 0) {
-      this.failed(to, batch, 'no peer URL known');
+    let stream = this.streams.get(to);
+    if (stream === undefined) {
+      const urls = this.host.peerUrlsOf(to);
+      if (urls === undefined || urls.length === 0 || Date.now() < (this.retryAt.get(to) ?? 0)) {
+        this.queues.set(to, []);
+        this.failed(to, batch, urls === undefined || urls.length === 0 ? 'no peer URL known' : 'reconnecting');
+        return;
+      }
+      stream = this.openStream(to, urls[0]!);
+    }
+    if (stream.request.writableNeedDrain) {
+      if (Date.now() - stream.stalledSince > STALL_MS) this.dropStream(to, stream, `no progress in ${STALL_MS} ms`);
       return;
     }
-    this.inFlight.add(to);
-    for (const m of batch) if (m.type === 'app') this.sentAppends++;
-    const body = encodeMessages(batch);
-    const started = performance.now();
-    const request = this.outbound.request(new URL(RAFT_PATH, urls[0]), {
+    this.queues.set(to, []);
+    for (const m of batch) {
+      if (m.type === 'app') this.sentAppends++;
+      if (m.type === 'heartbeat' && !this.heartbeatSentAt.has(to)) this.heartbeatSentAt.set(to, performance.now());
+    }
+    const frame = encodeMessages(batch);
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(frame.length, 0);
+    if (!stream.request.write(Buffer.concat([length, frame]))) stream.stalledSince = Date.now();
+  }
+
+  /** A long-lived POST /raft to the peer: frames go out as they come, in order, with no round trip each. */
+  private openStream(to: NodeId, url: string): PeerStream {
+    const request = this.outbound.request(new URL(RAFT_PATH, url), {
       method: 'POST',
-      timeout: 5000,
       headers: {
         'content-type': 'application/octet-stream',
-        'content-length': body.length,
         'x-etcd-cluster-id': formatId(this.host.clusterId),
         'x-server-from': formatId(this.host.id),
       },
     });
-    const done = (error?: string) => {
-      this.inFlight.delete(to);
-      this.record(to, error === undefined ? performance.now() - started : undefined);
-      if (error === undefined) {
-        this.unreachableLogged.delete(to);
-        for (const m of batch) if (m.type === 'snap') this.host.reportSnapshot(to, true);
-      } else {
-        this.failed(to, batch, error);
-      }
-      this.flush(to);
-    };
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+    const stream: PeerStream = { request, stalledSince: 0 };
+    this.streams.set(to, stream);
+    request.on('socket', (socket) => socket.setNoDelay(true));
+    request.on('drain', () => this.flush(to));
+    request.on('error', (error: NodeJS.ErrnoException) => this.dropStream(to, stream, error.code ?? error.message));
     request.on('response', (response) => {
       response.resume();
-      response.on('end', () => {
-        if (response.statusCode === 410) this.host.removedByPeer();
-        if (response.statusCode === 204) done();
-        else done(`answered ${response.statusCode}`);
-      });
-      response.on('error', (error) => done(error.message));
+      if (response.statusCode === 410) this.host.removedByPeer();
+      this.dropStream(to, stream, `answered ${response.statusCode}`);
     });
-    request.end(body);
+    request.flushHeaders();
+    return stream;
+  }
+
+  /** Forgets a broken stream; the next send opens another, after a short pause. */
+  private dropStream(to: NodeId, stream: PeerStream, reason: string): void {
+    if (this.streams.get(to) !== stream) return;
+    this.streams.delete(to);
+    stream.request.destroy();
+    this.heartbeatSentAt.delete(to);
+    this.record(to, undefined);
+    if (!this.closed) {
+      this.retryAt.set(to, Date.now() + RECONNECT_PAUSE_MS);
+      this.failed(to, [], reason);
+    }
+  }
+
+  /** A heartbeat response closes the round trip that /v2/stats/leader reports as latency. */
+  private observe(m: Message): void {
+    if (m.type !== 'heartbeatResp') return;
+    const sent = this.heartbeatSentAt.get(m.from);
+    if (sent === undefined) return;
+    this.heartbeatSentAt.delete(m.from);
+    this.unreachableLogged.delete(m.from);
+    this.record(m.from, performance.now() - sent);
   }
 
   private record(to: NodeId, latencyMs: number | undefined): void {
@@ -234,6 +279,51 @@ export class PeerTransport {
       response.writeHead(410, { 'content-type': 'text/plain; charset=utf-8' }).end('the member has been permanently removed from the cluster\n');
       return;
     }
+    if (snapshotRequest) return this.receiveSnapshot(request, response);
+    // A stream of frames, each a u32 length and that many bytes; messages are delivered as their
+    // frame completes.
+    let pending: Buffer = Buffer.alloc(0);
+    request.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 4) {
+        const length = pending.readUInt32BE(0);
+        if (length > MAX_FRAME_BYTES) return void request.destroy();
+        if (pending.length < 4 + length) break;
+        const frame = pending.subarray(4, 4 + length);
+        pending = pending.subarray(4 + length);
+        // A member removed while its stream was open learns it from our 410.
+        if (from !== undefined && this.host.isRemoved(from)) {
+          request.removeAllListeners('data');
+          request.resume();
+          response.writeHead(410, { 'content-type': 'text/plain; charset=utf-8' }).end('the member has been permanently removed from the cluster\n');
+          return;
+        }
+        let messages: Message[];
+        try {
+          messages = decodeMessages(frame);
+        } catch (error) {
+          this.log.warn('refused a malformed peer frame', { reason: (error as Error).message });
+          response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
+          return void request.destroy();
+        }
+        this.deliver(messages);
+      }
+    });
+    request.on('end', () => {
+      if (!response.headersSent) response.writeHead(204).end();
+    });
+  }
+
+  private deliver(messages: readonly Message[]): void {
+    const mine = messages.filter((m) => m.to === this.host.id);
+    for (const m of mine) {
+      if (m.type === 'app') this.receivedAppends++;
+      this.observe(m);
+    }
+    this.host.receive(mine);
+  }
+
+  private receiveSnapshot(request: http.IncomingMessage, response: http.ServerResponse): void {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
@@ -244,21 +334,20 @@ export class PeerTransport {
     request.on('end', () => {
       let messages: Message[];
       try {
-        const body = Buffer.concat(chunks);
-        messages = snapshotRequest ? decodeSnapshotRequest(body) : decodeMessages(body);
+        messages = decodeSnapshotRequest(Buffer.concat(chunks));
       } catch (error) {
         response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
         return;
       }
-      const mine = messages.filter((m) => m.to === this.host.id);
-      for (const m of mine) if (m.type === 'app') this.receivedAppends++;
-      this.host.receive(mine);
+      this.deliver(messages);
       response.writeHead(204).end();
     });
   }
 
   close(): void {
     this.closed = true;
+    for (const stream of this.streams.values()) stream.request.destroy();
+    this.streams.clear();
     this.outbound.close();
   }
 }
