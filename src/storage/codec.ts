@@ -36,10 +36,22 @@ export function entryRange(from: number, to: number): { gte: Buffer; lt: Buffer 
   return { gte: entryKey(from), lt: entryKey(to) };
 }
 
-export function chunkKey(chunk: number): Buffer {
-  const key = Buffer.allocUnsafe(5);
+/**
+ * The key of a snapshot chunk. Snapshots alternate between two slots, so that a new one is
+ * written beside the old and a small metadata write switches to it; data dirs from before slots
+ * have their chunks under slot-less keys (`slot` undefined).
+ */
+export function chunkKey(chunk: number, slot?: number): Buffer {
+  if (slot === undefined) {
+    const key = Buffer.allocUnsafe(5);
+    key[0] = CHUNK_PREFIX;
+    key.writeUInt32BE(chunk, 1);
+    return key;
+  }
+  const key = Buffer.allocUnsafe(6);
   key[0] = CHUNK_PREFIX;
-  key.writeUInt32BE(chunk, 1);
+  key[1] = slot;
+  key.writeUInt32BE(chunk, 2);
   return key;
 }
 
@@ -116,5 +128,7 @@ export function decodeJson<T>(payload: Buffer): T | undefined {
 export interface StoredSnapshotMeta extends SnapshotMeta {
   readonly chunks: number;
   readonly size: number;
+  /** Which of the two chunk slots holds the data (absent in data dirs from before slots). */
+  readonly slot?: number;
 }
 

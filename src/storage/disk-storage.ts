@@ -60,15 +60,18 @@ export class DiskStorage implements Storage {
   private readonly queue: WriteQueue;
   private readonly chunkSize: number;
   private snapshotChunks: number;
+  /** The chunk slot of the current snapshot (undefined: none yet, or a data dir from before slots). */
+  private snapshotSlot: number | undefined;
   private failure: StorageFailedError | undefined;
   /** The server's membership record as last saved (Raft itself reads the snapshot's ConfState). */
   membership: unknown;
 
-  private constructor(dir: string, db: Db, memory: MemoryStorage, snapshotChunks: number, membership: unknown, options: DiskStorageOptions) {
+  private constructor(dir: string, db: Db, memory: MemoryStorage, snapshotChunks: number, snapshotSlot: number | undefined, membership: unknown, options: DiskStorageOptions) {
     this.dir = dir;
     this.db = db;
     this.memory = memory;
     this.snapshotChunks = snapshotChunks;
+    this.snapshotSlot = snapshotSlot;
     this.membership = membership;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.queue = new WriteQueue({ batch: (ops, opts) => this.db.batch(ops, opts) });
@@ -88,7 +91,7 @@ export class DiskStorage implements Storage {
     }
     try {
       const loaded = await load(db, dir);
-      return new DiskStorage(dir, db, loaded.memory, loaded.snapshotChunks, loaded.membership, options);
+      return new DiskStorage(dir, db, loaded.memory, loaded.snapshotChunks, loaded.snapshotSlot, loaded.membership, options);
     } catch (error) {
       await db.close();
       throw error;
@@ -147,6 +150,7 @@ export class DiskStorage implements Storage {
     await this.write(ops, request.sync);
     if (request.snapshot !== undefined) {
       this.memory.applySnapshot(request.snapshot);
+      this.snapshotSlot = this.snapshotSlot === 0 ? 1 : 0;
       this.snapshotChunks = chunkCount(request.snapshot.data.length, this.chunkSize);
     }
     this.memory.append(entries);
@@ -155,12 +159,42 @@ export class DiskStorage implements Storage {
   }
 
   /** Records the state machine's snapshot at `index` (which must be in the log), synced. */
+  /**
+   * Saves a snapshot of our own state. Its chunks are written into the free slot outside the
+   * log's write queue, unsynced and a few at a time, so that the log's writes (and fsyncs) go on
+   * meanwhile; one small synced write of the metadata then makes it the snapshot (LevelDB's log is
+   * sequential: that sync makes the chunks durable too), and the old slot is cleared.
+   */
   async saveSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
     const snapshot: Snapshot = { meta: { index, term: this.memory.term(index), confState }, data };
-    await this.write(this.snapshotOps(snapshot), true);
+    const slot = this.snapshotSlot === 0 ? 1 : 0;
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const chunks = chunkCount(bytes.length, this.chunkSize);
+    const perBatch = Math.max(1, Math.floor((4 * 1024 * 1024) / this.chunkSize));
+    try {
+      for (let from = 0; from < chunks; from += perBatch) {
+        const ops: WriteOp[] = [];
+        for (let i = from; i < Math.min(chunks, from + perBatch); i++) ops.push({ type: 'put', key: chunkKey(i, slot), value: record(bytes.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
+        await this.db.batch(ops, { sync: false });
+      }
+    } catch (error) {
+      throw this.fail(error);
+    }
+    const meta: StoredSnapshotMeta = { ...snapshot.meta, chunks, size: bytes.length, slot };
+    await this.write([{ type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) }], true);
+    const stale = this.staleChunkOps();
+    this.snapshotSlot = slot;
+    this.snapshotChunks = chunks;
     this.memory.createSnapshot(index, confState, data);
-    this.snapshotChunks = chunkCount(data.length, this.chunkSize);
+    await this.write(stale, false);
     return snapshot;
+  }
+
+  /** Deletes of the current slot's chunks (to be run once another slot holds the snapshot). */
+  private staleChunkOps(): WriteOp[] {
+    const ops: WriteOp[] = [];
+    for (let i = 0; i < this.snapshotChunks; i++) ops.push({ type: 'del', key: chunkKey(i, this.snapshotSlot) });
+    return ops;
   }
 
   /**
@@ -185,13 +219,14 @@ export class DiskStorage implements Storage {
     await this.db.close();
   }
 
+  /** One atomic batch that installs a snapshot from the leader into the free slot (used by persist). */
   private snapshotOps(snapshot: Snapshot): WriteOp[] {
-    const ops: WriteOp[] = [];
+    const slot = this.snapshotSlot === 0 ? 1 : 0;
+    const ops = this.staleChunkOps();
     const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
     const chunks = chunkCount(data.length, this.chunkSize);
-    for (let i = 0; i < chunks; i++) ops.push({ type: 'put', key: chunkKey(i), value: record(data.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
-    for (let i = chunks; i < this.snapshotChunks; i++) ops.push({ type: 'del', key: chunkKey(i) });
-    const meta: StoredSnapshotMeta = { ...snapshot.meta, chunks, size: data.length };
+    for (let i = 0; i < chunks; i++) ops.push({ type: 'put', key: chunkKey(i, slot), value: record(data.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
+    const meta: StoredSnapshotMeta = { ...snapshot.meta, chunks, size: data.length, slot };
     ops.push({ type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) });
     return ops;
   }
@@ -225,6 +260,7 @@ function describeOpenError(error: unknown): string {
 interface Loaded {
   memory: MemoryStorage;
   snapshotChunks: number;
+  snapshotSlot: number | undefined;
   membership: unknown;
 }
 
@@ -256,13 +292,14 @@ async function load(db: Db, dir: string): Promise<Loaded> {
 
   let snapshot = EMPTY_SNAPSHOT;
   let snapshotChunks = 0;
+  let snapshotSlot: number | undefined;
   const metaPayload = await readRecord(db, dir, KEY_SNAPSHOT_META, 'snapshot metadata');
   if (metaPayload !== undefined) {
     const meta = decodeJson<StoredSnapshotMeta>(metaPayload);
     if (meta === undefined) throw new DataDirError(dir, 'the snapshot metadata record is malformed');
     const parts: Buffer[] = [];
     for (let i = 0; i < meta.chunks; i++) {
-      const part = await readRecord(db, dir, chunkKey(i), `snapshot chunk ${i}`);
+      const part = await readRecord(db, dir, chunkKey(i, meta.slot), `snapshot chunk ${i}`);
       if (part === undefined) throw new DataDirError(dir, `snapshot chunk ${i} of ${meta.chunks} is missing`);
       parts.push(part);
     }
@@ -270,6 +307,7 @@ async function load(db: Db, dir: string): Promise<Loaded> {
     if (data.length !== meta.size) throw new DataDirError(dir, `the snapshot has ${data.length} bytes, its metadata says ${meta.size}`);
     snapshot = { meta: { index: meta.index, term: meta.term, confState: meta.confState }, data: new Uint8Array(data) };
     snapshotChunks = meta.chunks;
+    snapshotSlot = meta.slot;
   }
 
   const entries: Entry[] = [];
@@ -296,5 +334,5 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   }
   const memory = new MemoryStorage();
   memory.load(snapshot, entries, hardState);
-  return { memory, snapshotChunks, membership };
+  return { memory, snapshotChunks, snapshotSlot, membership };
 }

@@ -84,4 +84,74 @@ describe('peer transport and codec', () => {
       sending.close();
     }
   });
+
+  it('sends batches on one stream, in order, and measures round trips from heartbeats', async () => {
+    const peers = new Map<NodeId, string>();
+    const receiver = host(2, peers);
+    const sender = host(1, peers);
+    const receiving = new PeerTransport(receiver.h, quiet);
+    let connections = 0;
+    const server = http.createServer((req, res) => receiving.handle(req, res));
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    peers.set(2, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const sending = new PeerTransport(sender.h, quiet);
+    try {
+      for (let i = 1; i <= 500; i++) sending.send([message({ type: 'app', from: 1, to: 2, term: 1, index: i, entries: [{ term: 1, index: i, type: 'normal', data: new Uint8Array(100).fill(i % 256) }] })]);
+      await until(() => receiver.events.received.length === 500);
+      assert.deepEqual(receiver.events.received.map((m) => m.index), Array.from({ length: 500 }, (_, i) => i + 1));
+      assert.equal(connections, 1);
+      // A heartbeat out, its response back on the peer's own stream: one round trip measured.
+      const back = http.createServer((req, res) => sending.handle(req, res));
+      await new Promise<void>((resolve) => back.listen(0, '127.0.0.1', resolve));
+      peers.set(1, `http://127.0.0.1:${(back.address() as AddressInfo).port}`);
+      sending.send([message({ type: 'heartbeat', from: 1, to: 2, term: 1 })]);
+      await until(() => receiver.events.received.length === 501);
+      receiving.send([message({ type: 'heartbeatResp', from: 2, to: 1, term: 1 })]);
+      await until(() => sending.peerStats.get(2)?.success === 1);
+      receiving.close();
+      back.closeAllConnections();
+      back.close();
+    } finally {
+      sending.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('reads frames split anywhere across the stream\'s chunks', async () => {
+    const peers = new Map<NodeId, string>();
+    const receiver = host(2, peers);
+    const receiving = new PeerTransport(receiver.h, quiet);
+    const server = http.createServer((req, res) => receiving.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const frames = [1, 2, 3].map((i) => {
+        const frame = encodeMessages([message({ type: 'heartbeat', from: 1, to: 2, term: i })]);
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(frame.length);
+        return Buffer.concat([length, frame]);
+      });
+      const bytes = Buffer.concat(frames);
+      const request = http.request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/raft', headers: { 'x-etcd-cluster-id': '000000000000002a', 'x-server-from': '0000000000000001' } });
+      for (let at = 0; at < bytes.length; at += 7) {
+        request.write(bytes.subarray(at, at + 7));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const answered = new Promise<number | undefined>((resolve) => {
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        });
+        request.on('error', () => resolve(undefined));
+      });
+      request.end();
+      await until(() => receiver.events.received.length === 3);
+      assert.equal(await answered, 204);
+      assert.deepEqual(receiver.events.received.map((m) => m.term), [1, 2, 3]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

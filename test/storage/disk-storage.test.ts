@@ -7,7 +7,7 @@ import { decodeConfChange } from '../../src/raft/raft.ts';
 import { RawNode } from '../../src/raft/raw-node.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
 import type { Entry } from '../../src/raft/types.ts';
-import { encodeJson, entryKey, KEY_HARD_STATE, KEY_VERSION } from '../../src/storage/codec.ts';
+import { chunkKey, encodeJson, entryKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, record } from '../../src/storage/codec.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
 
@@ -90,6 +90,46 @@ describe('DiskStorage (classic-level)', () => {
     await reopened.close();
     const again = await DiskStorage.open(dir, { chunkSize: 1000 });
     assert.equal(again.snapshot().data.length, 10);
+    await again.close();
+  });
+
+  it('snapshots alternate between two chunk slots: a new one never overwrites the one in use', async () => {
+    const storage = await DiskStorage.open(dir, { chunkSize: 100 });
+    await storage.persist({ entries: range(1, 30, 1), hardState: { term: 1, vote: 1, commit: 30 }, sync: true });
+    const chunkKeys = async () => {
+      const keys: string[] = [];
+      await rawDb(dir, async (db) => {
+        for await (const key of db.keys()) if (key[0] === 0x73) keys.push(key.toString('hex'));
+      });
+      return keys;
+    };
+    const data = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+    await storage.saveSnapshot(10, { voters: [1], learners: [] }, data(250, 1));
+    await storage.saveSnapshot(20, { voters: [1], learners: [] }, data(120, 2));
+    await storage.saveSnapshot(30, { voters: [1], learners: [] }, data(330, 3));
+    await storage.close();
+    const keys = await chunkKeys();
+    assert.equal(keys.length, 4, `only the current snapshot's 4 chunks remain: ${keys.join(' ')}`);
+    assert.ok(keys.every((k) => k.startsWith('7300')), 'slots go 0, 1, 0: the third snapshot is in slot 0');
+    const reopened = await DiskStorage.open(dir, { chunkSize: 100 });
+    assert.deepEqual([reopened.snapshot().meta.index, reopened.snapshot().data.length, reopened.snapshot().data[329]], [30, 330, 3]);
+    await reopened.close();
+  });
+
+  it('reads a snapshot stored before slots (chunks under slot-less keys)', async () => {
+    const storage = await DiskStorage.open(dir);
+    await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
+    await storage.close();
+    await rawDb(dir, async (db) => {
+      await db.put(chunkKey(0), record(Buffer.from('legacy')));
+      await db.put(KEY_SNAPSHOT_META, encodeJson({ index: 3, term: 1, confState: { voters: [1], learners: [] }, chunks: 1, size: 6 }));
+    });
+    const reopened = await DiskStorage.open(dir);
+    assert.equal(new TextDecoder().decode(reopened.snapshot().data), 'legacy');
+    await reopened.saveSnapshot(5, { voters: [1], learners: [] }, text('new'));
+    await reopened.close();
+    const again = await DiskStorage.open(dir);
+    assert.equal(new TextDecoder().decode(again.snapshot().data), 'new');
     await again.close();
   });
 
