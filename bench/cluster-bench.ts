@@ -3,7 +3,8 @@
 // on loopback with temp data dirs, runs each workload REPS times per system, and prints the
 // medians and kvd/etcd ratios as a markdown table. Everything it starts, it stops.
 // Env: BENCH_DURATION (default 5s), BENCH_REPS (3), BENCH_RESTART_KEYS (1000000; 0 skips the
-// restart measurement), BENCH_ONLY (a substring of workload names to run).
+// restart measurement), BENCH_ONLY (a substring of workload names to run), BENCH_KVD_FLAGS (more
+// `kvd serve` flags, e.g. "--snapshot-count 100000", etcd 3.4's default).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ const DURATION = process.env.BENCH_DURATION ?? '5s';
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const RESTART_KEYS = Number(process.env.BENCH_RESTART_KEYS ?? 1_000_000);
 const ONLY = process.env.BENCH_ONLY ?? '';
+const KVD_FLAGS = (process.env.BENCH_KVD_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const ETCD = '/usr/bin/etcd';
 
 interface System {
@@ -94,7 +96,7 @@ async function restartTime(cluster: TestCluster, keys: number): Promise<{ ms: nu
 async function main(): Promise<void> {
   if (!existsSync(KVD_BIN)) throw new Error('bin/kvd is missing: make builds it');
   const withEtcd = existsSync(ETCD);
-  const kvd = await TestCluster.start(3);
+  const kvd = await TestCluster.start(3, KVD_FLAGS);
   let etcd: EtcdProcess | undefined;
   try {
     etcd = withEtcd ? await startEtcd(3) : undefined;
@@ -103,6 +105,8 @@ async function main(): Promise<void> {
       process.stderr.write(`filling ${system.name}'s key space...\n`);
       await bench(system, ['put', '--sequential', '--total', '100000', '--clients', '64']);
     }
+    // Let both settle (background compaction after the fill) before measuring.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
     const results = new Map<string, Map<string, Array<BenchResult | WatchBenchResult>>>();
     for (const workload of WORKLOADS) {
       const bySystem = new Map<string, Array<BenchResult | WatchBenchResult>>();
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
     const kvdVersion = (await run(KVD_BIN, ['--version'])).stdout.trim();
     const lines = [
       `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; kvd ${kvdVersion}; ${etcdVersion}.`,
-      `Both: 3 members on 127.0.0.1 (heartbeat 50 ms, election 500 ms, fsync on), driven by \`kvctl bench\` over all three client URLs; median of ${REPS} runs of ${DURATION} each, alternating; 256-byte values over 100,000 keys.`,
+      `Both: 3 members on 127.0.0.1 (heartbeat 50 ms, election 500 ms, fsync on, each system's default --snapshot-count unless kvd's flags say otherwise: ${KVD_FLAGS.join(' ') || 'none'}), driven by \`kvctl bench\` over all three client URLs; median of ${REPS} runs of ${DURATION} each, alternating; 256-byte values over 100,000 keys.`,
       '',
       '| workload | kvd ops/s | etcd ops/s | kvd/etcd | kvd p99 ms | etcd p99 ms | p99 kvd/etcd | errors kvd / etcd |',
       '|---|---|---|---|---|---|---|---|',
