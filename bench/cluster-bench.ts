@@ -59,12 +59,16 @@ interface Figures {
   p99?: number;
   missed?: number;
   duplicated?: number;
-  errors: number;
+  /** Errors of all runs, with their kinds: `0`, or `2 (ECONNRESET: 2)`. */
+  errors: string;
   generatorCpu?: number;
 }
 
 function figures(results: ReadonlyArray<BenchResult | WatchBenchResult>): Figures {
-  const errors = results.reduce((sum, r) => sum + Object.values(r.errors).reduce((a, b) => a + b, 0), 0);
+  const kinds = new Map<string, number>();
+  for (const r of results) for (const [kind, n] of Object.entries(r.errors)) kinds.set(kind, (kinds.get(kind) ?? 0) + n);
+  const total = [...kinds.values()].reduce((a, b) => a + b, 0);
+  const errors = total === 0 ? '0' : `${total} (${[...kinds].map(([kind, n]) => `${kind}: ${n}`).join(', ')})`;
   if (results.length === 0) return { errors };
   if ('deliveryLatencyMs' in results[0]!) {
     const watch = results as WatchBenchResult[];
