@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EtcdError, ProtocolError, UnavailableError } from '../../src/client/errors.ts';
-import { HttpTransport } from '../../src/client/http-transport.ts';
+import { HttpTransport, describeTlsFailure } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -110,5 +110,19 @@ describe('HttpTransport and KeysClient', () => {
     // A read is safe to send again: it moves on.
     await client.get('/a');
     assert.equal(other.seen.length, 1);
+  });
+});
+
+describe('TLS failures in words', () => {
+  const failure = (code: string, extra: Record<string, string> = {}) => describeTlsFailure(Object.assign(new Error('x'), { code, ...extra }));
+  it('names an unknown CA, an expired or not yet valid certificate, a hostname mismatch, a refused client certificate', () => {
+    assert.match(failure('SELF_SIGNED_CERT_IN_CHAIN')!, /signed by an unknown CA .*--cacert/);
+    assert.match(failure('UNABLE_TO_VERIFY_LEAF_SIGNATURE')!, /unknown CA/);
+    assert.match(failure('CERT_HAS_EXPIRED')!, /certificate has expired/);
+    assert.match(failure('CERT_NOT_YET_VALID')!, /not valid yet/);
+    assert.match(failure('ERR_TLS_CERT_ALTNAME_INVALID', { reason: 'Host: db. is not in the cert\'s altnames' })!, /^hostname mismatch: Host: db\./);
+    assert.match(failure('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')!, /requires a client certificate/);
+    assert.match(failure('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')!, /refused our client certificate/);
+    assert.equal(failure('ECONNREFUSED'), undefined);
   });
 });
