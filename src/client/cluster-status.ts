@@ -110,7 +110,8 @@ export async function probeEndpoint(base: HttpTransport, endpoint: string, timeo
       ...optional('etcdIndex', keys && numberHeader(keys, 'x-etcd-index')),
       ...optional('commitIndex', firstOf(counters, COMMIT)),
       ...optional('appliedIndex', firstOf(counters, APPLIED)),
-      ...(typeof versionBody?.etcdserver === 'string' ? { serverVersion: versionBody.etcdserver } : {}),
+      // kvd reports its own version beside the etcd API version it speaks.
+      ...(typeof versionBody?.kvd === 'string' ? { serverVersion: `kvd ${versionBody.kvd}` } : typeof versionBody?.etcdserver === 'string' ? { serverVersion: versionBody.etcdserver } : {}),
       ...(typeof versionBody?.etcdcluster === 'string' ? { clusterVersion: versionBody.etcdcluster } : {}),
       latencyMs,
       ...optional('keys', firstOf(counters, KEYS)),
