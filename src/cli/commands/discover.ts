@@ -9,17 +9,16 @@ import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
 import { runSessionCommand } from '../run-keys-command.ts';
-import { segmentName } from './lock.ts';
-import { prefixOption } from './register.ts';
+import { prefixOption, segmentName } from '../session-options.ts';
 
 export const PICKS = ['random', 'round-robin'] as const;
-export type Pick = (typeof PICKS)[number];
+export type PickMode = (typeof PICKS)[number];
 
 export interface DiscoverOptions {
   readonly prefix: string;
   readonly service: string;
   readonly watch: boolean;
-  readonly pick?: Pick;
+  readonly pick?: PickMode;
   readonly format: OutputFormat;
   /** Used by --pick random; tests pass their own. */
   readonly random?: () => number;
@@ -65,7 +64,7 @@ export async function runDiscover(options: DiscoverOptions, deps: SessionDeps): 
 interface DiscoverArgs extends GlobalArgs {
   service: string;
   watch: boolean;
-  pick?: Pick;
+  pick?: PickMode;
   prefix: string;
 }
 

@@ -9,7 +9,7 @@ import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
 import { runSessionCommand } from '../run-keys-command.ts';
-import { checkTtl, holdUntil, segmentName, ttlOption } from './lock.ts';
+import { checkTtl, holdUntil, segmentName, ttlOption } from '../session-options.ts';
 
 export const ELECTIONS_DIR = `${KVCTL_DIR}/elections`;
 

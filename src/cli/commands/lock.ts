@@ -4,7 +4,6 @@ import { KVCTL_DIR } from '../../client/services.ts';
 import type { Turn } from '../../client/turn.ts';
 import { takeTurn } from '../../client/turn.ts';
 import { runChild } from '../child.ts';
-import { UsageError } from '../errors.ts';
 import { ExitCode } from '../exit-code.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
@@ -12,6 +11,7 @@ import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
 import { runSessionCommand } from '../run-keys-command.ts';
+import { checkTtl, holdUntil, segmentName, ttlOption } from '../session-options.ts';
 
 export const LOCKS_DIR = `${KVCTL_DIR}/locks`;
 
@@ -26,27 +26,6 @@ export interface LockOptions {
 export interface LockDeps extends SessionDeps {
   /** Runs CMD; stops it when `stop` aborts; resolves with its exit code. */
   readonly exec?: (command: readonly string[], stop: AbortSignal) => Promise<number>;
-}
-
-/** Checks a name meant to be one path segment below kvctl's directories. */
-export function segmentName(what: string, name: string): string {
-  if (name === '' || name.includes('/') || name === '.' || name === '..') throw new UsageError(`${what} "${name}" must be one non-empty path segment (no "/")`);
-  return name;
-}
-
-/** Waits until `signal` or `lost` aborts; throws lost's reason if the lease went first. */
-export function holdUntil(signal: AbortSignal, lost: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      lost.removeEventListener('abort', done);
-      if (lost.aborted) reject(lost.reason);
-      else resolve();
-    };
-    if (signal.aborted || lost.aborted) return done();
-    signal.addEventListener('abort', done, { once: true });
-    lost.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**
@@ -80,15 +59,6 @@ interface LockArgs extends GlobalArgs {
   name: string;
   ttl: number;
   '--'?: Array<string | number>;
-}
-
-export function ttlOption<T>(yargs: Argv<T>, what: string, fallback: number) {
-  return yargs.option('ttl', { type: 'number', default: fallback, describe: `seconds the ${what} outlives this process if it dies (kept alive every ttl/3)` });
-}
-
-export function checkTtl(ttl: number): number {
-  if (!(Number.isInteger(ttl) && ttl >= 1)) throw new UsageError(`--ttl must be a whole number of seconds, at least 1, not ${ttl}`);
-  return ttl;
 }
 
 export const lockCommand: CommandModule<GlobalArgs, LockArgs> = {

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { SERVICES_DIR, registerInstance, serviceDir } from '../../client/services.ts';
+import { registerInstance, serviceDir } from '../../client/services.ts';
 import { deleteQuietly } from '../../client/turn.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
@@ -7,7 +7,7 @@ import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
 import { runSessionCommand } from '../run-keys-command.ts';
-import { checkTtl, segmentName, ttlOption } from './lock.ts';
+import { checkTtl, prefixOption, segmentName, ttlOption } from '../session-options.ts';
 
 export interface RegisterOptions {
   readonly prefix: string;
@@ -40,10 +40,6 @@ interface RegisterArgs extends GlobalArgs {
   address: string;
   ttl: number;
   prefix: string;
-}
-
-export function prefixOption<T>(yargs: Argv<T>) {
-  return yargs.option('prefix', { type: 'string', default: SERVICES_DIR, describe: 'the directory that holds one directory per service' });
 }
 
 export const registerCommand: CommandModule<GlobalArgs, RegisterArgs> = {
