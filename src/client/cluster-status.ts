@@ -79,8 +79,7 @@ function json(response: HttpResponse | undefined): Record<string, unknown> | und
  * Asks one endpoint for its health, identity, raft position, version and metrics, in parallel.
  * Never throws: a member that does not answer is reported unhealthy with the reason.
  */
-export async function probeEndpoint(base: HttpTransport, endpoint: string, timeoutMs: number): Promise<MemberStatus> {
-  const transport = base.single(endpoint, timeoutMs);
+export async function probeEndpoint(transport: HttpTransport, endpoint: string): Promise<MemberStatus> {
   const get = (path: string): Promise<HttpResponse | undefined> => transport.request({ method: 'GET', path, idempotent: true }).catch(() => undefined);
   const probedAt = Date.now();
   try {
@@ -119,8 +118,8 @@ export async function probeEndpoint(base: HttpTransport, endpoint: string, timeo
       ...optional('proposalsTotal', firstOf(counters, PROPOSALS)),
       probedAt,
     };
-  } finally {
-    transport.close();
+  } catch (error) {
+    return { endpoint, healthy: false, error: (error as Error).message, probedAt };
   }
 }
 
@@ -175,6 +174,7 @@ function rate(now: number | undefined, before: MemberStatus | undefined, field: 
  */
 export class ClusterMonitor {
   private readonly transport: HttpTransport;
+  private readonly direct = new Map<string, HttpTransport>();
   private readonly members: MembersClient;
   private readonly timeoutMs: number;
   private known: KnownMember[];
@@ -195,7 +195,7 @@ export class ClusterMonitor {
     } catch (error) {
       problem = `no endpoint listed the members (${(error as Error).message}); showing the last known`;
     }
-    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(this.transport, m.endpoint, this.timeoutMs))));
+    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(this.directTo(m.endpoint), m.endpoint))));
     const at = Date.now();
     const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
     const leaderIndex = leaderId === undefined ? -1 : this.known.findIndex((m, i) => (m.id ?? statuses[i]?.id) === leaderId);
@@ -239,17 +239,29 @@ export class ClusterMonitor {
     };
   }
 
+  /** A transport to one member alone, kept from poll to poll (its connections stay open). */
+  private directTo(endpoint: string): HttpTransport {
+    let transport = this.direct.get(endpoint);
+    if (transport === undefined) {
+      transport = this.transport.single(endpoint, this.timeoutMs);
+      this.direct.set(endpoint, transport);
+    }
+    return transport;
+  }
+
+  close(): void {
+    for (const transport of this.direct.values()) transport.close();
+    this.direct.clear();
+  }
+
   /** The leader's current round trip to each follower, by member id. */
   private async followerLatencies(endpoint: string): Promise<Map<string, number>> {
-    const transport = this.transport.single(endpoint);
     try {
-      const response = await transport.request({ method: 'GET', path: '/v2/stats/leader', idempotent: true });
+      const response = await this.directTo(endpoint).request({ method: 'GET', path: '/v2/stats/leader', idempotent: true });
       const body = json(response) as { followers?: Record<string, { latency?: { current?: number } }> } | undefined;
       return new Map(Object.entries(body?.followers ?? {}).flatMap(([id, f]) => (typeof f.latency?.current === 'number' ? [[id, f.latency.current] as const] : [])));
     } catch {
       return new Map();
-    } finally {
-      transport.close();
     }
   }
 }

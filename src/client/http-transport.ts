@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { neverSent } from '../api/network-errors.ts';
 import { UnavailableError } from './errors.ts';
 
 export interface TransportOptions {
@@ -64,7 +65,6 @@ export interface HttpResponse {
 
 type AttemptFailure = { readonly kind: 'not-sent' | 'maybe-sent'; readonly reason: string };
 
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 /**
  * Sends HTTP requests to a list of endpoints, moving to the next one when an endpoint does not
@@ -175,7 +175,7 @@ export class HttpTransport {
             : 'ECONNRESET: the server closed the connection; it may require a client certificate (give --cert and --key)';
         }
         // A refused handshake means the request was never processed.
-        const notSent = !sent || tlsFailure !== undefined || (err.code !== undefined && NOT_SENT_CODES.has(err.code));
+        const notSent = !sent || tlsFailure !== undefined || neverSent(err.code);
         settle({ kind: notSent ? 'not-sent' : 'maybe-sent', reason: tlsFailure ?? err.code ?? err.message });
       });
       request.on('response', (response) => {

@@ -52,7 +52,7 @@ export class Lease {
     return this.controller.signal;
   }
 
-  get ttlMs(): number {
+  private get ttlMs(): number {
     return this.options.ttlSeconds * 1000;
   }
 
@@ -105,13 +105,12 @@ export class Lease {
    * after `sentAt`: up to a margin for clock drift, the key is ours until sentAt + TTL.
    */
   private confirmed(sentAt: number): void {
-    if (this.closed || this.signal.aborted) return;
+    // A lease that writes its key again has no deadline: it is never lost.
+    if (this.closed || this.signal.aborted || this.options.recreate !== undefined) return;
     clearTimeout(this.deadlineTimer);
     const margin = Math.min(1000, this.ttlMs / 6);
     const left = sentAt + this.ttlMs - margin - this.now();
-    this.deadlineTimer = setTimeout(() => {
-      if (this.options.recreate === undefined) this.lose(`no refresh of ${this.key} was confirmed within its TTL of ${this.options.ttlSeconds}s`);
-    }, Math.max(0, left));
+    this.deadlineTimer = setTimeout(() => this.lose(`no refresh of ${this.key} was confirmed within its TTL of ${this.options.ttlSeconds}s`), Math.max(0, left));
   }
 
   private lose(reason: string): void {

@@ -2,6 +2,7 @@ import { ErrorCode } from '../api/error-code.ts';
 import { EtcdError } from './errors.ts';
 import type { KeysClient } from './keys-client.ts';
 import { Lease } from './lease.ts';
+import { childrenInOrder } from './turn.ts';
 
 /** Where `kvctl register` puts services unless told otherwise: visible, so curl users find them. */
 export const SERVICES_DIR = '/services';
@@ -22,16 +23,9 @@ export function serviceDir(prefix: string, service: string): string {
 
 /** The live instances of a service, by name; none when the service was never registered. */
 export async function listInstances(client: Pick<KeysClient, 'get'>, dir: string, quorum: boolean): Promise<{ instances: Instance[]; etcdIndex: number }> {
-  try {
-    const { event, etcdIndex } = await client.get(dir, { sorted: true, quorum });
-    const instances = (event.node?.nodes ?? [])
-      .filter((n) => n.dir !== true)
-      .map((n) => ({ name: n.key!.slice(n.key!.lastIndexOf('/') + 1), address: n.value ?? '', key: n.key!, ...(n.ttl !== undefined ? { ttl: n.ttl } : {}) }));
-    return { instances, etcdIndex };
-  } catch (error) {
-    if (error instanceof EtcdError && error.errorCode === ErrorCode.KeyNotFound) return { instances: [], etcdIndex: error.index };
-    throw error;
-  }
+  const { children, etcdIndex } = await childrenInOrder(client, dir, quorum);
+  const instances = children.map((n) => ({ name: n.key!.slice(n.key!.lastIndexOf('/') + 1), address: n.value ?? '', key: n.key!, ...(n.ttl !== undefined ? { ttl: n.ttl } : {}) }));
+  return { instances, etcdIndex };
 }
 
 /**

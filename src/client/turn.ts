@@ -5,10 +5,10 @@ import type { KeysClient } from './keys-client.ts';
 import { Lease, LeaseLostError } from './lease.ts';
 import { HistoryClearedError, Watcher, isRemoval } from './watcher.ts';
 
-/** The files directly under a directory, oldest in-order key first. */
-export async function childrenInOrder(client: Pick<KeysClient, 'get'>, dir: string): Promise<{ children: V2Node[]; etcdIndex: number }> {
+/** The files directly under a directory, sorted by key (oldest in-order key first); none when it is missing. */
+export async function childrenInOrder(client: Pick<KeysClient, 'get'>, dir: string, quorum = true): Promise<{ children: V2Node[]; etcdIndex: number }> {
   try {
-    const { event, etcdIndex } = await client.get(dir, { sorted: true, quorum: true });
+    const { event, etcdIndex } = await client.get(dir, { sorted: true, quorum });
     return { children: (event.node?.nodes ?? []).filter((n) => n.dir !== true), etcdIndex };
   } catch (error) {
     if (error instanceof EtcdError && error.errorCode === ErrorCode.KeyNotFound) return { children: [], etcdIndex: error.index };

@@ -56,11 +56,6 @@ export class Watcher {
     if (options.afterIndex !== undefined) this.nextIndex = options.afterIndex + 1;
   }
 
-  /** The index of the next event to deliver (known once the watch has started). */
-  get waitIndex(): number | undefined {
-    return this.nextIndex;
-  }
-
   /** The next event; throws HistoryClearedError when events were lost to the server's history. */
   async next(): Promise<V2Event> {
     if (this.nextIndex === undefined) await this.resync();

@@ -13,15 +13,13 @@ import type { Member, MemberInfo } from './member.ts';
 import { MembershipError } from './member.ts';
 import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
+import { BodyTooLarge, readBody } from './read-body.ts';
 
 const KEYS_PREFIX = '/v2/keys';
 const KEYS_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 
-class BodyTooLarge extends Error {}
-
-/** The client-facing HTTP API: etcd's v2 keys API and its companions, answered as etcd 3.4 does. */
 /** An event as watchers receive it, serialised once however many watchers it goes to. */
 const eventLines = new WeakMap<StoreEvent, string>();
 function serialised(event: StoreEvent): string {
@@ -33,6 +31,7 @@ function serialised(event: StoreEvent): string {
   return line;
 }
 
+/** The client-facing HTTP API: etcd's v2 keys API and its companions, answered as etcd 3.4 does. */
 export class ClientApi {
   private readonly member: Member;
   private readonly log: Logger;
@@ -138,7 +137,7 @@ export class ClientApi {
     if (!KEYS_METHODS.has(method)) return this.notAllowed(res, 'HEAD,GET,PUT,POST,DELETE');
     let body: string;
     try {
-      body = await readBody(req, this.member.config.maxRequestBytes);
+      body = (await readBody(req, this.member.config.maxRequestBytes)).toString('utf8');
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         this.writeError(res, new StoreError(ErrorCodes.InvalidForm, 'http: request body too large', 0), 413);
@@ -278,7 +277,7 @@ export class ClientApi {
   /** Reads `{"peerURLs": [...], "isLearner": bool}`; answers 415/400 as etcd and returns undefined on error. */
   private async readMemberBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<{ peerURLs: string[]; isLearner?: boolean } | undefined> {
     const contentType = req.headers['content-type'] ?? '';
-    const text = await readBody(req, this.member.config.maxRequestBytes).catch(() => undefined);
+    const text = await readBody(req, this.member.config.maxRequestBytes).then((b) => b.toString('utf8'), () => undefined);
     if (contentType.split(';')[0]!.trim() !== 'application/json') {
       this.writeMembersJson(res, 415, { message: `Bad Content-Type ${contentType}, accept application/json` });
       return undefined;
@@ -420,20 +419,3 @@ function cleanServePath(path: string): string {
   return clean;
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLarge());
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Message, NodeId } from '../raft/types.ts';
 import type { Logger } from './logger.ts';
 import { Outbound } from './outbound.ts';
+import { readBody } from './read-body.ts';
 import { formatId, parseId } from './member-id.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
@@ -324,24 +325,20 @@ export class PeerTransport {
   }
 
   private receiveSnapshot(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_FRAME_BYTES) request.destroy();
-      else chunks.push(chunk);
-    });
-    request.on('end', () => {
-      let messages: Message[];
-      try {
-        messages = decodeSnapshotRequest(Buffer.concat(chunks));
-      } catch (error) {
-        response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
-        return;
-      }
-      this.deliver(messages);
-      response.writeHead(204).end();
-    });
+    readBody(request, MAX_FRAME_BYTES).then(
+      (body) => {
+        let messages: Message[];
+        try {
+          messages = decodeSnapshotRequest(body);
+        } catch (error) {
+          response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
+          return;
+        }
+        this.deliver(messages);
+        response.writeHead(204).end();
+      },
+      () => request.destroy(),
+    );
   }
 
   close(): void {

@@ -1,7 +1,9 @@
 import type http from 'node:http';
+import { neverSent } from '../api/network-errors.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Outbound } from './outbound.ts';
+import { BodyTooLarge, readBody } from './read-body.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
 /** How long a member that failed is tried only when every other one has failed too. */
@@ -19,7 +21,6 @@ interface ForwardFailure {
   readonly notSent: boolean;
 }
 
-const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 /**
  * A proxy member (etcd's `--proxy on`): stores nothing and forwards every client request to a
@@ -101,19 +102,13 @@ export class ProxyMember {
       res.writeHead(501).end();
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= this.maxRequestBytes) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > this.maxRequestBytes) {
+    readBody(req, this.maxRequestBytes).then(
+      (body) => void this.forwardToAny(req, res, body),
+      (error: unknown) => {
+        if (!(error instanceof BodyTooLarge)) return void res.destroy();
         res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8' }).end('http: request body too large\n');
-        return;
-      }
-      void this.forwardToAny(req, res, Buffer.concat(chunks));
-    });
+      },
+    );
   }
 
   /** Members in the order to try them: the preferred first, then the rest, those that failed lately last. */
@@ -158,7 +153,7 @@ export class ProxyMember {
       upstream.on('finish', () => (sent = true));
       upstream.on('error', (error: NodeJS.ErrnoException) => {
         if (answered) return void res.destroy();
-        resolve({ reason: error.code ?? error.message, notSent: !sent || (error.code !== undefined && NOT_SENT.has(error.code)) });
+        resolve({ reason: error.code ?? error.message, notSent: !sent || neverSent(error.code) });
       });
       upstream.on('response', (response) => {
         answered = true;

@@ -172,11 +172,7 @@ export class DiskStorage implements Storage {
     const chunks = chunkCount(bytes.length, this.chunkSize);
     const perBatch = Math.max(1, Math.floor((4 * 1024 * 1024) / this.chunkSize));
     try {
-      for (let from = 0; from < chunks; from += perBatch) {
-        const ops: WriteOp[] = [];
-        for (let i = from; i < Math.min(chunks, from + perBatch); i++) ops.push({ type: 'put', key: chunkKey(i, slot), value: record(bytes.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
-        await this.db.batch(ops, { sync: false });
-      }
+      for (let from = 0; from < chunks; from += perBatch) await this.db.batch(this.chunkPuts(bytes, slot, from, Math.min(chunks, from + perBatch)), { sync: false });
     } catch (error) {
       throw this.fail(error);
     }
@@ -188,6 +184,13 @@ export class DiskStorage implements Storage {
     this.memory.createSnapshot(index, confState, data);
     await this.write(stale, false);
     return snapshot;
+  }
+
+  /** Puts of chunks [from, to) of `data` into `slot`. */
+  private chunkPuts(data: Buffer, slot: number, from: number, to: number): WriteOp[] {
+    const ops: WriteOp[] = [];
+    for (let i = from; i < to; i++) ops.push({ type: 'put', key: chunkKey(i, slot), value: record(data.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
+    return ops;
   }
 
   /** Deletes of the current slot's chunks (to be run once another slot holds the snapshot). */
@@ -225,7 +228,7 @@ export class DiskStorage implements Storage {
     const ops = this.staleChunkOps();
     const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
     const chunks = chunkCount(data.length, this.chunkSize);
-    for (let i = 0; i < chunks; i++) ops.push({ type: 'put', key: chunkKey(i, slot), value: record(data.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
+    ops.push(...this.chunkPuts(data, slot, 0, chunks));
     const meta: StoredSnapshotMeta = { ...snapshot.meta, chunks, size: data.length, slot };
     ops.push({ type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) });
     return ops;

@@ -55,13 +55,22 @@ async function endpointsOf(argv: EndpointArgs, transport: HttpTransport): Promis
   return [...new Set(members.flatMap((m) => m.clientURLs))];
 }
 
+async function probeOnce(transport: HttpTransport, endpoint: string, timeoutMs: number): Promise<MemberStatus> {
+  const direct = transport.single(endpoint, timeoutMs);
+  try {
+    return await probeEndpoint(direct, endpoint);
+  } finally {
+    direct.close();
+  }
+}
+
 function handle(run: typeof runEndpointHealth, fallback: OutputFormat) {
   return async (argv: unknown): Promise<void> => {
     const a = argv as EndpointArgs;
     const timeoutMs = parseDuration(a.timeout);
     const transport = transportFor(a, processIo);
     try {
-      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback), { io: processIo, probe: (e) => probeEndpoint(transport, e, timeoutMs) });
+      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback), { io: processIo, probe: (e) => probeOnce(transport, e, timeoutMs) });
     } finally {
       transport.close();
     }

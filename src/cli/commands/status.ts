@@ -44,14 +44,15 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
     const transport = transportFor(argv, processIo);
     const timeoutMs = parseDuration(argv.timeout);
     const intervalMs = parseDuration(argv.interval);
+    const monitor = new ClusterMonitor(transport, parseEndpoints(argv.endpoints), Math.min(timeoutMs, Math.max(200, intervalMs)));
     try {
-      const monitor = new ClusterMonitor(transport, parseEndpoints(argv.endpoints), Math.min(timeoutMs, Math.max(200, intervalMs)));
       if (argv.writeOut !== undefined || !process.stdout.isTTY || !process.stdin.isTTY) {
         process.exitCode = await runStatusOnce(monitor, argv.writeOut ?? 'table', processIo, process.stdout.columns || 200);
       } else {
         await runStatusTui(monitor, intervalMs);
       }
     } finally {
+      monitor.close();
       transport.close();
     }
   },
