@@ -6,7 +6,8 @@ import { seededRandom } from '../raft/rand.ts';
 import type { Entry, Message, NodeId } from '../raft/types.ts';
 import { DiskStorage } from '../storage/disk-storage.ts';
 import type { StoreEvent } from '../store/event.ts';
-import { restoreSnapshot, snapshotChunks } from '../store/snapshot.ts';
+import { decodeImage } from '../storage/image.ts';
+import { DataDirError } from '../storage/errors.ts';
 import { Store } from '../store/store.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import type { ServeConfig } from './config.ts';
@@ -18,6 +19,8 @@ import { Outbound } from './outbound.ts';
 import type { TlsMaterial } from './tls.ts';
 import { PeerTransport } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
+import type { MemberState } from './store-image.ts';
+import { fullImage, imageChanges, restoreBlob, restoreImage } from './store-image.ts';
 
 export interface MemberInfo {
   readonly id: NodeId;
@@ -128,7 +131,7 @@ export class Member implements TransportHost {
   private snapshotting = false;
   private snapshotTask: Promise<void> = Promise.resolve();
 
-  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound) {
+  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
     this.config = config;
     this.storage = storage;
     this.log = log;
@@ -139,7 +142,8 @@ export class Member implements TransportHost {
     for (const id of membership.removed ?? []) this.removedIds.add(id);
     this.snapshotIndex = storage.snapshot().meta.index;
     this.appliedIndex = this.snapshotIndex;
-    if (this.snapshotIndex > 0) this.restoreFrom(storage.snapshot().data);
+    if (restored !== undefined) this.adopt(restored);
+    else this.store.trackChanges();
     this.node = new RawNode({
       id,
       electionTick: Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -165,6 +169,7 @@ export class Member implements TransportHost {
     const outbound = new Outbound(peerTls, 4);
     const storage = await DiskStorage.open(config.dataDir);
     try {
+      const restored = await loadSnapshot(storage);
       const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
       const stored = storage.membership as Membership | undefined;
       let membership: Membership;
@@ -193,7 +198,11 @@ export class Member implements TransportHost {
       if (self === undefined && !fresh) {
         throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
       }
-      const member = new Member(config, storage, log, membership, id, peers, outbound);
+      const member = new Member(config, storage, log, membership, id, peers, outbound, restored);
+      // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).
+      if (restored !== undefined && !storage.takesImageChanges) {
+        await storage.saveSnapshot(member.snapshotIndex, storage.snapshot().meta.confState, fullImage(member.state()));
+      }
       member.begin();
       log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
       return member;
@@ -244,6 +253,10 @@ export class Member implements TransportHost {
     this.removedIds.add(this.id);
     this.log.warn('a peer says this member was removed from the cluster; it stops serving');
     queueMicrotask(() => this.onRemoved?.());
+  }
+
+  snapshotImage(index: number): Promise<Uint8Array> {
+    return this.storage.snapshotImage(index);
   }
 
   reportSnapshot(id: NodeId, succeeded: boolean): void {
@@ -447,7 +460,8 @@ export class Member implements TransportHost {
       await persisted;
     } else {
       await persisted;
-      this.restoreFrom(rd.snapshot.data);
+      const image = decodeImage(rd.snapshot.data);
+      this.adopt(await restoreImage<Membership>(image.head, image.records));
       this.appliedIndex = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.meta.index });
@@ -696,22 +710,24 @@ export class Member implements TransportHost {
   }
 
   /**
-   * Every --snapshot-count applied entries: the store is serialised now (at this index) and saved,
-   * then the log compacted, in the background, so that requests keep flowing meanwhile.
+   * Every --snapshot-count applied entries a snapshot is taken now (at this index): what the
+   * store's writes changed since the last one (the whole store for the first). It is saved, and
+   * the log compacted, in the background, so that requests keep flowing meanwhile.
    */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     const index = this.appliedIndex;
-    const data = this.snapshotData();
+    const update = this.storage.takesImageChanges ? imageChanges(this.state()) : fullImage(this.state());
     const confState = this.node.status().confState;
     this.snapshotting = true;
     this.snapshotTask = (async () => {
       try {
-        await this.storage.saveSnapshot(index, confState, data);
+        await this.storage.saveSnapshot(index, confState, update);
         this.snapshotIndex = index;
         const compactTo = index - this.config.snapshotCatchupEntries;
         if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
-        this.log.info('snapshot saved', { index, bytes: data.length, firstIndex: this.storage.firstIndex() });
+        const written = update.kind === 'changes' ? { written: update.puts.length, removed: update.removed.length } : { full: true };
+        this.log.info('snapshot saved', { index, ...written, firstIndex: this.storage.firstIndex() });
       } catch (error) {
         this.log.error('cannot save a snapshot', { index, error: error instanceof Error ? error.message : String(error) });
       } finally {
@@ -720,22 +736,18 @@ export class Member implements TransportHost {
     })();
   }
 
-  /**
-   * Snapshot data: the membership on the first line, the recently applied request ids on the
-   * second, then the store's chunks, one per line.
-   */
-  private snapshotData(): Uint8Array {
-    const lines = [JSON.stringify(this.membership()), JSON.stringify([...this.appliedIds]), ...snapshotChunks(this.store)];
-    return encoder.encode(lines.join('\n'));
+  /** What a snapshot holds: the membership, the recently applied request ids, the store. */
+  private state(): MemberState<Membership> {
+    return { membership: this.membership(), appliedIds: this.appliedIds, store: this.store };
   }
 
-  private restoreFrom(data: Uint8Array): void {
-    const [first, ids, ...chunks] = decoder.decode(data).split('\n');
-    const membership = JSON.parse(first!) as Membership;
-    this.members = new Map(membership.members.map((m) => [m.id, m]));
-    this.removedIds = new Set(membership.removed ?? []);
-    this.appliedIds = new Map(JSON.parse(ids!) as Array<[string, number]>);
-    this.store = restoreSnapshot(chunks);
+  /** Takes over a state loaded from a snapshot; open watches end. */
+  private adopt(state: MemberState<Membership>): void {
+    this.members = new Map(state.membership.members.map((m) => [m.id, m]));
+    this.removedIds = new Set(state.membership.removed ?? []);
+    this.appliedIds = state.appliedIds;
+    this.store = state.store;
+    this.store.trackChanges();
     for (const listener of this.storeReplacedListeners) listener();
   }
 
@@ -763,6 +775,19 @@ export class Member implements TransportHost {
 
 /** A member that cannot start with what it was given. */
 export class StartError extends Error {}
+
+/** The state in the data dir's snapshot, if it has one. */
+async function loadSnapshot(storage: DiskStorage): Promise<MemberState<Membership> | undefined> {
+  const snapshot = await storage.loadSnapshot();
+  try {
+    if (snapshot.kind === 'image') return await restoreImage<Membership>(snapshot.head, snapshot.records);
+    if (snapshot.kind === 'blob') return restoreBlob<Membership>(snapshot.data);
+    return undefined;
+  } catch (error) {
+    if (error instanceof DataDirError) throw error;
+    throw new DataDirError(storage.dir, `its snapshot cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 
 /**
  * --initial-cluster-state existing: ask the members in --initial-cluster for the membership;

@@ -41,6 +41,8 @@ export interface TransportHost {
   receive(messages: readonly Message[]): void;
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, succeeded: boolean): void;
+  /** The data of the snapshot at `index`, read from the data dir; rejects if that is no longer the one. */
+  snapshotImage(index: number): Promise<Uint8Array>;
   /** The membership, for a member joining with --initial-cluster-state existing. */
   membershipRecord(): unknown;
   /** Whether `id` was removed from the cluster (its messages get 410 Gone). */
@@ -200,6 +202,15 @@ export class PeerTransport {
    * peer's other messages keep flowing meanwhile; the outcome is reported to the core.
    */
   private sendSnapshot(m: Message): void {
+    const snapshot = m.snapshot!;
+    const data = snapshot.data.length > 0 ? Promise.resolve(snapshot.data) : this.host.snapshotImage(snapshot.meta.index);
+    data.then(
+      (bytes) => this.streamSnapshot(m, bytes),
+      (error: unknown) => this.failed(m.to, [m], `cannot read the snapshot: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
+
+  private streamSnapshot(m: Message, data: Uint8Array): void {
     const urls = this.host.peerUrlsOf(m.to);
     const snapshot = m.snapshot!;
     if (this.closed || urls === undefined || urls.length === 0) {
@@ -207,7 +218,6 @@ export class PeerTransport {
       return;
     }
     const head = encodeMessages([{ ...m, snapshot: { meta: snapshot.meta, data: new Uint8Array(0) } }]);
-    const data = snapshot.data;
     const request = this.outbound.request(new URL(SNAPSHOT_PATH, urls[0]), {
       method: 'POST',
       headers: {

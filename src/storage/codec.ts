@@ -7,11 +7,15 @@ import type { Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts
  *   "h"                 hard state
  *   "c"                 membership record (the server's member list, names and URLs)
  *   "e" + u64be(index)  log entry
- *   "m"                 snapshot metadata (index, term, configuration, chunk count, size)
- *   "s" + u32be(chunk)  snapshot data, in chunks
+ *   "m"                 snapshot metadata (index, term, configuration, slot)
+ *   "r" + u8(slot)      snapshot image head: u64be(index), then the state machine's head
+ *   "r" + u8(slot) + k  snapshot image record k (see image.ts)
+ *   "s" + [u8(slot)] + u32be(chunk)   a version 1 snapshot (one blob in chunks), still read
  * Every value is a record: u32be CRC-32 of the payload, then the payload.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Older versions this one reads (and upgrades as it writes). */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 
 export const KEY_VERSION = Buffer.from('v');
 export const KEY_HARD_STATE = Buffer.from('h');
@@ -19,6 +23,23 @@ export const KEY_MEMBERSHIP = Buffer.from('c');
 export const KEY_SNAPSHOT_META = Buffer.from('m');
 const ENTRY_PREFIX = 0x65; // 'e'
 const CHUNK_PREFIX = 0x73; // 's'
+const IMAGE_PREFIX = 0x72; // 'r'
+
+/** The key of an image record in `slot` (the head's key is the empty record key). */
+export function imageKey(slot: number, key: Uint8Array = EMPTY): Buffer {
+  const out = Buffer.allocUnsafe(2 + key.length);
+  out[0] = IMAGE_PREFIX;
+  out[1] = slot;
+  out.set(key, 2);
+  return out;
+}
+
+/** Every key of the image in `slot`, head first: [gte, lt). */
+export function imageRange(slot: number): { gte: Buffer; lt: Buffer } {
+  return { gte: imageKey(slot), lt: imageKey(slot + 1) };
+}
+
+const EMPTY = new Uint8Array(0);
 
 export function entryKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(9);
@@ -126,9 +147,23 @@ export function decodeJson<T>(payload: Buffer): T | undefined {
 }
 
 export interface StoredSnapshotMeta extends SnapshotMeta {
-  readonly chunks: number;
-  readonly size: number;
-  /** Which of the two chunk slots holds the data (absent in data dirs from before slots). */
+  /** Which of the two slots holds the data (absent in version 1 data dirs from before slots). */
   readonly slot?: number;
+  /** Version 1: the data is one blob in this many chunks, of `size` bytes in all. */
+  readonly chunks?: number;
+  readonly size?: number;
+}
+
+/** An image head row's payload: the snapshot index it belongs to, then the state machine's head. */
+export function encodeImageHead(index: number, head: Uint8Array): Buffer {
+  const payload = Buffer.allocUnsafe(8 + head.length);
+  writeU64(payload, 0, index);
+  payload.set(head, 8);
+  return record(payload);
+}
+
+export function decodeImageHead(payload: Buffer): { index: number; head: Buffer } | undefined {
+  if (payload.length < 8) return undefined;
+  return { index: readU64(payload, 0), head: payload.subarray(8) };
 }
 

@@ -1,30 +1,37 @@
 import { ClassicLevel } from 'classic-level';
 import type { Storage } from '../raft/storage.ts';
 import { EMPTY_SNAPSHOT, MemoryStorage } from '../raft/storage.ts';
+import { SnapshotTemporarilyUnavailableError } from '../raft/errors.ts';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import type { StoredSnapshotMeta } from './codec.ts';
 import {
-
   FORMAT_VERSION,
+  READABLE_FORMAT_VERSIONS,
   KEY_MEMBERSHIP,
   KEY_HARD_STATE,
   KEY_SNAPSHOT_META,
   KEY_VERSION,
   chunkKey,
   decodeEntry,
+  decodeImageHead,
   decodeHardState,
   decodeJson,
   encodeEntry,
   encodeHardState,
+  encodeImageHead,
   encodeJson,
   entryIndexOf,
   entryKey,
   entryRange,
+  imageKey,
+  imageRange,
   openRecord,
   record,
 } from './codec.ts';
 import { DataDirError, StorageFailedError } from './errors.ts';
+import type { Image, ImageRecord, ImageUpdate } from './image.ts';
+import { decodeImage, encodeImage } from './image.ts';
 import type { WriteOp } from './write-queue.ts';
 import { WriteQueue } from './write-queue.ts';
 
@@ -40,12 +47,14 @@ export interface PersistRequest {
   readonly sync: boolean;
 }
 
-export interface DiskStorageOptions {
-  /** Bytes per snapshot chunk value. */
-  readonly chunkSize?: number;
-}
+/** How the current snapshot's data is kept: none yet, an image (records), or a version 1 blob. */
+type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readonly slot: number } | { readonly kind: 'blob'; readonly slot: number | undefined; readonly chunks: number };
 
-const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+/** Bytes of records per LevelDB batch when a whole image is written. */
+const IMAGE_BATCH_BYTES = 4 * 1024 * 1024;
+/** Rows read per step when an image is scanned. */
+const SCAN_STEP = 1000;
+const NO_DATA = new Uint8Array(0);
 type Db = ClassicLevel<Buffer, Buffer>;
 
 /**
@@ -58,22 +67,17 @@ export class DiskStorage implements Storage {
   private readonly db: Db;
   private readonly memory: MemoryStorage;
   private readonly queue: WriteQueue;
-  private readonly chunkSize: number;
-  private snapshotChunks: number;
-  /** The chunk slot of the current snapshot (undefined: none yet, or a data dir from before slots). */
-  private snapshotSlot: number | undefined;
+  private form: SnapshotForm;
   private failure: StorageFailedError | undefined;
   /** The server's membership record as last saved (Raft itself reads the snapshot's ConfState). */
   membership: unknown;
 
-  private constructor(dir: string, db: Db, memory: MemoryStorage, snapshotChunks: number, snapshotSlot: number | undefined, membership: unknown, options: DiskStorageOptions) {
+  private constructor(dir: string, db: Db, memory: MemoryStorage, form: SnapshotForm, membership: unknown) {
     this.dir = dir;
     this.db = db;
     this.memory = memory;
-    this.snapshotChunks = snapshotChunks;
-    this.snapshotSlot = snapshotSlot;
+    this.form = form;
     this.membership = membership;
-    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.queue = new WriteQueue({ batch: (ops, opts) => this.db.batch(ops, opts) });
   }
 
@@ -82,7 +86,7 @@ export class DiskStorage implements Storage {
    * problem, for anything it cannot trust: a failed checksum, a gap in the log, an unknown format
    * version, a lock held by another member.
    */
-  static async open(dir: string, options: DiskStorageOptions = {}): Promise<DiskStorage> {
+  static async open(dir: string): Promise<DiskStorage> {
     const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await db.open();
@@ -91,7 +95,7 @@ export class DiskStorage implements Storage {
     }
     try {
       const loaded = await load(db, dir);
-      return new DiskStorage(dir, db, loaded.memory, loaded.snapshotChunks, loaded.snapshotSlot, loaded.membership, options);
+      return new DiskStorage(dir, db, loaded.memory, loaded.form, loaded.membership);
     } catch (error) {
       await db.close();
       throw error;
@@ -133,10 +137,16 @@ export class DiskStorage implements Storage {
   /** Makes one Ready's state durable as one atomic batch; resolves once it is (synced if asked). */
   async persist(request: PersistRequest): Promise<void> {
     const ops: WriteOp[] = [];
+    let installed: SnapshotForm | undefined;
     if (request.snapshot !== undefined) {
-      // A leader's snapshot replaces our whole log.
+      // A leader's snapshot replaces our whole log. Its image goes into the free slot first;
+      // the batch below switches to it.
+      const { meta, data } = request.snapshot;
+      const slot = this.freeSlot();
+      await this.writeImage(slot, meta.index, decodeImage(data));
       for (let i = this.memory.firstIndex() - 1; i <= this.memory.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
-      ops.push(...this.snapshotOps(request.snapshot));
+      ops.push(this.metaPut({ ...meta, slot }));
+      installed = { kind: 'image', slot };
     }
     const entries = request.entries;
     if (entries.length > 0) {
@@ -149,55 +159,164 @@ export class DiskStorage implements Storage {
     if (request.membership !== undefined) ops.push({ type: 'put', key: KEY_MEMBERSHIP, value: encodeJson(request.membership) });
     await this.write(ops, request.sync);
     if (request.snapshot !== undefined) {
-      this.memory.applySnapshot(request.snapshot);
-      this.snapshotSlot = this.snapshotSlot === 0 ? 1 : 0;
-      this.snapshotChunks = chunkCount(request.snapshot.data.length, this.chunkSize);
+      // The image is on disk; the data need not stay in memory (snapshotImage reads it back).
+      this.memory.applySnapshot({ meta: request.snapshot.meta, data: NO_DATA });
+      await this.switchTo(installed!);
     }
     this.memory.append(entries);
     if (request.hardState !== undefined) this.memory.setHardState(request.hardState);
     if (request.membership !== undefined) this.membership = request.membership;
   }
 
-  /** Records the state machine's snapshot at `index` (which must be in the log), synced. */
+  /** Whether the current snapshot is an image that `saveSnapshot` can update with changes only. */
+  get takesImageChanges(): boolean {
+    return this.form.kind === 'image';
+  }
+
   /**
-   * Saves a snapshot of our own state. Its chunks are written into the free slot outside the
-   * log's write queue, unsynced and a few at a time, so that the log's writes (and fsyncs) go on
-   * meanwhile; one small synced write of the metadata then makes it the snapshot (LevelDB's log is
-   * sequential: that sync makes the chunks durable too), and the old slot is cleared.
+   * Saves a snapshot of our own state at `index` (which must be in the log). Changes update the
+   * current image in place: one atomic batch of the records written and removed, the head and the
+   * metadata. A full image goes into the free slot, a few MiB per batch, and a metadata write
+   * switches to it. Either way the rows go out unsynced beside the log's write queue, so that the
+   * log's writes and fsyncs go on meanwhile; a small synced write through the queue then makes them
+   * durable (LevelDB's log is sequential) before this resolves and the log may be compacted.
    */
-  async saveSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const snapshot: Snapshot = { meta: { index, term: this.memory.term(index), confState }, data };
-    const slot = this.snapshotSlot === 0 ? 1 : 0;
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const chunks = chunkCount(bytes.length, this.chunkSize);
-    const perBatch = Math.max(1, Math.floor((4 * 1024 * 1024) / this.chunkSize));
+  async saveSnapshot(index: number, confState: ConfState, update: ImageUpdate): Promise<void> {
+    const meta = { index, term: this.memory.term(index), confState };
+    if (update.kind === 'changes') {
+      if (this.form.kind !== 'image') throw new Error('saveSnapshot: changes need a current image; save a full one first');
+      const slot = this.form.slot;
+      const ops: WriteOp[] = [];
+      for (const key of update.removed) ops.push({ type: 'del', key: imageKey(slot, key) });
+      for (const [key, value] of update.puts) ops.push({ type: 'put', key: imageKey(slot, key), value: record(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) });
+      ops.push({ type: 'put', key: imageKey(slot), value: encodeImageHead(index, update.head) });
+      const metaPut = this.metaPut({ ...meta, slot });
+      ops.push(metaPut);
+      await this.unqueued(ops);
+      await this.write([metaPut], true);
+    } else {
+      const slot = this.freeSlot();
+      await this.writeImage(slot, index, update.image);
+      await this.write([this.metaPut({ ...meta, slot })], true);
+      await this.switchTo({ kind: 'image', slot });
+    }
+    // (Saving a version 1 snapshot again as an image keeps its index.)
+    if (index > this.memory.snapshot().meta.index) this.memory.createSnapshot(index, confState, NO_DATA);
+  }
+
+  /**
+   * The current snapshot's image on the wire (for a follower), read at one point in time. Throws
+   * SnapshotTemporarilyUnavailableError if the snapshot is no longer the one at `index`.
+   */
+  async snapshotImage(index: number): Promise<Uint8Array> {
+    // (A version 1 blob is replaced by an image when the member starts: see takesImageChanges.)
+    if (this.form.kind !== 'image') throw new SnapshotTemporarilyUnavailableError();
+    const scan = this.scanImage(this.form.slot);
+    const head = (await scan.next()).value as { index: number; head: Buffer } | undefined;
+    if (head === undefined || head.index !== index) {
+      await scan.return(undefined);
+      throw new SnapshotTemporarilyUnavailableError();
+    }
+    const records: ImageRecord[] = [];
+    for await (const row of scan) records.push(row as ImageRecord);
+    return encodeImage(head.head, records);
+  }
+
+  /**
+   * The current snapshot for the state machine to load at start: an image (head, then records
+   * read as they are iterated), a version 1 blob, or nothing.
+   */
+  async loadSnapshot(): Promise<{ kind: 'image'; head: Buffer; records: AsyncIterable<ImageRecord> } | { kind: 'blob'; data: Uint8Array } | { kind: 'none' }> {
+    if (this.form.kind === 'none') return { kind: 'none' };
+    if (this.form.kind === 'blob') return { kind: 'blob', data: this.memory.snapshot().data };
+    const scan = this.scanImage(this.form.slot);
+    const head = (await scan.next()).value as { index: number; head: Buffer } | undefined;
+    const index = this.memory.snapshot().meta.index;
+    if (head === undefined || head.index !== index) throw new DataDirError(this.dir, `the snapshot image is not the one at index ${index} its metadata names`);
+    return { kind: 'image', head: head.head, records: scan as AsyncIterable<ImageRecord> };
+  }
+
+  /** The rows of the image in `slot`: its head (with its index), then its records, checksums verified. */
+  private async *scanImage(slot: number): AsyncGenerator<{ index: number; head: Buffer } | ImageRecord> {
+    const iterator = this.db.iterator(imageRange(slot));
     try {
-      for (let from = 0; from < chunks; from += perBatch) await this.db.batch(this.chunkPuts(bytes, slot, from, Math.min(chunks, from + perBatch)), { sync: false });
+      let first = true;
+      for (let rows = await iterator.nextv(SCAN_STEP); rows.length > 0; rows = await iterator.nextv(SCAN_STEP)) {
+        for (const [key, value] of rows) {
+          const payload = openRecord(value);
+          if (payload === undefined) throw new DataDirError(this.dir, `snapshot image row ${key.subarray(2).toString('utf8')} fails its checksum`);
+          if (first) {
+            first = false;
+            const head = key.length === 2 ? decodeImageHead(payload) : undefined;
+            if (head === undefined) throw new DataDirError(this.dir, 'the snapshot image has no head');
+            yield head;
+          } else {
+            yield [key.subarray(2), payload];
+          }
+        }
+      }
+      if (first) throw new DataDirError(this.dir, 'the snapshot image is missing');
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /** Writes a whole image into an emptied `slot`, unsynced, a few MiB per batch. */
+  private async writeImage(slot: number, index: number, image: Image): Promise<void> {
+    await this.unqueuedClear(imageRange(slot));
+    let ops: WriteOp[] = [{ type: 'put', key: imageKey(slot), value: encodeImageHead(index, image.head) }];
+    let bytes = 0;
+    for (const [key, value] of image.records) {
+      ops.push({ type: 'put', key: imageKey(slot, key), value: record(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) });
+      bytes += key.length + value.length;
+      if (bytes >= IMAGE_BATCH_BYTES) {
+        await this.unqueued(ops);
+        ops = [];
+        bytes = 0;
+      }
+    }
+    await this.unqueued(ops);
+  }
+
+  /** Makes `form` the current snapshot's and drops the data of the one it replaces. */
+  private async switchTo(form: SnapshotForm): Promise<void> {
+    const old = this.form;
+    this.form = form;
+    if (old.kind === 'image') await this.unqueuedClear(imageRange(old.slot));
+    if (old.kind === 'blob') {
+      const ops: WriteOp[] = [];
+      for (let i = 0; i < old.chunks; i++) ops.push({ type: 'del', key: chunkKey(i, old.slot) });
+      await this.unqueued(ops);
+    }
+  }
+
+  /** The slot the next full image goes into: the one the current snapshot does not use. */
+  private freeSlot(): number {
+    return this.form.kind !== 'none' && this.form.slot === 0 ? 1 : 0;
+  }
+
+  private metaPut(meta: StoredSnapshotMeta): WriteOp {
+    return { type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) };
+  }
+
+  /** A batch beside the write queue, unsynced (a later synced write makes it durable). */
+  private async unqueued(ops: WriteOp[]): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (ops.length === 0) return;
+    try {
+      await this.db.batch(ops, { sync: false });
     } catch (error) {
       throw this.fail(error);
     }
-    const meta: StoredSnapshotMeta = { ...snapshot.meta, chunks, size: bytes.length, slot };
-    await this.write([{ type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) }], true);
-    const stale = this.staleChunkOps();
-    this.snapshotSlot = slot;
-    this.snapshotChunks = chunks;
-    this.memory.createSnapshot(index, confState, data);
-    await this.write(stale, false);
-    return snapshot;
   }
 
-  /** Puts of chunks [from, to) of `data` into `slot`. */
-  private chunkPuts(data: Buffer, slot: number, from: number, to: number): WriteOp[] {
-    const ops: WriteOp[] = [];
-    for (let i = from; i < to; i++) ops.push({ type: 'put', key: chunkKey(i, slot), value: record(data.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)) });
-    return ops;
-  }
-
-  /** Deletes of the current slot's chunks (to be run once another slot holds the snapshot). */
-  private staleChunkOps(): WriteOp[] {
-    const ops: WriteOp[] = [];
-    for (let i = 0; i < this.snapshotChunks; i++) ops.push({ type: 'del', key: chunkKey(i, this.snapshotSlot) });
-    return ops;
+  private async unqueuedClear(range: { gte: Buffer; lt: Buffer }): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    try {
+      await this.db.clear(range);
+    } catch (error) {
+      throw this.fail(error);
+    }
   }
 
   /**
@@ -222,18 +341,6 @@ export class DiskStorage implements Storage {
     await this.db.close();
   }
 
-  /** One atomic batch that installs a snapshot from the leader into the free slot (used by persist). */
-  private snapshotOps(snapshot: Snapshot): WriteOp[] {
-    const slot = this.snapshotSlot === 0 ? 1 : 0;
-    const ops = this.staleChunkOps();
-    const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
-    const chunks = chunkCount(data.length, this.chunkSize);
-    ops.push(...this.chunkPuts(data, slot, 0, chunks));
-    const meta: StoredSnapshotMeta = { ...snapshot.meta, chunks, size: data.length, slot };
-    ops.push({ type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) });
-    return ops;
-  }
-
   private async write(ops: WriteOp[], sync: boolean): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     try {
@@ -249,10 +356,6 @@ export class DiskStorage implements Storage {
   }
 }
 
-function chunkCount(size: number, chunkSize: number): number {
-  return Math.ceil(size / chunkSize);
-}
-
 function describeOpenError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code === 'LEVEL_LOCKED') return 'in use by another running member (its lock is held); stop that member or choose another --data-dir';
@@ -262,8 +365,7 @@ function describeOpenError(error: unknown): string {
 
 interface Loaded {
   memory: MemoryStorage;
-  snapshotChunks: number;
-  snapshotSlot: number | undefined;
+  form: SnapshotForm;
   membership: unknown;
 }
 
@@ -283,7 +385,11 @@ async function load(db: Db, dir: string): Promise<Loaded> {
     await db.put(KEY_VERSION, encodeJson(FORMAT_VERSION), { sync: true });
   } else {
     const found = decodeJson<number>(version);
-    if (found !== FORMAT_VERSION) throw new DataDirError(dir, `has format version ${String(found)}; this kvd reads version ${FORMAT_VERSION}`);
+    if (!READABLE_FORMAT_VERSIONS.includes(found as number)) {
+      throw new DataDirError(dir, `has format version ${String(found)}; this kvd reads versions ${READABLE_FORMAT_VERSIONS.join(' and ')}`);
+    }
+    // What this kvd writes (snapshot images) an older one cannot read: say so in the data dir.
+    if (found !== FORMAT_VERSION) await db.put(KEY_VERSION, encodeJson(FORMAT_VERSION), { sync: true });
   }
 
   const hardPayload = await readRecord(db, dir, KEY_HARD_STATE, 'hard state');
@@ -294,12 +400,15 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   const membership = membershipPayload === undefined ? undefined : decodeJson<unknown>(membershipPayload);
 
   let snapshot = EMPTY_SNAPSHOT;
-  let snapshotChunks = 0;
-  let snapshotSlot: number | undefined;
+  let form: SnapshotForm = { kind: 'none' };
   const metaPayload = await readRecord(db, dir, KEY_SNAPSHOT_META, 'snapshot metadata');
-  if (metaPayload !== undefined) {
-    const meta = decodeJson<StoredSnapshotMeta>(metaPayload);
-    if (meta === undefined) throw new DataDirError(dir, 'the snapshot metadata record is malformed');
+  const meta = metaPayload === undefined ? undefined : decodeJson<StoredSnapshotMeta>(metaPayload);
+  if (metaPayload !== undefined && meta === undefined) throw new DataDirError(dir, 'the snapshot metadata record is malformed');
+  if (meta !== undefined && meta.chunks === undefined) {
+    // An image: its rows are read when the state machine loads it (loadSnapshot).
+    snapshot = { meta: { index: meta.index, term: meta.term, confState: meta.confState }, data: NO_DATA };
+    form = { kind: 'image', slot: meta.slot ?? 0 };
+  } else if (meta?.chunks !== undefined) {
     const parts: Buffer[] = [];
     for (let i = 0; i < meta.chunks; i++) {
       const part = await readRecord(db, dir, chunkKey(i, meta.slot), `snapshot chunk ${i}`);
@@ -309,8 +418,7 @@ async function load(db: Db, dir: string): Promise<Loaded> {
     const data = Buffer.concat(parts);
     if (data.length !== meta.size) throw new DataDirError(dir, `the snapshot has ${data.length} bytes, its metadata says ${meta.size}`);
     snapshot = { meta: { index: meta.index, term: meta.term, confState: meta.confState }, data: new Uint8Array(data) };
-    snapshotChunks = meta.chunks;
-    snapshotSlot = meta.slot;
+    form = { kind: 'blob', slot: meta.slot, chunks: meta.chunks };
   }
 
   const entries: Entry[] = [];
@@ -337,5 +445,5 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   }
   const memory = new MemoryStorage();
   memory.load(snapshot, entries, hardState);
-  return { memory, snapshotChunks, snapshotSlot, membership };
+  return { memory, form, membership };
 }

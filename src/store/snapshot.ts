@@ -4,7 +4,9 @@ import { PERMANENT, TreeNode } from './node.ts';
 import { Store } from './store.ts';
 
 /**
- * The store's snapshot format: a sequence of chunks, each one JSON document, so that a large
+ * A store is saved as a header (index, history) and one record per node: see restoreStore.
+ * The chunked JSON format below is the one of kvd 0.1 (data dirs and `make bench-store` read it):
+ * a sequence of chunks, each one JSON document, so that a large
  * store is written, sent and read a chunk at a time.
  *   header:  {"format":"kvd-store","version":1,"index":N,"historyCapacity":C}
  *   nodes:   {"nodes":[[path, createdIndex, modifiedIndex, expireTime, value | null], ...]}
@@ -15,7 +17,7 @@ import { Store } from './store.ts';
 export const SNAPSHOT_FORMAT = 'kvd-store';
 export const SNAPSHOT_VERSION = 1;
 
-type NodeRecord = [string, number, number, number, string | null];
+type NodeRecordTuple = [string, number, number, number, string | null];
 type HistoryRecord = [0 | 1, StoreEvent];
 
 interface Header {
@@ -25,26 +27,93 @@ interface Header {
   historyCapacity: number;
 }
 
+/** One node of a snapshot: a directory has `value` null. */
+export interface NodeRecord {
+  readonly path: string;
+  readonly createdIndex: number;
+  readonly modifiedIndex: number;
+  readonly expireTime: number;
+  readonly value: string | null;
+}
+
+/** What a snapshot holds besides the nodes. */
+export interface StoreHeader {
+  readonly index: number;
+  readonly historyCapacity: number;
+  /** Oldest first. */
+  readonly history: ReadonlyArray<{ readonly event: StoreEvent; readonly refresh: boolean }>;
+}
+
+export function nodeRecord(path: string, node: TreeNode): NodeRecord {
+  return { path, createdIndex: node.createdIndex, modifiedIndex: node.modifiedIndex, expireTime: node.expireTime, value: node.isDir ? null : node.value };
+}
+
+export function storeHeader(store: Store): StoreHeader {
+  return { index: store.index, historyCapacity: store.history.capacity, history: [...store.history.entries()] };
+}
+
+/** Rebuilds a store from its header and its nodes (see StoreBuilder). */
+export function restoreStore(header: StoreHeader, nodes: Iterable<NodeRecord>): Store {
+  const builder = new StoreBuilder(header);
+  for (const record of nodes) builder.add(record);
+  return builder.build();
+}
+
+/**
+ * Rebuilds a store a node at a time, each directory before its children (pre-order or path
+ * order). Children end up in creation order, as in the store that was saved.
+ */
+export class StoreBuilder {
+  private readonly store: Store;
+  private readonly header: StoreHeader;
+  private readonly dirs = new Map<string, TreeNode>();
+  private readonly newestChild = new Map<TreeNode, number>();
+  private readonly unordered = new Set<TreeNode>();
+
+  constructor(header: StoreHeader) {
+    this.header = header;
+    this.store = new Store(new EventHistory(header.historyCapacity));
+    this.store.index = header.index;
+    this.dirs.set('', this.store.root);
+  }
+
+  /** Throws a clear Error for a node whose directory has not been added. */
+  add(record: NodeRecord): void {
+    const { path, value } = record;
+    const slash = path.lastIndexOf('/');
+    const parent = this.dirs.get(path.slice(0, slash));
+    if (parent === undefined) throw new Error(`store snapshot: ${path} comes before its directory`);
+    const node = new TreeNode(path.slice(slash + 1), parent, value === null, value ?? '', record.createdIndex, record.expireTime);
+    node.modifiedIndex = record.modifiedIndex;
+    if ((this.newestChild.get(parent) ?? -1) > node.createdIndex) this.unordered.add(parent);
+    else this.newestChild.set(parent, node.createdIndex);
+    parent.children!.set(node.name, node);
+    if (value === null) this.dirs.set(path, node);
+    if (record.expireTime !== PERMANENT) this.store.ttlHeap.push(node);
+  }
+
+  build(): Store {
+    for (const dir of this.unordered) {
+      const sorted = [...dir.children!.values()].sort((a, b) => a.createdIndex - b.createdIndex);
+      dir.children!.clear();
+      for (const child of sorted) dir.children!.set(child.name, child);
+    }
+    this.store.history.load(this.header.history);
+    return this.store;
+  }
+}
+
 /** Yields the store's snapshot as JSON chunks of at most `recordsPerChunk` records. */
 export function* snapshotChunks(store: Store, recordsPerChunk = 10_000): Generator<string> {
   const header: Header = { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, index: store.index, historyCapacity: store.history.capacity };
   yield JSON.stringify(header);
-  let batch: NodeRecord[] = [];
-  const stack: Array<[TreeNode, string]> = [[store.root, '']];
-  while (stack.length > 0) {
-    const [dir, dirPath] = stack.pop()!;
-    const subdirs: Array<[TreeNode, string]> = [];
-    for (const child of dir.children!.values()) {
-      const path = `${dirPath}/${child.name}`;
-      batch.push([path, child.createdIndex, child.modifiedIndex, child.expireTime, child.isDir ? null : child.value]);
-      if (child.isDir) subdirs.push([child, path]);
-      if (batch.length >= recordsPerChunk) {
-        yield JSON.stringify({ nodes: batch });
-        batch = [];
-      }
+  let batch: NodeRecordTuple[] = [];
+  for (const [path, node] of store.nodes()) {
+    batch.push([path, node.createdIndex, node.modifiedIndex, node.expireTime, node.isDir ? null : node.value]);
+    if (batch.length >= recordsPerChunk) {
+      yield JSON.stringify({ nodes: batch });
+      batch = [];
     }
-    // Children of a directory come after it; any order among siblings' subtrees is pre-order enough.
-    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
   if (batch.length > 0) yield JSON.stringify({ nodes: batch });
   let history: HistoryRecord[] = [];
@@ -60,27 +129,25 @@ export function* snapshotChunks(store: Store, recordsPerChunk = 10_000): Generat
 
 /** Rebuilds a store from `snapshotChunks` output; throws a clear Error on anything malformed. */
 export function restoreSnapshot(chunks: Iterable<string>): Store {
-  let store: Store | undefined;
-  const dirs = new Map<string, TreeNode>();
+  let header: Header | undefined;
+  const nodes: NodeRecord[] = [];
   const history: Array<{ event: StoreEvent; refresh: boolean }> = [];
   for (const chunk of chunks) {
     const parsed = parseChunk(chunk);
-    if (store === undefined) {
-      store = storeFromHeader(parsed);
-      dirs.set('', store.root);
+    if (header === undefined) {
+      header = checkHeader(parsed);
       continue;
     }
     if (Array.isArray(parsed.nodes)) {
-      for (const record of parsed.nodes as NodeRecord[]) addNode(store, dirs, record);
+      for (const [path, createdIndex, modifiedIndex, expireTime, value] of parsed.nodes as NodeRecordTuple[]) nodes.push({ path, createdIndex, modifiedIndex, expireTime, value });
     } else if (Array.isArray(parsed.history)) {
       for (const [refresh, event] of parsed.history as HistoryRecord[]) history.push({ event, refresh: refresh === 1 });
     } else {
       throw new Error('store snapshot: a chunk holds neither nodes nor history');
     }
   }
-  if (store === undefined) throw new Error('store snapshot: empty (no header)');
-  store.history.load(history);
-  return store;
+  if (header === undefined) throw new Error('store snapshot: empty (no header)');
+  return restoreStore({ index: Number(header.index), historyCapacity: Number(header.historyCapacity), history }, nodes);
 }
 
 function parseChunk(chunk: string): Record<string, unknown> {
@@ -93,23 +160,10 @@ function parseChunk(chunk: string): Record<string, unknown> {
   throw new Error('store snapshot: a chunk is not valid JSON');
 }
 
-function storeFromHeader(header: Record<string, unknown>): Store {
+function checkHeader(header: Record<string, unknown>): Header {
   if (header.format !== SNAPSHOT_FORMAT) throw new Error('store snapshot: not a kvd store snapshot');
   if (header.version !== SNAPSHOT_VERSION) {
     throw new Error(`store snapshot: format version ${String(header.version)} is not supported (this kvd reads version ${SNAPSHOT_VERSION})`);
   }
-  const store = new Store(new EventHistory(Number(header.historyCapacity)));
-  store.index = Number(header.index);
-  return store;
-}
-
-function addNode(store: Store, dirs: Map<string, TreeNode>, [path, createdIndex, modifiedIndex, expireTime, value]: NodeRecord): void {
-  const slash = path.lastIndexOf('/');
-  const parent = dirs.get(path.slice(0, slash));
-  if (parent === undefined) throw new Error(`store snapshot: ${path} comes before its directory`);
-  const node = new TreeNode(path.slice(slash + 1), parent, value === null, value ?? '', createdIndex, expireTime);
-  node.modifiedIndex = modifiedIndex;
-  parent.children!.set(node.name, node);
-  if (value === null) dirs.set(path, node);
-  if (expireTime !== PERMANENT) store.ttlHeap.push(node);
+  return header as unknown as Header;
 }

@@ -43,6 +43,12 @@ const COUNTER_NAMES: Readonly<Record<CountedOperation, readonly [keyof StoreStat
   compareAndDelete: ['compareAndDeleteSuccess', 'compareAndDeleteFail'],
 };
 
+/** What `takeChanges` returns. */
+export interface StoreChanges {
+  readonly written: ReadonlyArray<readonly [string, TreeNode]>;
+  readonly removed: readonly string[];
+}
+
 /** Why a lookup found no node. */
 interface Miss {
   readonly code: ErrorCode;
@@ -71,6 +77,8 @@ export class Store {
   readonly history: EventHistory;
   readonly hub = new WatcherHub();
   private readonly counters: StoreStats = emptyStats();
+  /** Nodes written or removed since `takeChanges` (undefined: not tracking). */
+  private changed: Set<TreeNode> | undefined;
   index = 0;
 
   constructor(history: EventHistory = new EventHistory()) {
@@ -88,6 +96,47 @@ export class Store {
       }
     }
     return count;
+  }
+
+  /** From now on, record which nodes writes touch, for incremental snapshots (see takeChanges). */
+  trackChanges(): void {
+    this.changed = new Set();
+  }
+
+  /**
+   * What changed since tracking began or the last call: the nodes written (created, rewritten,
+   * refreshed) that are still in the tree, by path, and the paths of the nodes removed from it.
+   * A path can be in both (removed, then written anew): apply `removed` first.
+   */
+  takeChanges(): StoreChanges {
+    const written: Array<[string, TreeNode]> = [];
+    const removed: string[] = [];
+    for (const node of this.changed ?? []) {
+      if (this.contains(node)) written.push([node.path, node]);
+      else removed.push(node.path);
+    }
+    this.changed = this.changed === undefined ? undefined : new Set();
+    return { written, removed };
+  }
+
+  /** Every node but the root, a directory before its children, with its path. */
+  *nodes(): Generator<[string, TreeNode]> {
+    const stack: Array<[TreeNode, string]> = [[this.root, '']];
+    for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+      const [dir, dirPath] = top;
+      for (const child of dir.children!.values()) {
+        const path = `${dirPath}/${child.name}`;
+        yield [path, child];
+        if (child.isDir) stack.push([child, path]);
+      }
+    }
+  }
+
+  /** Whether `node` is in this store's tree (a removed node keeps its parent link). */
+  private contains(node: TreeNode): boolean {
+    let n = node;
+    for (; n.parent !== null; n = n.parent) if (n.parent.children!.get(n.name) !== n) return false;
+    return n === this.root;
   }
 
   get stats(): StoreStats {
@@ -243,6 +292,7 @@ export class Store {
       if (child === undefined) {
         const dir = new TreeNode(segment, node, true, '', this.index + 1, PERMANENT);
         node.children!.set(segment, dir);
+        this.changed?.add(dir);
         node = dir;
       } else if (child.isDir) {
         node = child;
@@ -270,6 +320,7 @@ export class Store {
     }
     const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
     parent.children!.set(name, node);
+    this.changed?.add(node);
     if (!node.isPermanent) this.ttlHeap.push(node);
     this.index = next;
     return this.event(action, path, next, node, dir ? undefined : value, prevNode, now);
@@ -285,6 +336,7 @@ export class Store {
       node.modifiedIndex = next;
     }
     this.updateTtl(node, ttl.expireTime);
+    this.changed?.add(node);
     const event = this.event(action, path, next, node, node.isDir ? undefined : value, prevNode, now);
     this.index = next;
     this.publish(event, ttl.refresh === true);
@@ -319,6 +371,7 @@ export class Store {
   }
 
   private detach(node: TreeNode): void {
+    this.changed?.add(node);
     if (node.parent !== null && node.parent.children!.get(node.name) === node) node.parent.children!.delete(node.name);
     if (!node.isPermanent) this.ttlHeap.remove(node);
   }

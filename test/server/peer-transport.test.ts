@@ -9,7 +9,7 @@ import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { decodeMessages, encodeMessages } from '../../src/server/peer-codec.ts';
 
 /** A transport host that records what happens to it. */
-function host(id: NodeId, peers: Map<NodeId, string>) {
+function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, Uint8Array>()) {
   const events = { received: [] as Message[], snapshots: [] as Array<[NodeId, boolean]>, unreachable: [] as NodeId[] };
   const h: TransportHost = {
     id,
@@ -21,6 +21,7 @@ function host(id: NodeId, peers: Map<NodeId, string>) {
     membershipRecord: () => ({}),
     isRemoved: () => false,
     removedByPeer: () => undefined,
+    snapshotImage: (index) => (images.has(index) ? Promise.resolve(images.get(index)!) : Promise.reject(new Error(`no snapshot at ${index}`))),
   };
   return { h, events };
 }
@@ -50,21 +51,26 @@ describe('peer transport and codec', () => {
   it('streams a multi-chunk snapshot on its own request and reports it delivered', async () => {
     const peers = new Map<NodeId, string>();
     const receiver = host(2, peers);
-    const sender = host(1, peers);
+    const data = new Uint8Array(3.5 * 1024 * 1024).map((_, i) => i % 251);
+    // The core's message carries no data: the transport reads the image from the data dir.
+    const sender = host(1, peers, new Map([[100, data]]));
     const receiving = new PeerTransport(receiver.h, quiet);
     const server = http.createServer((req, res) => receiving.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     peers.set(2, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     const sending = new PeerTransport(sender.h, quiet);
     try {
-      const data = new Uint8Array(3.5 * 1024 * 1024).map((_, i) => i % 251);
-      const snap = message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 100, term: 4, confState: { voters: [1, 2], learners: [] } }, data } });
+      const snap = message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 100, term: 4, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(0) } });
       sending.send([snap, message({ type: 'heartbeat', from: 1, to: 2, term: 4 })]);
       await until(() => receiver.events.received.length === 2 && sender.events.snapshots.length === 1);
       const got = receiver.events.received.find((m) => m.type === 'snap')!;
       assert.deepEqual(got.snapshot!.meta, snap.snapshot!.meta);
       assert.ok(Buffer.from(got.snapshot!.data).equals(Buffer.from(data)));
       assert.deepEqual(sender.events.snapshots, [[2, true]]);
+      // A snapshot replaced meanwhile (no longer readable at its index) is reported as failed.
+      sending.send([message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 90, term: 4, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(0) } })]);
+      await until(() => sender.events.snapshots.length === 2);
+      assert.deepEqual(sender.events.snapshots[1], [2, false]);
     } finally {
       sending.close();
       server.close();

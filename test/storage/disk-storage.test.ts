@@ -7,12 +7,16 @@ import { decodeConfChange } from '../../src/raft/raft.ts';
 import { RawNode } from '../../src/raft/raw-node.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
 import type { Entry } from '../../src/raft/types.ts';
-import { chunkKey, encodeJson, entryKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, record } from '../../src/storage/codec.ts';
+import { SnapshotTemporarilyUnavailableError } from '../../src/raft/errors.ts';
+import { chunkKey, decodeJson, encodeJson, entryKey, imageKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
+import type { ImageRecord, ImageUpdate } from '../../src/storage/image.ts';
+import { decodeImage, encodeImage } from '../../src/storage/image.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const entry = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data: text(data) });
+const decodeJsonRecord = (value: Buffer | undefined) => decodeJson<unknown>(openRecord(value!)!);
 const range = (from: number, to: number, term: number) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
 
 async function rawDb(dir: string, edit: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
@@ -71,78 +75,123 @@ describe('DiskStorage (classic-level)', () => {
     await reopened.close();
   });
 
-  it('a snapshot is stored in chunks; compaction keeps a tail and bounds the disk', async () => {
-    const storage = await DiskStorage.open(dir, { chunkSize: 1000 });
+  const conf = { voters: [1], learners: [] };
+  const rec = (key: string, value: string): ImageRecord => [text(key), text(value)];
+  const full = (head: string, records: ImageRecord[]): ImageUpdate => ({ kind: 'full', image: { head: text(head), records } });
+  /** The stored snapshot as strings: [head, [key, value]...]. */
+  async function loaded(storage: DiskStorage): Promise<[string, Array<[string, string]>]> {
+    const snapshot = await storage.loadSnapshot();
+    assert.equal(snapshot.kind, 'image');
+    if (snapshot.kind !== 'image') throw new Error('unreachable');
+    const records: Array<[string, string]> = [];
+    for await (const [key, value] of snapshot.records) records.push([decode(key), decode(value)]);
+    return [decode(snapshot.head), records];
+  }
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  async function imageKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    await rawDb(dir, async (db) => {
+      for await (const key of db.keys()) if (key[0] === 0x72 || key[0] === 0x73) keys.push(`${String.fromCharCode(key[0])}${key[1]}:${key.subarray(2).toString('utf8')}`);
+    });
+    return keys;
+  }
+
+  it('a snapshot is an image of one row per record; compaction keeps a tail and bounds the disk', async () => {
+    const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 2000, 1), hardState: { term: 1, vote: 1, commit: 2000 }, sync: true });
-    const data = new Uint8Array(4500).map((_, i) => i % 251);
-    await storage.saveSnapshot(1900, { voters: [1], learners: [] }, data);
+    assert.equal(storage.takesImageChanges, false, 'the first snapshot must be a full image');
+    await storage.saveSnapshot(1900, conf, full('head-1900', [rec('/a', '1'), rec('/b', '2')]));
     await storage.compact(1800);
     assert.equal(storage.firstIndex(), 1801);
+    assert.equal(storage.takesImageChanges, true);
     await storage.close();
     assert.equal(await entryKeyCount(dir), 201, 'entries 1800 (the boundary) to 2000');
-    const reopened = await DiskStorage.open(dir, { chunkSize: 1000 });
+    const reopened = await DiskStorage.open(dir);
     assert.deepEqual([reopened.firstIndex(), reopened.lastIndex()], [1801, 2000]);
     assert.equal(reopened.term(1800), 1);
-    assert.deepEqual(reopened.snapshot().data, data);
-    assert.deepEqual(reopened.snapshot().meta, { index: 1900, term: 1, confState: { voters: [1], learners: [] } });
-    // A smaller snapshot later drops the chunks it no longer needs.
-    await reopened.saveSnapshot(2000, { voters: [1], learners: [] }, new Uint8Array(10));
+    assert.deepEqual(reopened.snapshot().meta, { index: 1900, term: 1, confState: conf });
+    assert.deepEqual(await loaded(reopened), ['head-1900', [['/a', '1'], ['/b', '2']]]);
+    // What a follower is sent: the same image, on the wire.
+    const image = decodeImage(await reopened.snapshotImage(1900));
+    assert.deepEqual([decode(image.head), [...image.records].map(([k, v]) => [decode(k), decode(v)])], ['head-1900', [['/a', '1'], ['/b', '2']]]);
+    await assert.rejects(reopened.snapshotImage(1800), SnapshotTemporarilyUnavailableError, 'a snapshot that is no longer the current one');
     await reopened.close();
-    const again = await DiskStorage.open(dir, { chunkSize: 1000 });
-    assert.equal(again.snapshot().data.length, 10);
+  });
+
+  it('changes update the image in place; a full image goes into the other slot and frees the first', async () => {
+    const storage = await DiskStorage.open(dir);
+    await storage.persist({ entries: range(1, 30, 1), hardState: { term: 1, vote: 1, commit: 30 }, sync: true });
+    await storage.saveSnapshot(10, conf, full('h10', [rec('/a', '1'), rec('/b', '2'), rec('/c', '3')]));
+    await storage.saveSnapshot(20, conf, { kind: 'changes', head: text('h20'), puts: [rec('/c', '3b'), rec('/d', '4')], removed: [text('/b'), text('/d')] });
+    await storage.close();
+    assert.deepEqual(await imageKeys(), ['r0:', 'r0:/a', 'r0:/c', 'r0:/d'], 'removals apply before puts; everything stays in slot 0');
+    const reopened = await DiskStorage.open(dir);
+    assert.equal(reopened.snapshot().meta.index, 20);
+    assert.deepEqual(await loaded(reopened), ['h20', [['/a', '1'], ['/c', '3b'], ['/d', '4']]]);
+    await reopened.saveSnapshot(30, conf, full('h30', [rec('/z', '26')]));
+    await reopened.close();
+    assert.deepEqual(await imageKeys(), ['r1:', 'r1:/z']);
+    const again = await DiskStorage.open(dir);
+    assert.deepEqual(await loaded(again), ['h30', [['/z', '26']]]);
     await again.close();
   });
 
-  it('snapshots alternate between two chunk slots: a new one never overwrites the one in use', async () => {
-    const storage = await DiskStorage.open(dir, { chunkSize: 100 });
-    await storage.persist({ entries: range(1, 30, 1), hardState: { term: 1, vote: 1, commit: 30 }, sync: true });
-    const chunkKeys = async () => {
-      const keys: string[] = [];
+  for (const slot of [undefined, 1]) {
+    it(`reads a version 1 snapshot (a blob in chunks, ${slot === undefined ? 'slot-less keys' : 'slotted keys'}) and saves it again as an image`, async () => {
+      const storage = await DiskStorage.open(dir);
+      await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
+      await storage.close();
       await rawDb(dir, async (db) => {
-        for await (const key of db.keys()) if (key[0] === 0x73) keys.push(key.toString('hex'));
+        await db.put(KEY_VERSION, encodeJson(1));
+        await db.put(chunkKey(0, slot), record(Buffer.from('leg')));
+        await db.put(chunkKey(1, slot), record(Buffer.from('acy')));
+        await db.put(KEY_SNAPSHOT_META, encodeJson({ index: 3, term: 1, confState: conf, chunks: 2, size: 6, ...(slot === undefined ? {} : { slot }) }));
       });
-      return keys;
-    };
-    const data = (n: number, fill: number) => new Uint8Array(n).fill(fill);
-    await storage.saveSnapshot(10, { voters: [1], learners: [] }, data(250, 1));
-    await storage.saveSnapshot(20, { voters: [1], learners: [] }, data(120, 2));
-    await storage.saveSnapshot(30, { voters: [1], learners: [] }, data(330, 3));
-    await storage.close();
-    const keys = await chunkKeys();
-    assert.equal(keys.length, 4, `only the current snapshot's 4 chunks remain: ${keys.join(' ')}`);
-    assert.ok(keys.every((k) => k.startsWith('7300')), 'slots go 0, 1, 0: the third snapshot is in slot 0');
-    const reopened = await DiskStorage.open(dir, { chunkSize: 100 });
-    assert.deepEqual([reopened.snapshot().meta.index, reopened.snapshot().data.length, reopened.snapshot().data[329]], [30, 330, 3]);
-    await reopened.close();
-  });
+      const reopened = await DiskStorage.open(dir);
+      const snapshot = await reopened.loadSnapshot();
+      assert.deepEqual(snapshot.kind === 'blob' ? decode(snapshot.data) : snapshot.kind, 'legacy');
+      assert.equal(reopened.takesImageChanges, false);
+      await reopened.saveSnapshot(3, conf, full('h3', [rec('/k', 'v')]));
+      await reopened.close();
+      assert.deepEqual(await imageKeys(), ['r0:', 'r0:/k'], 'the chunks are gone');
+      await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 2, 'the data dir now says version 2'));
+      const again = await DiskStorage.open(dir);
+      assert.deepEqual(again.snapshot().meta.index, 3);
+      assert.deepEqual(await loaded(again), ['h3', [['/k', 'v']]]);
+      await again.close();
+    });
+  }
 
-  it('reads a snapshot stored before slots (chunks under slot-less keys)', async () => {
+  it('a flipped byte in an image row is refused when the image is loaded, naming the row', async () => {
     const storage = await DiskStorage.open(dir);
-    await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
+    await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
+    await storage.saveSnapshot(5, conf, full('h', [rec('/a', '1'), rec('/b', '2')]));
     await storage.close();
     await rawDb(dir, async (db) => {
-      await db.put(chunkKey(0), record(Buffer.from('legacy')));
-      await db.put(KEY_SNAPSHOT_META, encodeJson({ index: 3, term: 1, confState: { voters: [1], learners: [] }, chunks: 1, size: 6 }));
+      const value = (await db.get(imageKey(0, text('/b'))))!;
+      value[value.length - 1]! ^= 0xff;
+      await db.put(imageKey(0, text('/b')), value);
     });
     const reopened = await DiskStorage.open(dir);
-    assert.equal(new TextDecoder().decode(reopened.snapshot().data), 'legacy');
-    await reopened.saveSnapshot(5, { voters: [1], learners: [] }, text('new'));
+    await assert.rejects(loaded(reopened), (error: unknown) => error instanceof DataDirError && /image row \/b fails its checksum/.test(error.message));
     await reopened.close();
-    const again = await DiskStorage.open(dir);
-    assert.equal(new TextDecoder().decode(again.snapshot().data), 'new');
-    await again.close();
   });
 
-  it('a snapshot from the leader replaces the log', async () => {
+  it('a snapshot from the leader replaces the log and the image', async () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 10, 1), sync: true });
-    const snapshot = { meta: { index: 50, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data: text('state') };
+    await storage.saveSnapshot(5, conf, full('mine', [rec('/old', 'x')]));
+    const data = encodeImage(text('leader'), [rec('/x', '1'), rec('/y', '2')]);
+    const snapshot = { meta: { index: 50, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data };
     await storage.persist({ snapshot, entries: [entry(51, 3)], hardState: { term: 3, vote: 0, commit: 50 }, sync: true });
+    assert.equal(storage.snapshot().data.length, 0, 'the data is not kept in memory');
     await storage.close();
     assert.equal(await entryKeyCount(dir), 1);
+    assert.deepEqual(await imageKeys(), ['r1:', 'r1:/x', 'r1:/y']);
     const reopened = await DiskStorage.open(dir);
     assert.deepEqual([reopened.firstIndex(), reopened.lastIndex(), reopened.term(50)], [51, 51, 3]);
     assert.deepEqual(reopened.initialState().confState, { voters: [1, 2, 3], learners: [] });
+    assert.deepEqual(await loaded(reopened), ['leader', [['/x', '1'], ['/y', '2']]]);
     await reopened.close();
   });
 
@@ -196,8 +245,8 @@ describe('DiskStorage (classic-level)', () => {
 
     it('an unknown format version', async () => {
       await populated();
-      await rawDb(dir, (db) => db.put(KEY_VERSION, encodeJson(2)));
-      await refused(/has format version 2; this kvd reads version 1/);
+      await rawDb(dir, (db) => db.put(KEY_VERSION, encodeJson(3)));
+      await refused(/has format version 3; this kvd reads versions 1 and 2/);
     });
 
     it('a LevelDB that is not a kvd data dir', async () => {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { PERMANENT } from '../../src/store/node.ts';
-import { restoreSnapshot, snapshotChunks } from '../../src/store/snapshot.ts';
+import { seededRandom } from '../../src/raft/rand.ts';
+import type { NodeRecord } from '../../src/store/snapshot.ts';
+import { nodeRecord, restoreSnapshot, restoreStore, snapshotChunks, storeHeader } from '../../src/store/snapshot.ts';
 import { Store, expireTimeFor } from '../../src/store/store.ts';
+import { StoreError } from '../../src/store/store-error.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
 const permanent = { expireTime: PERMANENT };
@@ -60,4 +63,69 @@ describe('store: snapshot and restore', () => {
     assert.throws(() => restoreSnapshot([chunks[0]!, '{"nodes":[["/x/y",1,1,0,"v"]]}']), /\/x\/y comes before its directory/);
     assert.throws(() => restoreSnapshot([]), /empty/);
   });
+
+  /** Random writes of every kind over a small key space, so that paths are reused and replaced. */
+  function randomWrite(store: Store, random: () => number, now: number): void {
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const key = `/${pick(['a', 'b', 'a/x', 'a/y', 'b/x/z', 'q', 'a-b', '_h'])}${pick(['', '/k1', '/k2'])}`;
+    const ttl = random() < 0.2 ? { expireTime: expireTimeFor(1 + Math.floor(random() * 3), now) } : permanent;
+    const value = `v${Math.floor(random() * 1000)}`;
+    try {
+      switch (pick(['set', 'set', 'dir', 'create', 'inorder', 'update', 'cas', 'delete', 'rmdir', 'cad', 'refresh'] as const)) {
+        case 'set': store.set(key, false, value, ttl, now); break;
+        case 'dir': store.set(key, true, '', ttl, now); break;
+        case 'create': store.create(key, false, value, false, ttl, now); break;
+        case 'inorder': store.create(key, false, value, true, ttl, now); break;
+        case 'update': store.update(key, value, ttl, now); break;
+        case 'cas': store.compareAndSwap(key, '', store.index, value, ttl, now); break;
+        case 'delete': store.delete(key, false, false, now); break;
+        case 'rmdir': store.delete(key, true, true, now); break;
+        case 'cad': store.compareAndDelete(key, '', 0, now); break;
+        case 'refresh': store.set(key, false, '', { expireTime: expireTimeFor(5, now), refresh: true }, now); break;
+      }
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+    }
+  }
+
+  const imageOf = (store: Store) => new Map([...store.nodes()].map(([path, node]) => [path, nodeRecord(path, node)]));
+
+  it('takeChanges: the last image with the changes applied is the image of the store (200 seeds)', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const random = seededRandom(seed);
+      const store = new Store();
+      store.trackChanges();
+      const image = new Map<string, NodeRecord>();
+      let now = T0;
+      for (let round = 0; round < 8; round++) {
+        for (let i = 0; i < 30; i++) {
+          randomWrite(store, random, now);
+          if (random() < 0.1) {
+            now += 1500;
+            store.deleteExpiredKeys(now);
+          }
+        }
+        const { written, removed } = store.takeChanges();
+        for (const path of removed) image.delete(path);
+        for (const [path, node] of written) image.set(path, nodeRecord(path, node));
+        assert.deepEqual(image, imageOf(store), `seed ${seed}, round ${round}`);
+        // Restored from the image in path order, the store lists its children in the same order.
+        const paths = [...image.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+        const restored = restoreStore(storeHeader(store), paths.map((p) => image.get(p)!));
+        assert.deepEqual(restored.get('/', true, false, now), store.get('/', true, false, now), `seed ${seed}, round ${round}: order`);
+        assert.equal(restored.nextExpireTime(), store.nextExpireTime());
+      }
+    }
+  });
+
+  it('takeChanges is empty when nothing was written, and untracked stores record nothing', () => {
+    const store = sampleStore();
+    assert.deepEqual(store.takeChanges(), { written: [], removed: [] });
+    store.trackChanges();
+    store.get('/a', true, true, T0);
+    assert.deepEqual(store.takeChanges(), { written: [], removed: [] });
+    store.set('/a/b/c', false, 'v3', permanent, T0);
+    assert.deepEqual(store.takeChanges().written.map(([path]) => path), ['/a/b/c']);
+  });
 });
+

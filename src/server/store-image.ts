@@ -1,0 +1,104 @@
+import type { Image, ImageRecord, ImageUpdate } from '../storage/image.ts';
+import type { TreeNode } from '../store/node.ts';
+import type { NodeRecord, StoreHeader } from '../store/snapshot.ts';
+import { StoreBuilder, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
+import type { Store } from '../store/store.ts';
+
+/**
+ * A member's snapshot as a storage image (src/storage/image.ts):
+ *   head:    JSON {"membership": …, "appliedIds": [[request id, index], …], "store": StoreHeader}
+ *   records: one per node, key = its path (UTF-8), value = f64be createdIndex, f64be modifiedIndex,
+ *            f64be expireTime, u8 1 for a directory (0 for a file), then a file's value (UTF-8).
+ * Path order puts every directory before its children, which is all a restore needs.
+ */
+export interface MemberState<M> {
+  readonly membership: M;
+  readonly appliedIds: Map<string, number>;
+  readonly store: Store;
+}
+
+const NODE_HEADER = 25;
+
+/**
+ * Everything (the first snapshot, or one replacing kvd 0.1's format), taken now: the store goes
+ * on changing while the image is written. The store's changes start over from here.
+ */
+export function fullImage<M>(state: MemberState<M>): ImageUpdate {
+  const records: ImageRecord[] = [];
+  for (const [path, node] of state.store.nodes()) records.push(encodeNode(path, node));
+  state.store.takeChanges();
+  const image: Image = { head: encodeHead(state), records };
+  return { kind: 'full', image };
+}
+
+/** What the store's writes changed since the last snapshot (the store tracks them). */
+export function imageChanges<M>(state: MemberState<M>): ImageUpdate {
+  const { written, removed } = state.store.takeChanges();
+  return {
+    kind: 'changes',
+    head: encodeHead(state),
+    puts: written.map(([path, node]) => encodeNode(path, node)),
+    removed: removed.map((path) => Buffer.from(path, 'utf8')),
+  };
+}
+
+/** Rebuilds a member's state from an image's head and records; throws a clear Error if malformed. */
+export async function restoreImage<M>(head: Uint8Array, records: Iterable<ImageRecord> | AsyncIterable<ImageRecord>): Promise<MemberState<M>> {
+  const parsed = decodeHead<M>(head);
+  const builder = new StoreBuilder(parsed.store);
+  for await (const [key, value] of records) builder.add(decodeNode(key, value));
+  return { membership: parsed.membership, appliedIds: new Map(parsed.appliedIds), store: builder.build() };
+}
+
+/** The same from kvd 0.1's snapshot blob: membership, request ids and store chunks, a line each. */
+export function restoreBlob<M>(data: Uint8Array): MemberState<M> {
+  const [first, ids, ...chunks] = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').split('\n');
+  return { membership: JSON.parse(first!) as M, appliedIds: new Map(JSON.parse(ids!) as Array<[string, number]>), store: restoreSnapshot(chunks) };
+}
+
+interface Head<M> {
+  readonly membership: M;
+  readonly appliedIds: Array<[string, number]>;
+  readonly store: StoreHeader;
+}
+
+function encodeHead<M>(state: MemberState<M>): Buffer {
+  const head: Head<M> = { membership: state.membership, appliedIds: [...state.appliedIds], store: storeHeader(state.store) };
+  return Buffer.from(JSON.stringify(head), 'utf8');
+}
+
+function decodeHead<M>(bytes: Uint8Array): Head<M> {
+  let head: Head<M> | undefined;
+  try {
+    head = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as Head<M>;
+  } catch {
+    // reported below
+  }
+  if (head?.store === undefined || !Array.isArray(head.appliedIds)) throw new Error('snapshot image: the head is malformed');
+  return head;
+}
+
+export function encodeNode(path: string, node: TreeNode): ImageRecord {
+  const key = Buffer.from(path, 'utf8');
+  const valueBytes = node.isDir ? 0 : Buffer.byteLength(node.value, 'utf8');
+  const value = Buffer.allocUnsafe(NODE_HEADER + valueBytes);
+  value.writeDoubleBE(node.createdIndex, 0);
+  value.writeDoubleBE(node.modifiedIndex, 8);
+  value.writeDoubleBE(node.expireTime, 16);
+  value[24] = node.isDir ? 1 : 0;
+  if (valueBytes > 0) value.write(node.value, NODE_HEADER, 'utf8');
+  return [key, value];
+}
+
+export function decodeNode(key: Uint8Array, value: Uint8Array): NodeRecord {
+  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const v = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (v.length < NODE_HEADER || v[24]! > 1) throw new Error(`snapshot image: the record of ${k.toString('utf8')} is malformed`);
+  return {
+    path: k.toString('utf8'),
+    createdIndex: v.readDoubleBE(0),
+    modifiedIndex: v.readDoubleBE(8),
+    expireTime: v.readDoubleBE(16),
+    value: v[24] === 1 ? null : v.toString('utf8', NODE_HEADER),
+  };
+}
