@@ -20,7 +20,7 @@ import type { TlsMaterial } from './tls.ts';
 import { PeerTransport } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
 import type { MemberState } from './store-image.ts';
-import { fullImage, imageChanges, restoreBlob, restoreImage } from './store-image.ts';
+import { captureChanges, captureFull, encodeCaptured, restoreBlob, restoreImage } from './store-image.ts';
 
 export interface MemberInfo {
   readonly id: NodeId;
@@ -201,7 +201,7 @@ export class Member implements TransportHost {
       const member = new Member(config, storage, log, membership, id, peers, outbound, restored);
       // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).
       if (restored !== undefined && !storage.takesImageChanges) {
-        await storage.saveSnapshot(member.snapshotIndex, storage.snapshot().meta.confState, fullImage(member.state()));
+        await storage.saveSnapshot(member.snapshotIndex, storage.snapshot().meta.confState, await encodeCaptured(captureFull(member.state())));
       }
       member.begin();
       log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
@@ -717,17 +717,19 @@ export class Member implements TransportHost {
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     const index = this.appliedIndex;
-    const update = this.storage.takesImageChanges ? imageChanges(this.state()) : fullImage(this.state());
+    const started = performance.now();
+    const captured = this.storage.takesImageChanges ? captureChanges(this.state()) : captureFull(this.state());
+    const captureMs = Math.round(performance.now() - started);
     const confState = this.node.status().confState;
     this.snapshotting = true;
     this.snapshotTask = (async () => {
       try {
-        await this.storage.saveSnapshot(index, confState, update);
+        await this.storage.saveSnapshot(index, confState, await encodeCaptured(captured));
         this.snapshotIndex = index;
         const compactTo = index - this.config.snapshotCatchupEntries;
         if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
-        const written = update.kind === 'changes' ? { written: update.puts.length, removed: update.removed.length } : { full: true };
-        this.log.info('snapshot saved', { index, ...written, firstIndex: this.storage.firstIndex() });
+        const written = captured.full ? { full: true, written: captured.nodes.length } : { written: captured.nodes.length, removed: captured.removed.length };
+        this.log.info('snapshot saved', { index, ...written, captureMs, savedMs: Math.round(performance.now() - started), firstIndex: this.storage.firstIndex() });
       } catch (error) {
         this.log.error('cannot save a snapshot', { index, error: error instanceof Error ? error.message : String(error) });
       } finally {

@@ -1,7 +1,6 @@
-import type { Image, ImageRecord, ImageUpdate } from '../storage/image.ts';
-import type { TreeNode } from '../store/node.ts';
+import type { ImageRecord, ImageUpdate } from '../storage/image.ts';
 import type { NodeRecord, StoreHeader } from '../store/snapshot.ts';
-import { StoreBuilder, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
+import { StoreBuilder, nodeRecord, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
 import type { Store } from '../store/store.ts';
 
 /**
@@ -18,28 +17,45 @@ export interface MemberState<M> {
 }
 
 const NODE_HEADER = 25;
+/** Records encoded between yields to the event loop. */
+const ENCODE_SLICE = 1000;
 
 /**
- * Everything (the first snapshot, or one replacing kvd 0.1's format), taken now: the store goes
- * on changing while the image is written. The store's changes start over from here.
+ * A snapshot's content taken at one index, as plain values (strings and numbers the store never
+ * changes in place): cheap to take on the event loop, encoded afterwards while the store goes on.
  */
-export function fullImage<M>(state: MemberState<M>): ImageUpdate {
-  const records: ImageRecord[] = [];
-  for (const [path, node] of state.store.nodes()) records.push(encodeNode(path, node));
-  state.store.takeChanges();
-  const image: Image = { head: encodeHead(state), records };
-  return { kind: 'full', image };
+export interface CapturedImage<M> {
+  readonly head: Head<M>;
+  readonly nodes: readonly NodeRecord[];
+  /** Paths to remove from the last image (changes only). */
+  readonly removed: readonly string[];
+  readonly full: boolean;
 }
 
-/** What the store's writes changed since the last snapshot (the store tracks them). */
-export function imageChanges<M>(state: MemberState<M>): ImageUpdate {
+/** Everything: the first snapshot, or one replacing kvd 0.1's format. The store's changes start over. */
+export function captureFull<M>(state: MemberState<M>): CapturedImage<M> {
+  const nodes: NodeRecord[] = [];
+  for (const [path, node] of state.store.nodes()) nodes.push(nodeRecord(path, node));
+  state.store.takeChanges();
+  return { head: headOf(state), nodes, removed: [], full: true };
+}
+
+/** What the store's writes changed since the last snapshot. */
+export function captureChanges<M>(state: MemberState<M>): CapturedImage<M> {
   const { written, removed } = state.store.takeChanges();
-  return {
-    kind: 'changes',
-    head: encodeHead(state),
-    puts: written.map(([path, node]) => encodeNode(path, node)),
-    removed: removed.map((path) => Buffer.from(path, 'utf8')),
-  };
+  return { head: headOf(state), nodes: written.map(([path, node]) => nodeRecord(path, node)), removed, full: false };
+}
+
+/** Encodes a captured image for the storage, yielding to the event loop between slices. */
+export async function encodeCaptured<M>(captured: CapturedImage<M>): Promise<ImageUpdate> {
+  const head = Buffer.from(JSON.stringify(captured.head), 'utf8');
+  const records: ImageRecord[] = [];
+  for (let i = 0; i < captured.nodes.length; i++) {
+    records.push(encodeNode(captured.nodes[i]!));
+    if (i % ENCODE_SLICE === ENCODE_SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
+  }
+  if (captured.full) return { kind: 'full', image: { head, records } };
+  return { kind: 'changes', head, puts: records, removed: captured.removed.map((path) => Buffer.from(path, 'utf8')) };
 }
 
 /** Rebuilds a member's state from an image's head and records; throws a clear Error if malformed. */
@@ -62,9 +78,8 @@ interface Head<M> {
   readonly store: StoreHeader;
 }
 
-function encodeHead<M>(state: MemberState<M>): Buffer {
-  const head: Head<M> = { membership: state.membership, appliedIds: [...state.appliedIds], store: storeHeader(state.store) };
-  return Buffer.from(JSON.stringify(head), 'utf8');
+function headOf<M>(state: MemberState<M>): Head<M> {
+  return { membership: state.membership, appliedIds: [...state.appliedIds], store: storeHeader(state.store) };
 }
 
 function decodeHead<M>(bytes: Uint8Array): Head<M> {
@@ -78,15 +93,15 @@ function decodeHead<M>(bytes: Uint8Array): Head<M> {
   return head;
 }
 
-export function encodeNode(path: string, node: TreeNode): ImageRecord {
-  const key = Buffer.from(path, 'utf8');
-  const valueBytes = node.isDir ? 0 : Buffer.byteLength(node.value, 'utf8');
+export function encodeNode(node: NodeRecord): ImageRecord {
+  const key = Buffer.from(node.path, 'utf8');
+  const valueBytes = node.value === null ? 0 : Buffer.byteLength(node.value, 'utf8');
   const value = Buffer.allocUnsafe(NODE_HEADER + valueBytes);
   value.writeDoubleBE(node.createdIndex, 0);
   value.writeDoubleBE(node.modifiedIndex, 8);
   value.writeDoubleBE(node.expireTime, 16);
-  value[24] = node.isDir ? 1 : 0;
-  if (valueBytes > 0) value.write(node.value, NODE_HEADER, 'utf8');
+  value[24] = node.value === null ? 1 : 0;
+  if (node.value !== null && valueBytes > 0) value.write(node.value, NODE_HEADER, 'utf8');
   return [key, value];
 }
 

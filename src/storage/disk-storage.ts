@@ -52,6 +52,8 @@ type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readon
 
 /** Bytes of records per LevelDB batch when a whole image is written. */
 const IMAGE_BATCH_BYTES = 4 * 1024 * 1024;
+/** Operations added to a batch between turns of the event loop. */
+const SLICE_OPS = 1000;
 /** Rows read per step when an image is scanned. */
 const SCAN_STEP = 1000;
 const NO_DATA = new Uint8Array(0);
@@ -186,13 +188,13 @@ export class DiskStorage implements Storage {
     if (update.kind === 'changes') {
       if (this.form.kind !== 'image') throw new Error('saveSnapshot: changes need a current image; save a full one first');
       const slot = this.form.slot;
-      const ops: WriteOp[] = [];
-      for (const key of update.removed) ops.push({ type: 'del', key: imageKey(slot, key) });
-      for (const [key, value] of update.puts) ops.push({ type: 'put', key: imageKey(slot, key), value: record(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) });
-      ops.push({ type: 'put', key: imageKey(slot), value: encodeImageHead(index, update.head) });
       const metaPut = this.metaPut({ ...meta, slot });
-      ops.push(metaPut);
-      await this.unqueued(ops);
+      await this.unqueuedSliced(function* () {
+        for (const key of update.removed) yield { type: 'del', key: imageKey(slot, key) };
+        for (const [key, value] of update.puts) yield { type: 'put', key: imageKey(slot, key), value: record(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) };
+        yield { type: 'put', key: imageKey(slot), value: encodeImageHead(index, update.head) };
+        yield metaPut;
+      });
       await this.write([metaPut], true);
     } else {
       const slot = this.freeSlot();
@@ -297,6 +299,27 @@ export class DiskStorage implements Storage {
 
   private metaPut(meta: StoredSnapshotMeta): WriteOp {
     return { type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) };
+  }
+
+  /**
+   * One atomic batch beside the write queue, unsynced, built a slice of operations at a time with
+   * the event loop turning in between (a snapshot's thousands of rows would otherwise stall it).
+   */
+  private async unqueuedSliced(ops: () => Iterable<WriteOp>): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    const batch = this.db.batch();
+    try {
+      let count = 0;
+      for (const op of ops()) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+        if (++count % SLICE_OPS === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await batch.write({ sync: false });
+    } catch (error) {
+      await batch.close().catch(() => undefined);
+      throw this.fail(error);
+    }
   }
 
   /** A batch beside the write queue, unsynced (a later synced write makes it durable). */

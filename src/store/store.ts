@@ -77,8 +77,8 @@ export class Store {
   readonly history: EventHistory;
   readonly hub = new WatcherHub();
   private readonly counters: StoreStats = emptyStats();
-  /** Nodes written or removed since `takeChanges` (undefined: not tracking). */
-  private changed: Set<TreeNode> | undefined;
+  /** Paths written (to the node now there) or removed (null) since `takeChanges`; undefined: not tracking. */
+  private changed: Map<string, TreeNode | null> | undefined;
   index = 0;
 
   constructor(history: EventHistory = new EventHistory()) {
@@ -100,22 +100,21 @@ export class Store {
 
   /** From now on, record which nodes writes touch, for incremental snapshots (see takeChanges). */
   trackChanges(): void {
-    this.changed = new Set();
+    this.changed = new Map();
   }
 
   /**
-   * What changed since tracking began or the last call: the nodes written (created, rewritten,
-   * refreshed) that are still in the tree, by path, and the paths of the nodes removed from it.
-   * A path can be in both (removed, then written anew): apply `removed` first.
+   * What changed since tracking began or the last call: the paths written (created, rewritten,
+   * refreshed) with the node now there, and the paths removed (and not written again since).
    */
   takeChanges(): StoreChanges {
     const written: Array<[string, TreeNode]> = [];
     const removed: string[] = [];
-    for (const node of this.changed ?? []) {
-      if (this.contains(node)) written.push([node.path, node]);
-      else removed.push(node.path);
+    for (const [path, node] of this.changed ?? []) {
+      if (node === null) removed.push(path);
+      else written.push([path, node]);
     }
-    this.changed = this.changed === undefined ? undefined : new Set();
+    if (this.changed !== undefined) this.changed = new Map();
     return { written, removed };
   }
 
@@ -130,13 +129,6 @@ export class Store {
         if (child.isDir) stack.push([child, path]);
       }
     }
-  }
-
-  /** Whether `node` is in this store's tree (a removed node keeps its parent link). */
-  private contains(node: TreeNode): boolean {
-    let n = node;
-    for (; n.parent !== null; n = n.parent) if (n.parent.children!.get(n.name) !== n) return false;
-    return n === this.root;
   }
 
   get stats(): StoreStats {
@@ -287,12 +279,12 @@ export class Store {
   /** Walks to the directory `segments` names, creating the missing ones with the next index. */
   private makeDirs(segments: readonly string[]): TreeNode {
     let node = this.root;
-    for (const segment of segments) {
+    for (const [i, segment] of segments.entries()) {
       const child = node.children!.get(segment);
       if (child === undefined) {
         const dir = new TreeNode(segment, node, true, '', this.index + 1, PERMANENT);
         node.children!.set(segment, dir);
-        this.changed?.add(dir);
+        this.changed?.set(`/${segments.slice(0, i + 1).join('/')}`, dir);
         node = dir;
       } else if (child.isDir) {
         node = child;
@@ -320,7 +312,7 @@ export class Store {
     }
     const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
     parent.children!.set(name, node);
-    this.changed?.add(node);
+    this.changed?.set(path, node);
     if (!node.isPermanent) this.ttlHeap.push(node);
     this.index = next;
     return this.event(action, path, next, node, dir ? undefined : value, prevNode, now);
@@ -336,7 +328,7 @@ export class Store {
       node.modifiedIndex = next;
     }
     this.updateTtl(node, ttl.expireTime);
-    this.changed?.add(node);
+    this.changed?.set(path, node);
     const event = this.event(action, path, next, node, node.isDir ? undefined : value, prevNode, now);
     this.index = next;
     this.publish(event, ttl.refresh === true);
@@ -367,11 +359,11 @@ export class Store {
       for (const [name, child] of node.children) this.removeTree(child, `${path === '/' ? '' : path}/${name}`, removed);
     }
     this.detach(node);
+    this.changed?.set(path, null);
     removed.push(path);
   }
 
   private detach(node: TreeNode): void {
-    this.changed?.add(node);
     if (node.parent !== null && node.parent.children!.get(node.name) === node) node.parent.children!.delete(node.name);
     if (!node.isPermanent) this.ttlHeap.remove(node);
   }
