@@ -17,8 +17,9 @@ export interface MemberState<M> {
 }
 
 const NODE_HEADER = 25;
-/** Records encoded between yields to the event loop. */
+/** Records encoded, or nodes walked, between yields to the event loop. */
 const ENCODE_SLICE = 1000;
+const WALK_SLICE = 5000;
 
 /**
  * A snapshot's content taken at one index, as plain values (strings and numbers the store never
@@ -32,12 +33,26 @@ export interface CapturedImage<M> {
   readonly full: boolean;
 }
 
-/** Everything: the first snapshot, or one replacing kvd 0.1's format. The store's changes start over. */
-export function captureFull<M>(state: MemberState<M>): CapturedImage<M> {
-  const nodes: NodeRecord[] = [];
-  for (const [path, node] of state.store.nodes()) nodes.push(nodeRecord(path, node));
-  state.store.takeChanges();
-  return { head: headOf(state), nodes, removed: [], full: true };
+/**
+ * Everything, for a new base (the first snapshot, one replacing kvd 0.1's format, or when the
+ * deltas since the last base outgrow it). The tree is walked a slice at a time while the member
+ * goes on applying; the writes made meanwhile (the store records them) are redone at the end, so
+ * that the image is the state at the end, when `take` is called for the head and the index.
+ */
+export async function captureFull<M>(store: Store, take: () => { state: MemberState<M>; index: number }): Promise<{ captured: CapturedImage<M>; index: number }> {
+  store.takeChanges();
+  const nodes = new Map<string, NodeRecord>();
+  let count = 0;
+  for (const [path, node] of store.nodes()) {
+    nodes.set(path, nodeRecord(path, node));
+    if (++count % WALK_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const { state, index } = take();
+  if (state.store !== store) throw new Error('captureFull: the store was replaced during the walk');
+  const { written, removed } = store.takeChanges();
+  for (const path of removed) nodes.delete(path);
+  for (const [path, node] of written) nodes.set(path, nodeRecord(path, node));
+  return { captured: { head: headOf(state), nodes: [...nodes.values()], removed: [], full: true }, index };
 }
 
 /** What the store's writes changed since the last snapshot. */
@@ -58,11 +73,14 @@ export async function encodeCaptured<M>(captured: CapturedImage<M>): Promise<Ima
   return { kind: 'changes', head, puts: records, removed: captured.removed.map((path) => Buffer.from(path, 'utf8')) };
 }
 
-/** Rebuilds a member's state from an image's head and records; throws a clear Error if malformed. */
-export async function restoreImage<M>(head: Uint8Array, records: Iterable<ImageRecord> | AsyncIterable<ImageRecord>): Promise<MemberState<M>> {
+/**
+ * Rebuilds a member's state from an image's head and records (in batches, as the storage reads
+ * them; one batch for an image from the wire); throws a clear Error if malformed.
+ */
+export async function restoreImage<M>(head: Uint8Array, batches: AsyncIterable<Iterable<ImageRecord>> | Iterable<Iterable<ImageRecord>>): Promise<MemberState<M>> {
   const parsed = decodeHead<M>(head);
   const builder = new StoreBuilder(parsed.store);
-  for await (const [key, value] of records) builder.add(decodeNode(key, value));
+  for await (const batch of batches) for (const [key, value] of batch) builder.add(decodeNode(key, value));
   return { membership: parsed.membership, appliedIds: new Map(parsed.appliedIds), store: builder.build() };
 }
 
@@ -106,8 +124,8 @@ export function encodeNode(node: NodeRecord): ImageRecord {
 }
 
 export function decodeNode(key: Uint8Array, value: Uint8Array): NodeRecord {
-  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  const v = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const k = Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const v = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (v.length < NODE_HEADER || v[24]! > 1) throw new Error(`snapshot image: the record of ${k.toString('utf8')} is malformed`);
   return {
     path: k.toString('utf8'),

@@ -7,9 +7,11 @@ import type { Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts
  *   "h"                 hard state
  *   "c"                 membership record (the server's member list, names and URLs)
  *   "e" + u64be(index)  log entry
- *   "m"                 snapshot metadata (index, term, configuration, slot)
- *   "r" + u8(slot)      snapshot image head: u64be(index), then the state machine's head
- *   "r" + u8(slot) + k  snapshot image record k (see image.ts)
+ *   "m"                 snapshot metadata (index, term, configuration, slot, page and delta counts)
+ *   "r" + u8(slot) + "h"            snapshot image head: u64be(index), then the state machine's head
+ *   "r" + u8(slot) + "b" + u32be(n) snapshot image base, page n: packed records (image.ts)
+ *   "r" + u8(slot) + "d" + u32be(n) snapshot image delta n: the records written and removed since
+ *                                   the base and deltas before it
  *   "s" + [u8(slot)] + u32be(chunk)   a version 1 snapshot (one blob in chunks), still read
  * Every value is a record: u32be CRC-32 of the payload, then the payload.
  */
@@ -25,21 +27,35 @@ const ENTRY_PREFIX = 0x65; // 'e'
 const CHUNK_PREFIX = 0x73; // 's'
 const IMAGE_PREFIX = 0x72; // 'r'
 
-/** The key of an image record in `slot` (the head's key is the empty record key). */
-export function imageKey(slot: number, key: Uint8Array = EMPTY): Buffer {
-  const out = Buffer.allocUnsafe(2 + key.length);
-  out[0] = IMAGE_PREFIX;
-  out[1] = slot;
-  out.set(key, 2);
-  return out;
+/** The key of the image head in `slot`. */
+export function imageHeadKey(slot: number): Buffer {
+  return Buffer.from([IMAGE_PREFIX, slot, 0x68]);
 }
 
-/** Every key of the image in `slot`, head first: [gte, lt). */
+/** The key of page `n` of the image base in `slot`. */
+export function imagePageKey(slot: number, n: number): Buffer {
+  return numberedKey(slot, 0x62, n);
+}
+
+/** The key of delta `n` of the image in `slot`. */
+export function imageDeltaKey(slot: number, n: number): Buffer {
+  return numberedKey(slot, 0x64, n);
+}
+
+function numberedKey(slot: number, kind: number, n: number): Buffer {
+  const key = Buffer.allocUnsafe(7);
+  key[0] = IMAGE_PREFIX;
+  key[1] = slot;
+  key[2] = kind;
+  key.writeUInt32BE(n, 3);
+  return key;
+}
+
+/** Every key of the image in `slot`: [gte, lt). */
 export function imageRange(slot: number): { gte: Buffer; lt: Buffer } {
-  return { gte: imageKey(slot), lt: imageKey(slot + 1) };
+  return { gte: Buffer.from([IMAGE_PREFIX, slot]), lt: Buffer.from([IMAGE_PREFIX, slot + 1]) };
 }
 
-const EMPTY = new Uint8Array(0);
 
 export function entryKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(9);
@@ -149,9 +165,18 @@ export function decodeJson<T>(payload: Buffer): T | undefined {
 export interface StoredSnapshotMeta extends SnapshotMeta {
   /** Which of the two slots holds the data (absent in version 1 data dirs from before slots). */
   readonly slot?: number;
+  /** Version 2: the image's base pages and deltas, and their sizes in bytes. */
+  readonly image?: ImageShape;
   /** Version 1: the data is one blob in this many chunks, of `size` bytes in all. */
   readonly chunks?: number;
   readonly size?: number;
+}
+
+export interface ImageShape {
+  readonly pages: number;
+  readonly baseBytes: number;
+  readonly deltas: number;
+  readonly deltaBytes: number;
 }
 
 /** An image head row's payload: the snapshot index it belongs to, then the state machine's head. */

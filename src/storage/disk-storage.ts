@@ -4,7 +4,7 @@ import { EMPTY_SNAPSHOT, MemoryStorage } from '../raft/storage.ts';
 import { SnapshotTemporarilyUnavailableError } from '../raft/errors.ts';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
-import type { StoredSnapshotMeta } from './codec.ts';
+import type { ImageShape, StoredSnapshotMeta } from './codec.ts';
 import {
   FORMAT_VERSION,
   READABLE_FORMAT_VERSIONS,
@@ -24,14 +24,16 @@ import {
   entryIndexOf,
   entryKey,
   entryRange,
-  imageKey,
+  imageDeltaKey,
+  imageHeadKey,
+  imagePageKey,
   imageRange,
   openRecord,
   record,
 } from './codec.ts';
 import { DataDirError, StorageFailedError } from './errors.ts';
 import type { Image, ImageRecord, ImageUpdate } from './image.ts';
-import { decodeImage, encodeImage } from './image.ts';
+import { decodeImage, encodeImage, packRecords, unpackRecords } from './image.ts';
 import type { WriteOp } from './write-queue.ts';
 import { WriteQueue } from './write-queue.ts';
 
@@ -48,14 +50,12 @@ export interface PersistRequest {
 }
 
 /** How the current snapshot's data is kept: none yet, an image (records), or a version 1 blob. */
-type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readonly slot: number } | { readonly kind: 'blob'; readonly slot: number | undefined; readonly chunks: number };
+type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readonly slot: number; readonly shape: ImageShape } | { readonly kind: 'blob'; readonly slot: number | undefined; readonly chunks: number };
 
-/** Bytes of records per LevelDB batch when a whole image is written. */
-const IMAGE_BATCH_BYTES = 4 * 1024 * 1024;
-/** Operations added to a batch between turns of the event loop. */
-const SLICE_OPS = 1000;
-/** Rows read per step when an image is scanned. */
-const SCAN_STEP = 1000;
+/** Bytes of records per page of an image base. */
+const PAGE_BYTES = 1024 * 1024;
+/** Rows (pages, deltas) read per step when an image is read. */
+const SCAN_STEP = 16;
 const NO_DATA = new Uint8Array(0);
 type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -145,10 +145,10 @@ export class DiskStorage implements Storage {
       // the batch below switches to it.
       const { meta, data } = request.snapshot;
       const slot = this.freeSlot();
-      await this.writeImage(slot, meta.index, decodeImage(data));
+      const shape = await this.writeImage(slot, meta.index, decodeImage(data));
       for (let i = this.memory.firstIndex() - 1; i <= this.memory.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
-      ops.push(this.metaPut({ ...meta, slot }));
-      installed = { kind: 'image', slot };
+      ops.push(this.metaPut({ ...meta, slot, image: shape }));
+      installed = { kind: 'image', slot, shape };
     }
     const entries = request.entries;
     if (entries.length > 0) {
@@ -175,32 +175,39 @@ export class DiskStorage implements Storage {
     return this.form.kind === 'image';
   }
 
+  /** The current image's base and deltas (zeros when there is none). */
+  get imageShape(): ImageShape {
+    return this.form.kind === 'image' ? this.form.shape : { pages: 0, baseBytes: 0, deltas: 0, deltaBytes: 0 };
+  }
+
   /**
-   * Saves a snapshot of our own state at `index` (which must be in the log). Changes update the
-   * current image in place: one atomic batch of the records written and removed, the head and the
-   * metadata. A full image goes into the free slot, a few MiB per batch, and a metadata write
-   * switches to it. Either way the rows go out unsynced beside the log's write queue, so that the
-   * log's writes and fsyncs go on meanwhile; a small synced write through the queue then makes them
-   * durable (LevelDB's log is sequential) before this resolves and the log may be compacted.
+   * Saves a snapshot of our own state at `index` (which must be in the log). Changes become one
+   * delta of the current image: one atomic batch of the delta, the head and the metadata. A full
+   * image goes into the free slot as a new base, a page at a time, and a metadata write switches to
+   * it. Either way the rows go out unsynced beside the log's write queue, so that the log's writes
+   * and fsyncs go on meanwhile; a small synced write through the queue then makes them durable
+   * (LevelDB's log is sequential) before this resolves and the log may be compacted.
    */
   async saveSnapshot(index: number, confState: ConfState, update: ImageUpdate): Promise<void> {
     const meta = { index, term: this.memory.term(index), confState };
     if (update.kind === 'changes') {
       if (this.form.kind !== 'image') throw new Error('saveSnapshot: changes need a current image; save a full one first');
-      const slot = this.form.slot;
-      const metaPut = this.metaPut({ ...meta, slot });
-      await this.unqueuedSliced(function* () {
-        for (const key of update.removed) yield { type: 'del', key: imageKey(slot, key) };
-        for (const [key, value] of update.puts) yield { type: 'put', key: imageKey(slot, key), value: record(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) };
-        yield { type: 'put', key: imageKey(slot), value: encodeImageHead(index, update.head) };
-        yield metaPut;
-      });
+      const { slot, shape } = this.form;
+      const delta = packRecords(update.puts, update.removed);
+      const next: ImageShape = { ...shape, deltas: shape.deltas + 1, deltaBytes: shape.deltaBytes + delta.length };
+      const metaPut = this.metaPut({ ...meta, slot, image: next });
+      await this.unqueued([
+        { type: 'put', key: imageDeltaKey(slot, shape.deltas), value: record(delta) },
+        { type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, update.head) },
+        metaPut,
+      ]);
       await this.write([metaPut], true);
+      this.form = { kind: 'image', slot, shape: next };
     } else {
       const slot = this.freeSlot();
-      await this.writeImage(slot, index, update.image);
-      await this.write([this.metaPut({ ...meta, slot })], true);
-      await this.switchTo({ kind: 'image', slot });
+      const shape = await this.writeImage(slot, index, update.image);
+      await this.write([this.metaPut({ ...meta, slot, image: shape })], true);
+      await this.switchTo({ kind: 'image', slot, shape });
     }
     // (Saving a version 1 snapshot again as an image keeps its index.)
     if (index > this.memory.snapshot().meta.index) this.memory.createSnapshot(index, confState, NO_DATA);
@@ -213,71 +220,75 @@ export class DiskStorage implements Storage {
   async snapshotImage(index: number): Promise<Uint8Array> {
     // (A version 1 blob is replaced by an image when the member starts: see takesImageChanges.)
     if (this.form.kind !== 'image') throw new SnapshotTemporarilyUnavailableError();
-    const scan = this.scanImage(this.form.slot);
-    const head = (await scan.next()).value as { index: number; head: Buffer } | undefined;
-    if (head === undefined || head.index !== index) {
-      await scan.return(undefined);
-      throw new SnapshotTemporarilyUnavailableError();
-    }
-    const records: ImageRecord[] = [];
-    for await (const row of scan) records.push(row as ImageRecord);
-    return encodeImage(head.head, records);
+    const { head, records } = await this.readImage(this.form.slot);
+    if (head.index !== index) throw new SnapshotTemporarilyUnavailableError();
+    return encodeImage(head.head, (function* () {
+      for (const batch of records) yield* batch;
+    })());
   }
 
   /**
-   * The current snapshot for the state machine to load at start: an image (head, then records
-   * read as they are iterated), a version 1 blob, or nothing.
+   * The current snapshot for the state machine to load at start: an image (its head, and its
+   * records in batches: the base with the deltas applied), a version 1 blob, or nothing.
    */
-  async loadSnapshot(): Promise<{ kind: 'image'; head: Buffer; records: AsyncIterable<ImageRecord> } | { kind: 'blob'; data: Uint8Array } | { kind: 'none' }> {
+  async loadSnapshot(): Promise<{ kind: 'image'; head: Buffer; records: Iterable<readonly ImageRecord[]> } | { kind: 'blob'; data: Uint8Array } | { kind: 'none' }> {
     if (this.form.kind === 'none') return { kind: 'none' };
     if (this.form.kind === 'blob') return { kind: 'blob', data: this.memory.snapshot().data };
-    const scan = this.scanImage(this.form.slot);
-    const head = (await scan.next()).value as { index: number; head: Buffer } | undefined;
+    const { head, records } = await this.readImage(this.form.slot);
     const index = this.memory.snapshot().meta.index;
-    if (head === undefined || head.index !== index) throw new DataDirError(this.dir, `the snapshot image is not the one at index ${index} its metadata names`);
-    return { kind: 'image', head: head.head, records: scan as AsyncIterable<ImageRecord> };
+    if (head.index !== index) throw new DataDirError(this.dir, `the snapshot image is at index ${head.index}, its metadata says ${index}`);
+    return { kind: 'image', head: head.head, records };
   }
 
-  /** The rows of the image in `slot`: its head (with its index), then its records, checksums verified. */
-  private async *scanImage(slot: number): AsyncGenerator<{ index: number; head: Buffer } | ImageRecord> {
+  /**
+   * Reads the image in `slot` through one iterator (one point in time), checksums verified (a
+   * failure names the row): its head, and its records, the deltas applied to the base.
+   */
+  private async readImage(slot: number): Promise<{ head: { index: number; head: Buffer }; records: Iterable<readonly ImageRecord[]> }> {
+    const pages: Buffer[] = [];
+    const deltas: Buffer[] = [];
+    let head: { index: number; head: Buffer } | undefined;
     const iterator = this.db.iterator(imageRange(slot));
     try {
-      let first = true;
       for (let rows = await iterator.nextv(SCAN_STEP); rows.length > 0; rows = await iterator.nextv(SCAN_STEP)) {
         for (const [key, value] of rows) {
+          const what = key[2] === 0x68 ? 'head' : `${key[2] === 0x62 ? 'base page' : 'delta'} ${key.length === 7 ? key.readUInt32BE(3) : '?'}`;
           const payload = openRecord(value);
-          if (payload === undefined) throw new DataDirError(this.dir, `snapshot image row ${key.subarray(2).toString('utf8')} fails its checksum`);
-          if (first) {
-            first = false;
-            const head = key.length === 2 ? decodeImageHead(payload) : undefined;
-            if (head === undefined) throw new DataDirError(this.dir, 'the snapshot image has no head');
-            yield head;
-          } else {
-            yield [key.subarray(2), payload];
-          }
+          if (payload === undefined) throw new DataDirError(this.dir, `snapshot image ${what} fails its checksum`);
+          if (key[2] === 0x62) pages.push(payload);
+          else if (key[2] === 0x64) deltas.push(payload);
+          else head = decodeImageHead(payload);
         }
       }
-      if (first) throw new DataDirError(this.dir, 'the snapshot image is missing');
     } finally {
       await iterator.close();
     }
+    if (head === undefined) throw new DataDirError(this.dir, 'the snapshot image has no head');
+    return { head, records: mergeImage(pages, deltas) };
   }
 
-  /** Writes a whole image into an emptied `slot`, unsynced, a few MiB per batch. */
-  private async writeImage(slot: number, index: number, image: Image): Promise<void> {
+  /** Writes a whole image as the base of an emptied `slot`, unsynced, a page per batch. */
+  private async writeImage(slot: number, index: number, image: Image): Promise<ImageShape> {
     await this.unqueuedClear(imageRange(slot));
-    let ops: WriteOp[] = [{ type: 'put', key: imageKey(slot), value: encodeImageHead(index, image.head) }];
+    let pages = 0;
+    let baseBytes = 0;
+    let page: ImageRecord[] = [];
     let bytes = 0;
-    for (const [key, value] of image.records) {
-      ops.push({ type: 'put', key: imageKey(slot, key), value: record(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) });
-      bytes += key.length + value.length;
-      if (bytes >= IMAGE_BATCH_BYTES) {
-        await this.unqueued(ops);
-        ops = [];
-        bytes = 0;
-      }
+    const flush = async (): Promise<void> => {
+      const packed = packRecords(page, []);
+      await this.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: record(packed) }]);
+      baseBytes += packed.length;
+      page = [];
+      bytes = 0;
+    };
+    for (const entry of image.records) {
+      page.push(entry);
+      bytes += 8 + entry[0].length + entry[1].length;
+      if (bytes >= PAGE_BYTES) await flush();
     }
-    await this.unqueued(ops);
+    if (page.length > 0) await flush();
+    await this.unqueued([{ type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, image.head) }]);
+    return { pages, baseBytes, deltas: 0, deltaBytes: 0 };
   }
 
   /** Makes `form` the current snapshot's and drops the data of the one it replaces. */
@@ -299,27 +310,6 @@ export class DiskStorage implements Storage {
 
   private metaPut(meta: StoredSnapshotMeta): WriteOp {
     return { type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) };
-  }
-
-  /**
-   * One atomic batch beside the write queue, unsynced, built a slice of operations at a time with
-   * the event loop turning in between (a snapshot's thousands of rows would otherwise stall it).
-   */
-  private async unqueuedSliced(ops: () => Iterable<WriteOp>): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    const batch = this.db.batch();
-    try {
-      let count = 0;
-      for (const op of ops()) {
-        if (op.type === 'put') batch.put(op.key, op.value);
-        else batch.del(op.key);
-        if (++count % SLICE_OPS === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-      await batch.write({ sync: false });
-    } catch (error) {
-      await batch.close().catch(() => undefined);
-      throw this.fail(error);
-    }
   }
 
   /** A batch beside the write queue, unsynced (a later synced write makes it durable). */
@@ -379,6 +369,33 @@ export class DiskStorage implements Storage {
   }
 }
 
+/**
+ * An image's records: the base's, page by page, with the deltas applied (a later delta wins; a
+ * removal drops the key), then the keys only the deltas have, in key order (a key's prefixes
+ * sort before it, so a directory still comes before its children).
+ */
+function* mergeImage(pages: readonly Buffer[], deltas: readonly Buffer[]): Generator<readonly ImageRecord[]> {
+  const overlay = new Map<string, Buffer | null>();
+  for (const delta of deltas) for (const [key, value] of unpackRecords(delta)) overlay.set(key.toString('latin1'), value);
+  for (const page of pages) {
+    const batch: ImageRecord[] = [];
+    for (const [key, value] of unpackRecords(page)) {
+      const name = overlay.size > 0 ? key.toString('latin1') : undefined;
+      if (name !== undefined && overlay.has(name)) {
+        const newer = overlay.get(name)!;
+        overlay.delete(name);
+        if (newer !== null) batch.push([key, newer]);
+      } else if (value !== null) {
+        batch.push([key, value]);
+      }
+    }
+    yield batch;
+  }
+  const added = [...overlay].filter((entry): entry is [string, Buffer] => entry[1] !== null);
+  added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  yield added.map(([name, value]): ImageRecord => [Buffer.from(name, 'latin1'), value]);
+}
+
 function describeOpenError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code === 'LEVEL_LOCKED') return 'in use by another running member (its lock is held); stop that member or choose another --data-dir';
@@ -430,7 +447,8 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   if (meta !== undefined && meta.chunks === undefined) {
     // An image: its rows are read when the state machine loads it (loadSnapshot).
     snapshot = { meta: { index: meta.index, term: meta.term, confState: meta.confState }, data: NO_DATA };
-    form = { kind: 'image', slot: meta.slot ?? 0 };
+    if (meta.image === undefined) throw new DataDirError(dir, 'the snapshot metadata record is malformed');
+    form = { kind: 'image', slot: meta.slot ?? 0, shape: meta.image };
   } else if (meta?.chunks !== undefined) {
     const parts: Buffer[] = [];
     for (let i = 0; i < meta.chunks; i++) {

@@ -1,11 +1,12 @@
 /**
  * A state machine's snapshot as the storage keeps and ships it: a head (one opaque blob) and
- * records (opaque key → value), which the storage writes one LevelDB row each. Keeping records
- * rather than one blob lets a snapshot be saved incrementally: only the records written or
- * removed since the last one (see DiskStorage.saveSnapshot).
+ * records (opaque key → value). Keeping records rather than one blob lets a snapshot be saved
+ * incrementally: a delta of the records written or removed since the last one (see
+ * DiskStorage.saveSnapshot).
  *
- * On the wire (a snapshot sent to a follower) an image is one byte string:
- *   u32be head length, head, then per record: u32be key length, key, u32be value length, value.
+ * Records are packed: per record, u32be key length, key, u32be value length, value; in a delta a
+ * value length of 0xffffffff (and no value) removes the key. On the wire (a snapshot sent to a
+ * follower) an image is u32be head length, head, then its records packed.
  */
 export interface Image {
   readonly head: Uint8Array;
@@ -19,15 +20,40 @@ export type ImageUpdate =
   | { readonly kind: 'full'; readonly image: Image }
   | { readonly kind: 'changes'; readonly head: Uint8Array; readonly puts: readonly ImageRecord[]; readonly removed: readonly Uint8Array[] };
 
+const REMOVED = 0xffffffff;
+
 /** Encodes an image for the wire. */
 export function encodeImage(head: Uint8Array, records: Iterable<ImageRecord>): Uint8Array {
-  const parts: Uint8Array[] = [lengthOf(head), head];
-  let size = 4 + head.length;
-  for (const [key, value] of records) {
-    parts.push(lengthOf(key), key, lengthOf(value), value);
-    size += 8 + key.length + value.length;
+  return packRecords(records, [], [lengthOf(head), head]);
+}
+
+/** Packs records (and, for a delta, removed keys) into one buffer, after `prefix`. */
+export function packRecords(records: Iterable<ImageRecord>, removed: Iterable<Uint8Array>, prefix: Uint8Array[] = []): Buffer {
+  const parts = [...prefix];
+  for (const [key, value] of records) parts.push(lengthOf(key), key, lengthOf(value), value);
+  const tombstone = Buffer.allocUnsafe(4);
+  tombstone.writeUInt32BE(REMOVED, 0);
+  for (const key of removed) parts.push(lengthOf(key), key, tombstone);
+  return Buffer.concat(parts);
+}
+
+/** The records packed in `bytes` from `from`; a removed key comes with value null. */
+export function* unpackRecords(bytes: Buffer, from = 0): Generator<readonly [Buffer, Buffer | null]> {
+  let at = from;
+  while (at < bytes.length) {
+    const keyEnd = at + 4 + readLength(bytes, at);
+    const length = readLength(bytes, keyEnd);
+    if (length === REMOVED) {
+      if (keyEnd > bytes.length) throw new RangeError('snapshot image: truncated record');
+      yield [bytes.subarray(at + 4, keyEnd), null];
+      at = keyEnd + 4;
+      continue;
+    }
+    const valueEnd = keyEnd + 4 + length;
+    if (valueEnd > bytes.length) throw new RangeError('snapshot image: truncated record');
+    yield [bytes.subarray(at + 4, keyEnd), bytes.subarray(keyEnd + 4, valueEnd)];
+    at = valueEnd;
   }
-  return Buffer.concat(parts, size);
 }
 
 /** Decodes an image from the wire; iterating its records throws a RangeError if it is truncated. */
@@ -39,13 +65,9 @@ export function decodeImage(data: Uint8Array): Image {
 }
 
 function* records(bytes: Buffer, from: number): Generator<ImageRecord> {
-  let at = from;
-  while (at < bytes.length) {
-    const keyEnd = at + 4 + readLength(bytes, at);
-    const valueEnd = keyEnd + 4 + readLength(bytes, keyEnd);
-    if (valueEnd > bytes.length) throw new RangeError('snapshot image: truncated record');
-    yield [bytes.subarray(at + 4, keyEnd), bytes.subarray(keyEnd + 4, valueEnd)];
-    at = valueEnd;
+  for (const [key, value] of unpackRecords(bytes, from)) {
+    if (value === null) throw new RangeError('snapshot image: a removal outside a delta');
+    yield [key, value];
   }
 }
 

@@ -8,7 +8,7 @@ import { RawNode } from '../../src/raft/raw-node.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { SnapshotTemporarilyUnavailableError } from '../../src/raft/errors.ts';
-import { chunkKey, decodeJson, encodeJson, entryKey, imageKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
+import { chunkKey, decodeJson, encodeJson, entryKey, imageDeltaKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
 import type { ImageRecord, ImageUpdate } from '../../src/storage/image.ts';
@@ -84,14 +84,17 @@ describe('DiskStorage (classic-level)', () => {
     assert.equal(snapshot.kind, 'image');
     if (snapshot.kind !== 'image') throw new Error('unreachable');
     const records: Array<[string, string]> = [];
-    for await (const [key, value] of snapshot.records) records.push([decode(key), decode(value)]);
+    for await (const batch of snapshot.records) for (const [key, value] of batch) records.push([decode(key), decode(value)]);
     return [decode(snapshot.head), records];
   }
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   async function imageKeys(): Promise<string[]> {
     const keys: string[] = [];
     await rawDb(dir, async (db) => {
-      for await (const key of db.keys()) if (key[0] === 0x72 || key[0] === 0x73) keys.push(`${String.fromCharCode(key[0])}${key[1]}:${key.subarray(2).toString('utf8')}`);
+      for await (const key of db.keys()) {
+        if (key[0] === 0x73) keys.push(`s${key.toString('hex')}`);
+        if (key[0] === 0x72) keys.push(`r${key[1]}:${String.fromCharCode(key[2]!)}${key.length === 7 ? key.readUInt32BE(3) : ''}`);
+      }
     });
     return keys;
   }
@@ -118,22 +121,40 @@ describe('DiskStorage (classic-level)', () => {
     await reopened.close();
   });
 
-  it('changes update the image in place; a full image goes into the other slot and frees the first', async () => {
+  it('changes are deltas over the base, applied in order; a full image is a new base in the other slot', async () => {
     const storage = await DiskStorage.open(dir);
-    await storage.persist({ entries: range(1, 30, 1), hardState: { term: 1, vote: 1, commit: 30 }, sync: true });
+    await storage.persist({ entries: range(1, 40, 1), hardState: { term: 1, vote: 1, commit: 40 }, sync: true });
     await storage.saveSnapshot(10, conf, full('h10', [rec('/a', '1'), rec('/b', '2'), rec('/c', '3')]));
-    await storage.saveSnapshot(20, conf, { kind: 'changes', head: text('h20'), puts: [rec('/c', '3b'), rec('/d', '4')], removed: [text('/b'), text('/d')] });
+    await storage.saveSnapshot(20, conf, { kind: 'changes', head: text('h20'), puts: [rec('/c', '3b'), rec('/e', '5'), rec('/d', '4')], removed: [text('/b')] });
+    await storage.saveSnapshot(30, conf, { kind: 'changes', head: text('h30'), puts: [rec('/b', '2c'), rec('/e', '5c')], removed: [text('/a'), text('/d')] });
+    const shape = storage.imageShape;
+    assert.deepEqual([shape.pages, shape.deltas], [1, 2]);
+    assert.ok(shape.deltaBytes > 0 && shape.baseBytes > 0);
     await storage.close();
-    assert.deepEqual(await imageKeys(), ['r0:', 'r0:/a', 'r0:/c', 'r0:/d'], 'removals apply before puts; everything stays in slot 0');
+    assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:d0', 'r0:d1', 'r0:h'], 'the base, two deltas and the head, all in slot 0');
     const reopened = await DiskStorage.open(dir);
-    assert.equal(reopened.snapshot().meta.index, 20);
-    assert.deepEqual(await loaded(reopened), ['h20', [['/a', '1'], ['/c', '3b'], ['/d', '4']]]);
-    await reopened.saveSnapshot(30, conf, full('h30', [rec('/z', '26')]));
+    assert.equal(reopened.snapshot().meta.index, 30);
+    assert.deepEqual(reopened.imageShape, shape);
+    // The base's keys in its order (later deltas win, removals drop), then the deltas' new keys in key order.
+    assert.deepEqual(await loaded(reopened), ['h30', [['/b', '2c'], ['/c', '3b'], ['/e', '5c']]]);
+    await reopened.saveSnapshot(40, conf, full('h40', [rec('/z', '26')]));
     await reopened.close();
-    assert.deepEqual(await imageKeys(), ['r1:', 'r1:/z']);
+    assert.deepEqual(await imageKeys(), ['r1:b0', 'r1:h']);
     const again = await DiskStorage.open(dir);
-    assert.deepEqual(await loaded(again), ['h30', [['/z', '26']]]);
+    assert.deepEqual(await loaded(again), ['h40', [['/z', '26']]]);
+    assert.deepEqual(again.imageShape.deltas, 0);
     await again.close();
+  });
+
+  it('a base larger than a page is written in pages and read back in order', async () => {
+    const storage = await DiskStorage.open(dir);
+    await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
+    const records = Array.from({ length: 3000 }, (_, i) => rec(`/k${String(i).padStart(5, '0')}`, 'v'.repeat(1000)));
+    await storage.saveSnapshot(5, conf, full('h', records));
+    assert.equal(storage.imageShape.pages, 3);
+    const [, got] = await loaded(storage);
+    assert.deepEqual(got.map(([k]) => k), records.map(([k]) => decode(k)));
+    await storage.close();
   });
 
   for (const slot of [undefined, 1]) {
@@ -153,7 +174,7 @@ describe('DiskStorage (classic-level)', () => {
       assert.equal(reopened.takesImageChanges, false);
       await reopened.saveSnapshot(3, conf, full('h3', [rec('/k', 'v')]));
       await reopened.close();
-      assert.deepEqual(await imageKeys(), ['r0:', 'r0:/k'], 'the chunks are gone');
+      assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:h'], 'the chunks are gone');
       await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 2, 'the data dir now says version 2'));
       const again = await DiskStorage.open(dir);
       assert.deepEqual(again.snapshot().meta.index, 3);
@@ -166,14 +187,15 @@ describe('DiskStorage (classic-level)', () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
     await storage.saveSnapshot(5, conf, full('h', [rec('/a', '1'), rec('/b', '2')]));
+    await storage.saveSnapshot(6, conf, { kind: 'changes', head: text('h6'), puts: [rec('/b', '3')], removed: [] });
     await storage.close();
     await rawDb(dir, async (db) => {
-      const value = (await db.get(imageKey(0, text('/b'))))!;
+      const value = (await db.get(imageDeltaKey(0, 0)))!;
       value[value.length - 1]! ^= 0xff;
-      await db.put(imageKey(0, text('/b')), value);
+      await db.put(imageDeltaKey(0, 0), value);
     });
     const reopened = await DiskStorage.open(dir);
-    await assert.rejects(loaded(reopened), (error: unknown) => error instanceof DataDirError && /image row \/b fails its checksum/.test(error.message));
+    await assert.rejects(loaded(reopened), (error: unknown) => error instanceof DataDirError && /snapshot image delta 0 fails its checksum/.test(error.message));
     await reopened.close();
   });
 
@@ -187,7 +209,7 @@ describe('DiskStorage (classic-level)', () => {
     assert.equal(storage.snapshot().data.length, 0, 'the data is not kept in memory');
     await storage.close();
     assert.equal(await entryKeyCount(dir), 1);
-    assert.deepEqual(await imageKeys(), ['r1:', 'r1:/x', 'r1:/y']);
+    assert.deepEqual(await imageKeys(), ['r1:b0', 'r1:h']);
     const reopened = await DiskStorage.open(dir);
     assert.deepEqual([reopened.firstIndex(), reopened.lastIndex(), reopened.term(50)], [51, 51, 3]);
     assert.deepEqual(reopened.initialState().confState, { voters: [1, 2, 3], learners: [] });
