@@ -3,7 +3,7 @@ import { decodeConfChange } from '../raft/raft.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { Ready } from '../raft/raw-node.ts';
 import { seededRandom } from '../raft/rand.ts';
-import type { ConfState, Entry, Message, NodeId } from '../raft/types.ts';
+import type { Entry, Message, NodeId } from '../raft/types.ts';
 import { DiskStorage } from '../storage/disk-storage.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { decodeImage } from '../storage/image.ts';
@@ -19,8 +19,8 @@ import { Outbound } from './outbound.ts';
 import type { TlsMaterial } from './tls.ts';
 import { PeerTransport } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
-import type { CapturedImage, MemberState } from './store-image.ts';
-import { captureChanges, captureFull, encodeCaptured, restoreBlob, restoreImage } from './store-image.ts';
+import type { MemberState, Taken } from './store-image.ts';
+import { captureChanges, encodeChanges, restoreBlob, restoreImage, writeBase } from './store-image.ts';
 
 export interface MemberInfo {
   readonly id: NodeId;
@@ -201,8 +201,7 @@ export class Member implements TransportHost {
       const member = new Member(config, storage, log, membership, id, peers, outbound, restored);
       // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).
       if (restored !== undefined && !storage.takesImageChanges) {
-        const { captured } = await captureFull(member.store, () => ({ state: member.state(), index: member.snapshotIndex }));
-        await storage.saveSnapshot(member.snapshotIndex, storage.snapshot().meta.confState, await encodeCaptured(captured));
+        await writeBase(member.store, await storage.beginBase(), () => ({ state: member.state(), index: member.snapshotIndex, confState: storage.snapshot().meta.confState }));
       }
       member.begin();
       log.info('member started', { name: config.name, id: formatId(id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh });
@@ -718,29 +717,28 @@ export class Member implements TransportHost {
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     const shape = this.storage.imageShape;
-    const full = !this.storage.takesImageChanges || shape.deltaBytes > shape.baseBytes / 2;
-    const take = () => ({ state: this.state(), index: this.appliedIndex, confState: this.node.status().confState });
+    const newBase = !this.storage.takesImageChanges || shape.deltaBytes > shape.baseBytes;
+    const take = (): Taken<Membership> => ({ state: this.state(), index: this.appliedIndex, confState: this.node.status().confState });
     this.snapshotting = true;
     this.snapshotTask = (async () => {
       const started = performance.now();
       let index = this.appliedIndex;
       try {
-        let captured: CapturedImage<Membership>;
-        let confState: ConfState;
-        if (full) {
-          let taken: ReturnType<typeof take> | undefined;
-          captured = (await captureFull(this.store, () => (taken = take()))).captured;
-          ({ index, confState } = taken!);
+        let what: Record<string, number>;
+        if (newBase) {
+          const written = await writeBase(this.store, await this.storage.beginBase(), take);
+          index = written.index;
+          what = { base: written.nodes };
         } else {
           const taken = take();
-          ({ index, confState } = taken);
-          captured = captureChanges(taken.state);
+          index = taken.index;
+          const captured = captureChanges(taken.state);
+          await this.storage.saveSnapshot(index, taken.confState, await encodeChanges(captured));
+          what = { written: captured.nodes.length, removed: captured.removed.length };
         }
-        await this.storage.saveSnapshot(index, confState, await encodeCaptured(captured));
         this.snapshotIndex = index;
         const compactTo = index - this.config.snapshotCatchupEntries;
         if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
-        const what = full ? { base: captured.nodes.length } : { written: captured.nodes.length, removed: captured.removed.length };
         this.log.info('snapshot saved', { index, ...what, ms: Math.round(performance.now() - started), firstIndex: this.storage.firstIndex() });
       } catch (error) {
         this.log.error('cannot save a snapshot', { index, error: error instanceof Error ? error.message : String(error) });

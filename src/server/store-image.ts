@@ -1,4 +1,6 @@
-import type { ImageRecord, ImageUpdate } from '../storage/image.ts';
+import type { ConfState } from '../raft/types.ts';
+import type { BaseWriter } from '../storage/disk-storage.ts';
+import type { ImageChanges, ImageRecord } from '../storage/image.ts';
 import type { NodeRecord, StoreHeader } from '../store/snapshot.ts';
 import { StoreBuilder, nodeRecord, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
 import type { Store } from '../store/store.ts';
@@ -19,58 +21,73 @@ export interface MemberState<M> {
 const NODE_HEADER = 25;
 /** Records encoded, or nodes walked, between yields to the event loop. */
 const ENCODE_SLICE = 1000;
-const WALK_SLICE = 5000;
+const WALK_SLICE = 2000;
 
 /**
- * A snapshot's content taken at one index, as plain values (strings and numbers the store never
- * changes in place): cheap to take on the event loop, encoded afterwards while the store goes on.
+ * What changed since the last snapshot, taken at one index as plain values (strings and numbers
+ * the store never changes in place): cheap to take on the event loop, encoded afterwards while the
+ * store goes on.
  */
-export interface CapturedImage<M> {
+export interface CapturedChanges<M> {
   readonly head: Head<M>;
   readonly nodes: readonly NodeRecord[];
-  /** Paths to remove from the last image (changes only). */
   readonly removed: readonly string[];
-  readonly full: boolean;
+}
+
+/** What the store's writes changed since the last snapshot (or since a base was begun). */
+export function captureChanges<M>(state: MemberState<M>): CapturedChanges<M> {
+  const { written, removed } = state.store.takeChanges();
+  return { head: headOf(state), nodes: written.map(([path, node]) => nodeRecord(path, node)), removed };
+}
+
+/** Encodes captured changes for the storage, yielding to the event loop between slices. */
+export async function encodeChanges<M>(captured: CapturedChanges<M>): Promise<ImageChanges> {
+  const head = Buffer.from(JSON.stringify(captured.head), 'utf8');
+  const puts: ImageRecord[] = [];
+  for (let i = 0; i < captured.nodes.length; i++) {
+    puts.push(encodeNode(captured.nodes[i]!));
+    if (i % ENCODE_SLICE === ENCODE_SLICE - 1) await turn();
+  }
+  return { head, puts, removed: captured.removed.map((path) => Buffer.from(path, 'utf8')) };
+}
+
+/** What `writeBase` needs at its end, all taken at one moment. */
+export interface Taken<M> {
+  readonly state: MemberState<M>;
+  readonly index: number;
+  readonly confState: ConfState;
 }
 
 /**
- * Everything, for a new base (the first snapshot, one replacing kvd 0.1's format, or when the
- * deltas since the last base outgrow it). The tree is walked a slice at a time while the member
- * goes on applying; the writes made meanwhile (the store records them) are redone at the end, so
- * that the image is the state at the end, when `take` is called for the head and the index.
+ * Writes a new base of the whole store (the first snapshot, one replacing kvd 0.1's format, or
+ * when the deltas since the last base outgrow it). The tree is walked and written a slice at a
+ * time while the member goes on applying; the writes made meanwhile (the store records them) go
+ * into a delta over the new base, so that base and delta are the state at the end, when `take`
+ * is called for the head, the index and the configuration. Returns that index.
  */
-export async function captureFull<M>(store: Store, take: () => { state: MemberState<M>; index: number }): Promise<{ captured: CapturedImage<M>; index: number }> {
+export async function writeBase<M>(store: Store, base: BaseWriter, take: () => Taken<M>): Promise<{ index: number; nodes: number }> {
   store.takeChanges();
-  const nodes = new Map<string, NodeRecord>();
-  let count = 0;
+  let nodes = 0;
+  let slice: ImageRecord[] = [];
   for (const [path, node] of store.nodes()) {
-    nodes.set(path, nodeRecord(path, node));
-    if (++count % WALK_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+    slice.push(encodeNode(nodeRecord(path, node)));
+    if (slice.length === WALK_SLICE) {
+      nodes += slice.length;
+      await base.add(slice);
+      slice = [];
+      await turn();
+    }
   }
-  const { state, index } = take();
-  if (state.store !== store) throw new Error('captureFull: the store was replaced during the walk');
-  const { written, removed } = store.takeChanges();
-  for (const path of removed) nodes.delete(path);
-  for (const [path, node] of written) nodes.set(path, nodeRecord(path, node));
-  return { captured: { head: headOf(state), nodes: [...nodes.values()], removed: [], full: true }, index };
+  nodes += slice.length;
+  await base.add(slice);
+  const taken = take();
+  if (taken.state.store !== store) throw new Error('writeBase: the store was replaced during the walk');
+  await base.save(taken.index, taken.confState, await encodeChanges(captureChanges(taken.state)));
+  return { index: taken.index, nodes };
 }
 
-/** What the store's writes changed since the last snapshot. */
-export function captureChanges<M>(state: MemberState<M>): CapturedImage<M> {
-  const { written, removed } = state.store.takeChanges();
-  return { head: headOf(state), nodes: written.map(([path, node]) => nodeRecord(path, node)), removed, full: false };
-}
-
-/** Encodes a captured image for the storage, yielding to the event loop between slices. */
-export async function encodeCaptured<M>(captured: CapturedImage<M>): Promise<ImageUpdate> {
-  const head = Buffer.from(JSON.stringify(captured.head), 'utf8');
-  const records: ImageRecord[] = [];
-  for (let i = 0; i < captured.nodes.length; i++) {
-    records.push(encodeNode(captured.nodes[i]!));
-    if (i % ENCODE_SLICE === ENCODE_SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
-  }
-  if (captured.full) return { kind: 'full', image: { head, records } };
-  return { kind: 'changes', head, puts: records, removed: captured.removed.map((path) => Buffer.from(path, 'utf8')) };
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

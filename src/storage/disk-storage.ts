@@ -32,10 +32,20 @@ import {
   record,
 } from './codec.ts';
 import { DataDirError, StorageFailedError } from './errors.ts';
-import type { Image, ImageRecord, ImageUpdate } from './image.ts';
+import type { ImageChanges, ImageRecord } from './image.ts';
 import { decodeImage, encodeImage, packRecords, unpackRecords } from './image.ts';
 import type { WriteOp } from './write-queue.ts';
 import { WriteQueue } from './write-queue.ts';
+
+/** A new base being written (DiskStorage.beginBase). */
+export interface BaseWriter {
+  /** Adds records (each directory before its children); full pages are written at once. */
+  add(records: Iterable<ImageRecord>): Promise<void>;
+  /** Writes the rest (last page, head, the delta if any), unsynced; the caller switches to it. */
+  seal(index: number, head: Uint8Array, delta?: ImageChanges): Promise<{ slot: number; shape: ImageShape }>;
+  /** Makes the base, with `delta` over it, the snapshot at `index`, synced, and drops the old one. */
+  save(index: number, confState: ConfState, delta: ImageChanges): Promise<void>;
+}
 
 /** What one Ready asks to make durable. */
 export interface PersistRequest {
@@ -144,8 +154,10 @@ export class DiskStorage implements Storage {
       // A leader's snapshot replaces our whole log. Its image goes into the free slot first;
       // the batch below switches to it.
       const { meta, data } = request.snapshot;
-      const slot = this.freeSlot();
-      const shape = await this.writeImage(slot, meta.index, decodeImage(data));
+      const image = decodeImage(data);
+      const base = await this.beginBase();
+      await base.add(image.records);
+      const { slot, shape } = await base.seal(meta.index, image.head);
       for (let i = this.memory.firstIndex() - 1; i <= this.memory.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
       ops.push(this.metaPut({ ...meta, slot, image: shape }));
       installed = { kind: 'image', slot, shape };
@@ -181,36 +193,76 @@ export class DiskStorage implements Storage {
   }
 
   /**
-   * Saves a snapshot of our own state at `index` (which must be in the log). Changes become one
-   * delta of the current image: one atomic batch of the delta, the head and the metadata. A full
-   * image goes into the free slot as a new base, a page at a time, and a metadata write switches to
-   * it. Either way the rows go out unsynced beside the log's write queue, so that the log's writes
-   * and fsyncs go on meanwhile; a small synced write through the queue then makes them durable
+   * Saves a snapshot of our own state at `index` (which must be in the log) as one delta of the
+   * current image: the records written and removed since the last one, in one atomic batch with
+   * the head and the metadata. It goes out unsynced beside the log's write queue, so that the log's
+   * writes and fsyncs go on meanwhile; a small synced write through the queue then makes it durable
    * (LevelDB's log is sequential) before this resolves and the log may be compacted.
    */
-  async saveSnapshot(index: number, confState: ConfState, update: ImageUpdate): Promise<void> {
-    const meta = { index, term: this.memory.term(index), confState };
-    if (update.kind === 'changes') {
-      if (this.form.kind !== 'image') throw new Error('saveSnapshot: changes need a current image; save a full one first');
-      const { slot, shape } = this.form;
-      const delta = packRecords(update.puts, update.removed);
-      const next: ImageShape = { ...shape, deltas: shape.deltas + 1, deltaBytes: shape.deltaBytes + delta.length };
-      const metaPut = this.metaPut({ ...meta, slot, image: next });
-      await this.unqueued([
-        { type: 'put', key: imageDeltaKey(slot, shape.deltas), value: record(delta) },
-        { type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, update.head) },
-        metaPut,
-      ]);
-      await this.write([metaPut], true);
-      this.form = { kind: 'image', slot, shape: next };
-    } else {
-      const slot = this.freeSlot();
-      const shape = await this.writeImage(slot, index, update.image);
-      await this.write([this.metaPut({ ...meta, slot, image: shape })], true);
-      await this.switchTo({ kind: 'image', slot, shape });
-    }
-    // (Saving a version 1 snapshot again as an image keeps its index.)
-    if (index > this.memory.snapshot().meta.index) this.memory.createSnapshot(index, confState, NO_DATA);
+  async saveSnapshot(index: number, confState: ConfState, changes: ImageChanges): Promise<void> {
+    if (this.form.kind !== 'image') throw new Error('saveSnapshot: changes need a current image; save a base first (beginBase)');
+    const { slot, shape } = this.form;
+    const delta = packRecords(changes.puts, changes.removed);
+    const next: ImageShape = { ...shape, deltas: shape.deltas + 1, deltaBytes: shape.deltaBytes + delta.length };
+    const metaPut = this.metaPut({ index, term: this.memory.term(index), confState, slot, image: next });
+    await this.unqueued([
+      { type: 'put', key: imageDeltaKey(slot, shape.deltas), value: record(delta) },
+      { type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, changes.head) },
+      metaPut,
+    ]);
+    await this.write([metaPut], true);
+    this.form = { kind: 'image', slot, shape: next };
+    this.memory.createSnapshot(index, confState, NO_DATA);
+  }
+
+  /**
+   * Starts a new base in the free slot: records are added as they come (full pages are written
+   * at once, unsynced), and `save` makes it the snapshot at an index known only then, with a
+   * delta of what changed while the records were being added.
+   */
+  async beginBase(): Promise<BaseWriter> {
+    const slot = this.freeSlot();
+    await this.unqueuedClear(imageRange(slot));
+    let pages = 0;
+    let baseBytes = 0;
+    let page: ImageRecord[] = [];
+    let bytes = 0;
+    const flush = async (): Promise<void> => {
+      const packed = packRecords(page, []);
+      page = [];
+      bytes = 0;
+      await this.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: record(packed) }]);
+      baseBytes += packed.length;
+    };
+    const seal = async (index: number, head: Uint8Array, delta?: ImageChanges): Promise<{ slot: number; shape: ImageShape }> => {
+      if (page.length > 0) await flush();
+      const ops: WriteOp[] = [{ type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, head) }];
+      let shape: ImageShape = { pages, baseBytes, deltas: 0, deltaBytes: 0 };
+      if (delta !== undefined && (delta.puts.length > 0 || delta.removed.length > 0)) {
+        const packed = packRecords(delta.puts, delta.removed);
+        ops.push({ type: 'put', key: imageDeltaKey(slot, 0), value: record(packed) });
+        shape = { ...shape, deltas: 1, deltaBytes: packed.length };
+      }
+      await this.unqueued(ops);
+      return { slot, shape };
+    };
+    return {
+      add: async (records) => {
+        for (const entry of records) {
+          page.push(entry);
+          bytes += 8 + entry[0].length + entry[1].length;
+          if (bytes >= PAGE_BYTES) await flush();
+        }
+      },
+      seal,
+      save: async (index, confState, delta) => {
+        const { slot: written, shape } = await seal(index, delta.head, delta);
+        await this.write([this.metaPut({ index, term: this.memory.term(index), confState, slot: written, image: shape })], true);
+        await this.switchTo({ kind: 'image', slot: written, shape });
+        // (Saving a version 1 snapshot again as an image keeps its index.)
+        if (index > this.memory.snapshot().meta.index) this.memory.createSnapshot(index, confState, NO_DATA);
+      },
+    };
   }
 
   /**
@@ -265,30 +317,6 @@ export class DiskStorage implements Storage {
     }
     if (head === undefined) throw new DataDirError(this.dir, 'the snapshot image has no head');
     return { head, records: mergeImage(pages, deltas) };
-  }
-
-  /** Writes a whole image as the base of an emptied `slot`, unsynced, a page per batch. */
-  private async writeImage(slot: number, index: number, image: Image): Promise<ImageShape> {
-    await this.unqueuedClear(imageRange(slot));
-    let pages = 0;
-    let baseBytes = 0;
-    let page: ImageRecord[] = [];
-    let bytes = 0;
-    const flush = async (): Promise<void> => {
-      const packed = packRecords(page, []);
-      await this.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: record(packed) }]);
-      baseBytes += packed.length;
-      page = [];
-      bytes = 0;
-    };
-    for (const entry of image.records) {
-      page.push(entry);
-      bytes += 8 + entry[0].length + entry[1].length;
-      if (bytes >= PAGE_BYTES) await flush();
-    }
-    if (page.length > 0) await flush();
-    await this.unqueued([{ type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, image.head) }]);
-    return { pages, baseBytes, deltas: 0, deltaBytes: 0 };
   }
 
   /** Makes `form` the current snapshot's and drops the data of the one it replaces. */

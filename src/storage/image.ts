@@ -15,10 +15,12 @@ export interface Image {
 
 export type ImageRecord = readonly [key: Uint8Array, value: Uint8Array];
 
-/** A snapshot to save: the whole image, or what changed since the one saved last. */
-export type ImageUpdate =
-  | { readonly kind: 'full'; readonly image: Image }
-  | { readonly kind: 'changes'; readonly head: Uint8Array; readonly puts: readonly ImageRecord[]; readonly removed: readonly Uint8Array[] };
+/** What changed since the snapshot saved last (or since a base was begun), with the new head. */
+export interface ImageChanges {
+  readonly head: Uint8Array;
+  readonly puts: readonly ImageRecord[];
+  readonly removed: readonly Uint8Array[];
+}
 
 const REMOVED = 0xffffffff;
 

@@ -11,7 +11,7 @@ import { SnapshotTemporarilyUnavailableError } from '../../src/raft/errors.ts';
 import { chunkKey, decodeJson, encodeJson, entryKey, imageDeltaKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
-import type { ImageRecord, ImageUpdate } from '../../src/storage/image.ts';
+import type { ImageRecord } from '../../src/storage/image.ts';
 import { decodeImage, encodeImage } from '../../src/storage/image.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -77,7 +77,12 @@ describe('DiskStorage (classic-level)', () => {
 
   const conf = { voters: [1], learners: [] };
   const rec = (key: string, value: string): ImageRecord => [text(key), text(value)];
-  const full = (head: string, records: ImageRecord[]): ImageUpdate => ({ kind: 'full', image: { head: text(head), records } });
+  /** Saves a new base of `records` at `index`. */
+  async function saveBase(storage: DiskStorage, index: number, head: string, records: ImageRecord[], during?: ImageRecord[]): Promise<void> {
+    const base = await storage.beginBase();
+    await base.add(records);
+    await base.save(index, conf, { head: text(head), puts: during ?? [], removed: [] });
+  }
   /** The stored snapshot as strings: [head, [key, value]...]. */
   async function loaded(storage: DiskStorage): Promise<[string, Array<[string, string]>]> {
     const snapshot = await storage.loadSnapshot();
@@ -103,7 +108,7 @@ describe('DiskStorage (classic-level)', () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 2000, 1), hardState: { term: 1, vote: 1, commit: 2000 }, sync: true });
     assert.equal(storage.takesImageChanges, false, 'the first snapshot must be a full image');
-    await storage.saveSnapshot(1900, conf, full('head-1900', [rec('/a', '1'), rec('/b', '2')]));
+    await saveBase(storage, 1900, 'head-1900', [rec('/a', '1'), rec('/b', '2')]);
     await storage.compact(1800);
     assert.equal(storage.firstIndex(), 1801);
     assert.equal(storage.takesImageChanges, true);
@@ -124,9 +129,9 @@ describe('DiskStorage (classic-level)', () => {
   it('changes are deltas over the base, applied in order; a full image is a new base in the other slot', async () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 40, 1), hardState: { term: 1, vote: 1, commit: 40 }, sync: true });
-    await storage.saveSnapshot(10, conf, full('h10', [rec('/a', '1'), rec('/b', '2'), rec('/c', '3')]));
-    await storage.saveSnapshot(20, conf, { kind: 'changes', head: text('h20'), puts: [rec('/c', '3b'), rec('/e', '5'), rec('/d', '4')], removed: [text('/b')] });
-    await storage.saveSnapshot(30, conf, { kind: 'changes', head: text('h30'), puts: [rec('/b', '2c'), rec('/e', '5c')], removed: [text('/a'), text('/d')] });
+    await saveBase(storage, 10, 'h10', [rec('/a', '1'), rec('/b', '2'), rec('/c', '3')]);
+    await storage.saveSnapshot(20, conf, { head: text('h20'), puts: [rec('/c', '3b'), rec('/e', '5'), rec('/d', '4')], removed: [text('/b')] });
+    await storage.saveSnapshot(30, conf, { head: text('h30'), puts: [rec('/b', '2c'), rec('/e', '5c')], removed: [text('/a'), text('/d')] });
     const shape = storage.imageShape;
     assert.deepEqual([shape.pages, shape.deltas], [1, 2]);
     assert.ok(shape.deltaBytes > 0 && shape.baseBytes > 0);
@@ -137,12 +142,13 @@ describe('DiskStorage (classic-level)', () => {
     assert.deepEqual(reopened.imageShape, shape);
     // The base's keys in its order (later deltas win, removals drop), then the deltas' new keys in key order.
     assert.deepEqual(await loaded(reopened), ['h30', [['/b', '2c'], ['/c', '3b'], ['/e', '5c']]]);
-    await reopened.saveSnapshot(40, conf, full('h40', [rec('/z', '26')]));
+    // A base with what changed while it was being written as its first delta.
+    await saveBase(reopened, 40, 'h40', [rec('/z', '26')], [rec('/z', '27'), rec('/y', '25')]);
     await reopened.close();
-    assert.deepEqual(await imageKeys(), ['r1:b0', 'r1:h']);
+    assert.deepEqual(await imageKeys(), ['r1:b0', 'r1:d0', 'r1:h']);
     const again = await DiskStorage.open(dir);
-    assert.deepEqual(await loaded(again), ['h40', [['/z', '26']]]);
-    assert.deepEqual(again.imageShape.deltas, 0);
+    assert.deepEqual(await loaded(again), ['h40', [['/z', '27'], ['/y', '25']]]);
+    assert.deepEqual(again.imageShape.deltas, 1);
     await again.close();
   });
 
@@ -150,7 +156,7 @@ describe('DiskStorage (classic-level)', () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
     const records = Array.from({ length: 3000 }, (_, i) => rec(`/k${String(i).padStart(5, '0')}`, 'v'.repeat(1000)));
-    await storage.saveSnapshot(5, conf, full('h', records));
+    await saveBase(storage, 5, 'h', records);
     assert.equal(storage.imageShape.pages, 3);
     const [, got] = await loaded(storage);
     assert.deepEqual(got.map(([k]) => k), records.map(([k]) => decode(k)));
@@ -172,7 +178,7 @@ describe('DiskStorage (classic-level)', () => {
       const snapshot = await reopened.loadSnapshot();
       assert.deepEqual(snapshot.kind === 'blob' ? decode(snapshot.data) : snapshot.kind, 'legacy');
       assert.equal(reopened.takesImageChanges, false);
-      await reopened.saveSnapshot(3, conf, full('h3', [rec('/k', 'v')]));
+      await saveBase(reopened, 3, 'h3', [rec('/k', 'v')]);
       await reopened.close();
       assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:h'], 'the chunks are gone');
       await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 2, 'the data dir now says version 2'));
@@ -186,8 +192,8 @@ describe('DiskStorage (classic-level)', () => {
   it('a flipped byte in an image row is refused when the image is loaded, naming the row', async () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
-    await storage.saveSnapshot(5, conf, full('h', [rec('/a', '1'), rec('/b', '2')]));
-    await storage.saveSnapshot(6, conf, { kind: 'changes', head: text('h6'), puts: [rec('/b', '3')], removed: [] });
+    await saveBase(storage, 5, 'h', [rec('/a', '1'), rec('/b', '2')]);
+    await storage.saveSnapshot(6, conf, { head: text('h6'), puts: [rec('/b', '3')], removed: [] });
     await storage.close();
     await rawDb(dir, async (db) => {
       const value = (await db.get(imageDeltaKey(0, 0)))!;
@@ -202,7 +208,7 @@ describe('DiskStorage (classic-level)', () => {
   it('a snapshot from the leader replaces the log and the image', async () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 10, 1), sync: true });
-    await storage.saveSnapshot(5, conf, full('mine', [rec('/old', 'x')]));
+    await saveBase(storage, 5, 'mine', [rec('/old', 'x')]);
     const data = encodeImage(text('leader'), [rec('/x', '1'), rec('/y', '2')]);
     const snapshot = { meta: { index: 50, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data };
     await storage.persist({ snapshot, entries: [entry(51, 3)], hardState: { term: 3, vote: 0, commit: 50 }, sync: true });
