@@ -240,6 +240,73 @@ export class RawConnection {
   }
 }
 
+/**
+ * A streaming GET over a raw socket (plain HTTP), for watchers by the thousand: the chunked body
+ * is split into lines for `onLine` with far less CPU per event than Node's http client. Resolves
+ * once a 200's headers arrived; `onEnd` is called once, when the stream ends or fails.
+ */
+export function rawStream(endpoint: string, path: string, onLine: (line: string) => void, onEnd: (error?: Error) => void): Promise<{ destroy(): void }> {
+  const url = new URL(endpoint);
+  const host = url.hostname;
+  const port = Number(url.port || 80);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    let buffer: Buffer = Buffer.alloc(0);
+    let chunked: boolean | undefined;
+    let pending = '';
+    let ended = false;
+    const end = (error?: Error): void => {
+      if (ended) return;
+      ended = true;
+      reject(error ?? new Error('stream closed before its headers'));
+      onEnd(error);
+    };
+    const take = (text: string): void => {
+      pending += text;
+      for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    };
+    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`));
+    socket.on('data', (data: Buffer) => {
+      buffer = buffer.length === 0 ? data : Buffer.concat([buffer, data]);
+      if (chunked === undefined) {
+        const headEnd = buffer.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const head = buffer.toString('latin1', 0, headEnd);
+        const status = Number(head.slice(9, 12));
+        if (status !== 200) {
+          socket.destroy();
+          end(new Error(`HTTP ${status}`));
+          return;
+        }
+        chunked = /\r\ntransfer-encoding: *chunked/i.test(head);
+        buffer = buffer.subarray(headEnd + 4);
+        resolve({ destroy: () => socket.destroy() });
+      }
+      if (!chunked) {
+        take(buffer.toString('utf8'));
+        buffer = Buffer.alloc(0);
+        return;
+      }
+      for (let lineEnd = buffer.indexOf('\r\n'); lineEnd >= 0; lineEnd = buffer.indexOf('\r\n')) {
+        const size = parseInt(buffer.toString('latin1', 0, lineEnd), 16);
+        if (!Number.isFinite(size) || size === 0) {
+          socket.end();
+          end(Number.isFinite(size) ? undefined : new Error('malformed chunked body'));
+          return;
+        }
+        if (buffer.length < lineEnd + 2 + size + 2) return;
+        take(buffer.toString('utf8', lineEnd + 2, lineEnd + 2 + size));
+        buffer = buffer.subarray(lineEnd + 2 + size + 2);
+      }
+    });
+    socket.on('error', (error) => end(error));
+    socket.on('close', () => end());
+  });
+}
+
 /** The kind of a failed reply: `412 (101)` from etcd's error code, or the network error's code. */
 function errorKind(reply: Reply | undefined, error: unknown): string {
   if (reply === undefined) return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
@@ -376,7 +443,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
     if (sent !== undefined) latencies.add(received - sent);
     return index;
   };
-  const streams: http.ClientRequest[] = [];
+  const streams: Array<{ destroy(): void }> = [];
   let stopPolling = false;
   const polls: Promise<void>[] = [];
   const connectBatch = 200;
@@ -387,7 +454,10 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
         const endpoint = options.endpoints[watcher % options.endpoints.length]!;
         if (options.mode === 'stream') {
           try {
-            streams.push(await conn.stream(endpoint, `${dir}?wait=true&recursive=true&stream=true&waitIndex=${startIndex + 1}`, (line) => void record(watcher, line), (error) => error && !stopPolling && count(`stream: ${(error as NodeJS.ErrnoException).code ?? error.message}`)));
+            const path = `${dir}?wait=true&recursive=true&stream=true&waitIndex=${startIndex + 1}`;
+            const onEnd = (error?: Error) => error && !stopPolling && count(`stream: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
+            const open = endpoint.startsWith('http:') ? rawStream : conn.stream.bind(conn);
+            streams.push(await open(endpoint, path, (line) => void record(watcher, line), onEnd));
           } catch (error) {
             count(`connect: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
           }

@@ -118,14 +118,15 @@ export function openRecord(value: Buffer): Buffer | undefined {
 
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'confChange'];
 
-/** Entry payload: u64 term, u64 index, u8 type, data. */
+/** Entry payload: u64 term, u64 index, u8 type, data (written straight into its record). */
 export function encodeEntry(entry: Entry): Buffer {
-  const payload = Buffer.allocUnsafe(17 + entry.data.length);
-  writeU64(payload, 0, entry.term);
-  writeU64(payload, 8, entry.index);
-  payload[16] = ENTRY_TYPES.indexOf(entry.type);
-  payload.set(entry.data, 17);
-  return record(payload);
+  const out = Buffer.allocUnsafe(4 + 17 + entry.data.length);
+  writeU64(out, 4, entry.term);
+  writeU64(out, 12, entry.index);
+  out[20] = ENTRY_TYPES.indexOf(entry.type);
+  out.set(entry.data, 21);
+  out.writeUInt32BE(crc32(out.subarray(4)), 0);
+  return out;
 }
 
 export function decodeEntry(payload: Buffer): Entry | undefined {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LatencyLog, RawConnection, keyFor } from '../../src/client/bench.ts';
+import { LatencyLog, RawConnection, keyFor, rawStream } from '../../src/client/bench.ts';
 
 describe('kvctl bench: the pieces', () => {
   it('LatencyLog gives nearest-rank percentiles over many samples', () => {
@@ -42,6 +42,33 @@ describe('kvctl bench: the pieces', () => {
       assert.equal(connections, 1);
     } finally {
       connection.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('rawStream splits a chunked stream into lines, whatever the chunk boundaries; a non-200 is refused', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/watch') {
+        res.writeHead(404).end('{"errorCode":100}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"n":1}\n{"n"');
+      setTimeout(() => res.write(':2,"s":"é"}\n'), 5);
+      setTimeout(() => res.end('{"n":3}\n'), 10);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const lines: string[] = [];
+      const ended = new Promise<Error | undefined>((resolve) => {
+        void rawStream(endpoint, '/watch', (line) => lines.push(line), resolve);
+      });
+      assert.equal(await ended, undefined);
+      assert.deepEqual(lines, ['{"n":1}', '{"n":2,"s":"é"}', '{"n":3}']);
+      await assert.rejects(rawStream(endpoint, '/other', () => undefined, () => undefined), /HTTP 404/);
+    } finally {
       server.closeAllConnections();
       server.close();
     }
