@@ -129,6 +129,8 @@ export class Member implements TransportHost {
   fsyncMillis: number[] = [];
   /** A snapshot being saved in the background (at most one at a time). */
   private snapshotting = false;
+  /** A snapshot failed after taking the store's changes: the next one must be a new base. */
+  private needsBase = false;
   private snapshotTask: Promise<void> = Promise.resolve();
 
   private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
@@ -710,14 +712,16 @@ export class Member implements TransportHost {
   }
 
   /**
-   * Every --snapshot-count applied entries a snapshot is taken now (at this index): what the
-   * store's writes changed since the last one (the whole store for the first). It is saved, and
-   * the log compacted, in the background, so that requests keep flowing meanwhile.
+   * Every --snapshot-count applied entries, a snapshot: a delta of what the store's writes changed
+   * since the last one, taken now (at this index); or a new base, written as the tree is walked
+   * (the first, after a failed one, or when the deltas outgrow the base), at the index where the
+   * walk ends. It is saved, and the log compacted, in the background, so that requests keep
+   * flowing meanwhile.
    */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     const shape = this.storage.imageShape;
-    const newBase = !this.storage.takesImageChanges || shape.deltaBytes > shape.baseBytes;
+    const newBase = this.needsBase || !this.storage.takesImageChanges || shape.deltaBytes > shape.baseBytes;
     const take = (): Taken<Membership> => ({ state: this.state(), index: this.appliedIndex, confState: this.node.status().confState });
     this.snapshotting = true;
     this.snapshotTask = (async () => {
@@ -737,10 +741,13 @@ export class Member implements TransportHost {
           what = { written: captured.nodes.length, removed: captured.removed.length };
         }
         this.snapshotIndex = index;
+        this.needsBase = false;
         const compactTo = index - this.config.snapshotCatchupEntries;
         if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
         this.log.info('snapshot saved', { index, ...what, ms: Math.round(performance.now() - started), firstIndex: this.storage.firstIndex() });
       } catch (error) {
+        // The changes taken for it are gone from the store's record: only a whole base is whole.
+        if (this.snapshotIndex !== index) this.needsBase = true;
         this.log.error('cannot save a snapshot', { index, error: error instanceof Error ? error.message : String(error) });
       } finally {
         this.snapshotting = false;
