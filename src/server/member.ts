@@ -17,6 +17,7 @@ import type { Logger } from './logger.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import { Outbound } from './outbound.ts';
 import type { TlsMaterial } from './tls.ts';
+import { BINARY_KEYS, decodeKeysPayload, encodeKeysPayload } from './payload-codec.ts';
 import { PeerTransport } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
 import type { MemberState, Taken } from './store-image.ts';
@@ -307,7 +308,7 @@ export class Member implements TransportHost {
     // Unique across restarts too: a repeated id would be skipped as a duplicate.
     if (this.idPrefix === '') this.idPrefix = `${formatId(this.id)}-${this.bootId}-`;
     const id = `${this.idPrefix}${++this.sequence}`;
-    const data = encoder.encode(JSON.stringify({ kind: 'keys', id, command } satisfies Payload));
+    const data = encodeKeysPayload(id, command);
     return new Promise<Applied>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
@@ -497,7 +498,7 @@ export class Member implements TransportHost {
       return;
     }
     if (entry.data.length === 0) return;
-    const payload = JSON.parse(decoder.decode(entry.data)) as Payload;
+    const payload: Payload = entry.data[0] === BINARY_KEYS ? { kind: 'keys', ...decodeKeysPayload(entry.data) } : (JSON.parse(decoder.decode(entry.data)) as Payload);
     switch (payload.kind) {
       case 'keys': {
         if (this.appliedIds.has(payload.id)) return;
