@@ -109,6 +109,12 @@ export function record(payload: Buffer): Buffer {
   return out;
 }
 
+/** Makes a record of a buffer whose first 4 bytes were left for the checksum (no copy). */
+export function recordInPlace(out: Buffer): Buffer {
+  out.writeUInt32BE(crc32(out.subarray(4)), 0);
+  return out;
+}
+
 /** The payload of a record, or undefined when the checksum does not match. */
 export function openRecord(value: Buffer): Buffer | undefined {
   if (value.length < 4) return undefined;

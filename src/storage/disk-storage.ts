@@ -29,7 +29,7 @@ import {
   imagePageKey,
   imageRange,
   openRecord,
-  record,
+  recordInPlace,
 } from './codec.ts';
 import { DataDirError, StorageFailedError } from './errors.ts';
 import type { ImageChanges, ImageRecord } from './image.ts';
@@ -202,11 +202,11 @@ export class DiskStorage implements Storage {
   async saveSnapshot(index: number, confState: ConfState, changes: ImageChanges): Promise<void> {
     if (this.form.kind !== 'image') throw new Error('saveSnapshot: changes need a current image; save a base first (beginBase)');
     const { slot, shape } = this.form;
-    const delta = packRecords(changes.puts, changes.removed);
-    const next: ImageShape = { ...shape, deltas: shape.deltas + 1, deltaBytes: shape.deltaBytes + delta.length };
+    const delta = recordInPlace(packRecords(changes.puts, changes.removed, 4));
+    const next: ImageShape = { ...shape, deltas: shape.deltas + 1, deltaBytes: shape.deltaBytes + delta.length - 4 };
     const metaPut = this.metaPut({ index, term: this.memory.term(index), confState, slot, image: next });
     await this.unqueued([
-      { type: 'put', key: imageDeltaKey(slot, shape.deltas), value: record(delta) },
+      { type: 'put', key: imageDeltaKey(slot, shape.deltas), value: delta },
       { type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, changes.head) },
       metaPut,
     ]);
@@ -228,20 +228,20 @@ export class DiskStorage implements Storage {
     let page: ImageRecord[] = [];
     let bytes = 0;
     const flush = async (): Promise<void> => {
-      const packed = packRecords(page, []);
+      const packed = recordInPlace(packRecords(page, [], 4));
       page = [];
       bytes = 0;
-      await this.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: record(packed) }]);
-      baseBytes += packed.length;
+      await this.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: packed }]);
+      baseBytes += packed.length - 4;
     };
     const seal = async (index: number, head: Uint8Array, delta?: ImageChanges): Promise<{ slot: number; shape: ImageShape }> => {
       if (page.length > 0) await flush();
       const ops: WriteOp[] = [{ type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, head) }];
       let shape: ImageShape = { pages, baseBytes, deltas: 0, deltaBytes: 0 };
       if (delta !== undefined && (delta.puts.length > 0 || delta.removed.length > 0)) {
-        const packed = packRecords(delta.puts, delta.removed);
-        ops.push({ type: 'put', key: imageDeltaKey(slot, 0), value: record(packed) });
-        shape = { ...shape, deltas: 1, deltaBytes: packed.length };
+        const packed = recordInPlace(packRecords(delta.puts, delta.removed, 4));
+        ops.push({ type: 'put', key: imageDeltaKey(slot, 0), value: packed });
+        shape = { ...shape, deltas: 1, deltaBytes: packed.length - 4 };
       }
       await this.unqueued(ops);
       return { slot, shape };

@@ -26,17 +26,38 @@ const REMOVED = 0xffffffff;
 
 /** Encodes an image for the wire. */
 export function encodeImage(head: Uint8Array, records: Iterable<ImageRecord>): Uint8Array {
-  return packRecords(records, [], [lengthOf(head), head]);
+  const list = [...records];
+  const out = packRecords(list, [], 4 + head.length);
+  out.writeUInt32BE(head.length, 0);
+  out.set(head, 4);
+  return out;
 }
 
-/** Packs records (and, for a delta, removed keys) into one buffer, after `prefix`. */
-export function packRecords(records: Iterable<ImageRecord>, removed: Iterable<Uint8Array>, prefix: Uint8Array[] = []): Buffer {
-  const parts = [...prefix];
-  for (const [key, value] of records) parts.push(lengthOf(key), key, lengthOf(value), value);
-  const tombstone = Buffer.allocUnsafe(4);
-  tombstone.writeUInt32BE(REMOVED, 0);
-  for (const key of removed) parts.push(lengthOf(key), key, tombstone);
-  return Buffer.concat(parts);
+/**
+ * Packs records (and, for a delta, removed keys) into one buffer, allocated once, after
+ * `headroom` bytes left for the caller (a record's checksum, the wire's head).
+ */
+export function packRecords(records: readonly ImageRecord[], removed: readonly Uint8Array[], headroom = 0): Buffer {
+  let size = headroom;
+  for (const [key, value] of records) size += 8 + key.length + value.length;
+  for (const key of removed) size += 8 + key.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = headroom;
+  const put = (part: Uint8Array): void => {
+    out.writeUInt32BE(part.length, at);
+    out.set(part, at + 4);
+    at += 4 + part.length;
+  };
+  for (const [key, value] of records) {
+    put(key);
+    put(value);
+  }
+  for (const key of removed) {
+    put(key);
+    out.writeUInt32BE(REMOVED, at);
+    at += 4;
+  }
+  return out;
 }
 
 /** The records packed in `bytes` from `from`; a removed key comes with value null. */
@@ -71,12 +92,6 @@ function* records(bytes: Buffer, from: number): Generator<ImageRecord> {
     if (value === null) throw new RangeError('snapshot image: a removal outside a delta');
     yield [key, value];
   }
-}
-
-function lengthOf(part: Uint8Array): Buffer {
-  const length = Buffer.allocUnsafe(4);
-  length.writeUInt32BE(part.length, 0);
-  return length;
 }
 
 function readLength(bytes: Buffer, at: number): number {
