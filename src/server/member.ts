@@ -170,9 +170,15 @@ export class Member implements TransportHost {
    */
   static async start(config: ServeConfig, log: Logger, peerTls?: TlsMaterial): Promise<Member> {
     const outbound = new Outbound(peerTls, 4);
+    const opening = performance.now();
     const storage = await DiskStorage.open(config.dataDir);
     try {
+      const opened = performance.now();
       const restored = await loadSnapshot(storage);
+      if (restored !== undefined) {
+        const shape = storage.imageShape;
+        log.info('snapshot loaded', { index: storage.snapshot().meta.index, pages: shape.pages, deltas: shape.deltas, openMs: Math.round(opened - opening), loadMs: Math.round(performance.now() - opened) });
+      }
       const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
       const stored = storage.membership as Membership | undefined;
       let membership: Membership;

@@ -399,8 +399,8 @@ export class DiskStorage implements Storage {
 
 /**
  * An image's records: the base's, page by page, with the deltas applied (a later delta wins; a
- * removal drops the key), then the keys only the deltas have, in key order (a key's prefixes
- * sort before it, so a directory still comes before its children).
+ * removal drops the key), then the keys only the deltas have, in the order they first appear in
+ * them (a key is written only once its directory exists, so a directory still comes first).
  */
 function* mergeImage(pages: readonly Buffer[], deltas: readonly Buffer[]): Generator<readonly ImageRecord[]> {
   const overlay = new Map<string, Buffer | null>();
@@ -409,19 +409,19 @@ function* mergeImage(pages: readonly Buffer[], deltas: readonly Buffer[]): Gener
     const batch: ImageRecord[] = [];
     for (const [key, value] of unpackRecords(page)) {
       const name = overlay.size > 0 ? key.toString('latin1') : undefined;
-      if (name !== undefined && overlay.has(name)) {
-        const newer = overlay.get(name)!;
-        overlay.delete(name);
-        if (newer !== null) batch.push([key, newer]);
-      } else if (value !== null) {
-        batch.push([key, value]);
+      const newer = name === undefined ? undefined : overlay.get(name);
+      if (newer === undefined) {
+        if (value !== null) batch.push([key, value]);
+        continue;
       }
+      overlay.delete(name!);
+      if (newer !== null) batch.push([key, newer]);
     }
     yield batch;
   }
-  const added = [...overlay].filter((entry): entry is [string, Buffer] => entry[1] !== null);
-  added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  yield added.map(([name, value]): ImageRecord => [Buffer.from(name, 'latin1'), value]);
+  const added: ImageRecord[] = [];
+  for (const [name, value] of overlay) if (value !== null) added.push([Buffer.from(name, 'latin1'), value]);
+  yield added;
 }
 
 function describeOpenError(error: unknown): string {

@@ -69,27 +69,46 @@ export class StoreBuilder {
   private readonly dirs = new Map<string, TreeNode>();
   private readonly newestChild = new Map<TreeNode, number>();
   private readonly unordered = new Set<TreeNode>();
+  private lastDirPath = '';
+  private lastDir: TreeNode;
+  private lastNewest = -1;
 
   constructor(header: StoreHeader) {
     this.header = header;
     this.store = new Store(new EventHistory(header.historyCapacity));
     this.store.index = header.index;
     this.dirs.set('', this.store.root);
+    this.lastDir = this.store.root;
   }
 
   /** Throws a clear Error for a node whose directory has not been added. */
   add(record: NodeRecord): void {
     const { path, value } = record;
     const slash = path.lastIndexOf('/');
-    const parent = this.dirs.get(path.slice(0, slash));
-    if (parent === undefined) throw new Error(`store snapshot: ${path} comes before its directory`);
+    // Siblings mostly come one after another: reuse the last one's directory and newest child.
+    let parent: TreeNode | undefined;
+    if (slash === this.lastDirPath.length && path.startsWith(this.lastDirPath)) {
+      parent = this.lastDir;
+    } else {
+      this.flushNewest();
+      parent = this.dirs.get(path.slice(0, slash));
+      if (parent === undefined) throw new Error(`store snapshot: ${path} comes before its directory`);
+      this.lastDirPath = path.slice(0, slash);
+      this.lastDir = parent;
+      this.lastNewest = this.newestChild.get(parent) ?? -1;
+    }
     const node = new TreeNode(path.slice(slash + 1), parent, value === null, value ?? '', record.createdIndex, record.expireTime);
     node.modifiedIndex = record.modifiedIndex;
-    if ((this.newestChild.get(parent) ?? -1) > node.createdIndex) this.unordered.add(parent);
-    else this.newestChild.set(parent, node.createdIndex);
+    if (this.lastNewest > node.createdIndex) this.unordered.add(parent);
+    else this.lastNewest = node.createdIndex;
     parent.children!.set(node.name, node);
     if (value === null) this.dirs.set(path, node);
     if (record.expireTime !== PERMANENT) this.store.ttlHeap.push(node);
+  }
+
+  /** Remembers the newest child of the directory the last nodes went into. */
+  private flushNewest(): void {
+    if (this.lastNewest >= 0) this.newestChild.set(this.lastDir, this.lastNewest);
   }
 
   build(): Store {
