@@ -182,7 +182,11 @@ export class RawConnection {
     const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
     socket.on('data', (chunk: Buffer) => {
       this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-      this.parse();
+      try {
+        this.parse();
+      } catch (error) {
+        socket.destroy(error as Error);
+      }
     });
     const fail = (error: Error): void => {
       this.socket = undefined;
@@ -213,17 +217,13 @@ export class RawConnection {
       const parts: string[] = [];
       let at = end + 4;
       for (;;) {
-        const lineEnd = this.buffer.indexOf('\r\n', at);
-        if (lineEnd < 0) return;
-        const size = parseInt(this.buffer.toString('latin1', at, lineEnd), 16);
-        if (this.buffer.length < lineEnd + 2 + size + 2) return;
-        if (size === 0) {
-          consumed = lineEnd + 4;
-          break;
-        }
-        parts.push(this.buffer.toString('utf8', lineEnd + 2, lineEnd + 2 + size));
-        at = lineEnd + 2 + size + 2;
+        const chunk = readChunk(this.buffer, at);
+        if (chunk === undefined) return;
+        at = chunk.next;
+        if (chunk.last) break;
+        parts.push(chunk.text);
       }
+      consumed = at;
       body = parts.join('');
     } else {
       body = '';
@@ -290,21 +290,39 @@ export function rawStream(endpoint: string, path: string, onLine: (line: string)
         buffer = Buffer.alloc(0);
         return;
       }
-      for (let lineEnd = buffer.indexOf('\r\n'); lineEnd >= 0; lineEnd = buffer.indexOf('\r\n')) {
-        const size = parseInt(buffer.toString('latin1', 0, lineEnd), 16);
-        if (!Number.isFinite(size) || size === 0) {
-          socket.end();
-          end(Number.isFinite(size) ? undefined : new Error('malformed chunked body'));
-          return;
+      try {
+        for (let chunk = readChunk(buffer, 0); chunk !== undefined; chunk = readChunk(buffer, 0)) {
+          buffer = buffer.subarray(chunk.next);
+          if (chunk.last) {
+            socket.end();
+            end();
+            return;
+          }
+          take(chunk.text);
         }
-        if (buffer.length < lineEnd + 2 + size + 2) return;
-        take(buffer.toString('utf8', lineEnd + 2, lineEnd + 2 + size));
-        buffer = buffer.subarray(lineEnd + 2 + size + 2);
+      } catch (error) {
+        socket.destroy();
+        end(error as Error);
       }
     });
     socket.on('error', (error) => end(error));
     socket.on('close', () => end());
   });
+}
+
+/**
+ * The chunk of a chunked HTTP body at `at` in `buffer`: its text, where the next one starts, and
+ * whether it is the last (zero-size) one; undefined while it has not all arrived. Throws on a
+ * malformed size line.
+ */
+function readChunk(buffer: Buffer, at: number): { text: string; next: number; last: boolean } | undefined {
+  const lineEnd = buffer.indexOf('\r\n', at);
+  if (lineEnd < 0) return undefined;
+  const size = parseInt(buffer.toString('latin1', at, lineEnd), 16);
+  if (!Number.isFinite(size)) throw new Error('malformed chunked body');
+  const next = lineEnd + 2 + size + 2;
+  if (buffer.length < next) return undefined;
+  return { text: buffer.toString('utf8', lineEnd + 2, lineEnd + 2 + size), next, last: size === 0 };
 }
 
 /** The kind of a failed reply: `412 (101)` from etcd's error code, or the network error's code. */

@@ -131,8 +131,7 @@ export function encodeEntry(entry: Entry): Buffer {
   writeU64(out, 12, entry.index);
   out[20] = ENTRY_TYPES.indexOf(entry.type);
   out.set(entry.data, 21);
-  out.writeUInt32BE(crc32(out.subarray(4)), 0);
-  return out;
+  return recordInPlace(out);
 }
 
 export function decodeEntry(payload: Buffer): Entry | undefined {

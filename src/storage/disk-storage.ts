@@ -274,9 +274,7 @@ export class DiskStorage implements Storage {
     if (this.form.kind !== 'image') throw new SnapshotTemporarilyUnavailableError();
     const { head, records } = await this.readImage(this.form.slot);
     if (head.index !== index) throw new SnapshotTemporarilyUnavailableError();
-    return encodeImage(head.head, (function* () {
-      for (const batch of records) yield* batch;
-    })());
+    return encodeImage(head.head, [...records].flat());
   }
 
   /**
@@ -342,19 +340,18 @@ export class DiskStorage implements Storage {
 
   /** A batch beside the write queue, unsynced (a later synced write makes it durable). */
   private async unqueued(ops: WriteOp[]): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    if (ops.length === 0) return;
-    try {
-      await this.db.batch(ops, { sync: false });
-    } catch (error) {
-      throw this.fail(error);
-    }
+    if (ops.length > 0) await this.guarded(() => this.db.batch(ops, { sync: false }));
   }
 
-  private async unqueuedClear(range: { gte: Buffer; lt: Buffer }): Promise<void> {
+  private unqueuedClear(range: { gte: Buffer; lt: Buffer }): Promise<void> {
+    return this.guarded(() => this.db.clear(range));
+  }
+
+  /** LevelDB work, queued or not: its failure fails it and every later write (StorageFailedError). */
+  private async guarded(work: () => Promise<unknown>): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     try {
-      await this.db.clear(range);
+      await work();
     } catch (error) {
       throw this.fail(error);
     }
@@ -369,26 +366,19 @@ export class DiskStorage implements Storage {
     if (index <= first) return;
     if (index > this.memory.snapshot().meta.index) throw new RangeError(`compact(${index}) is past the snapshot at ${this.memory.snapshot().meta.index}`);
     this.memory.compact(index);
-    try {
+    await this.guarded(async () => {
       await this.db.clear(entryRange(first, index));
       // Let LevelDB reclaim the space now rather than whenever it next compacts this range.
       await this.db.compactRange(entryKey(first), entryKey(index));
-    } catch (error) {
-      throw this.fail(error);
-    }
+    });
   }
 
   async close(): Promise<void> {
     await this.db.close();
   }
 
-  private async write(ops: WriteOp[], sync: boolean): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    try {
-      await this.queue.write(ops, sync);
-    } catch (error) {
-      throw this.fail(error);
-    }
+  private write(ops: WriteOp[], sync: boolean): Promise<void> {
+    return this.guarded(() => this.queue.write(ops, sync));
   }
 
   private fail(error: unknown): StorageFailedError {

@@ -25,9 +25,8 @@ export interface ImageChanges {
 const REMOVED = 0xffffffff;
 
 /** Encodes an image for the wire. */
-export function encodeImage(head: Uint8Array, records: Iterable<ImageRecord>): Uint8Array {
-  const list = [...records];
-  const out = packRecords(list, [], 4 + head.length);
+export function encodeImage(head: Uint8Array, records: readonly ImageRecord[]): Uint8Array {
+  const out = packRecords(records, [], 4 + head.length);
   out.writeUInt32BE(head.length, 0);
   out.set(head, 4);
   return out;
