@@ -6,7 +6,8 @@ import type { Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts
  *   "v"                 format version
  *   "h"                 hard state
  *   "c"                 membership record (the server's member list, names and URLs)
- *   "e" + u64be(index)  log entry
+ *   "e" + u64be(index)  log row: the entries one Ready appended, from `index` on (version 3;
+ *                       in versions 1 and 2, one entry per row)
  *   "m"                 snapshot metadata (index, term, configuration, slot, page and delta counts)
  *   "r" + u8(slot) + "h"            snapshot image head: u64be(index), then the state machine's head
  *   "r" + u8(slot) + "b" + u32be(n) snapshot image base, page n: packed records (image.ts)
@@ -15,9 +16,11 @@ import type { Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.ts
  *   "s" + [u8(slot)] + u32be(chunk)   a version 1 snapshot (one blob in chunks), still read
  * Every value is a record: u32be CRC-32 of the payload, then the payload.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Older versions this one reads (and upgrades as it writes). */
-export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
+/** The last version that kept one log entry per row. */
+export const LAST_ENTRY_PER_ROW_VERSION = 2;
 
 export const KEY_VERSION = Buffer.from('v');
 export const KEY_HARD_STATE = Buffer.from('h');
@@ -56,7 +59,7 @@ export function imageRange(slot: number): { gte: Buffer; lt: Buffer } {
   return { gte: Buffer.from([IMAGE_PREFIX, slot]), lt: Buffer.from([IMAGE_PREFIX, slot + 1]) };
 }
 
-
+/** The key of the log row that starts at entry `index`. */
 export function entryKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(9);
   key[0] = ENTRY_PREFIX;
@@ -134,6 +137,43 @@ export function encodeEntry(entry: Entry): Buffer {
   return recordInPlace(out);
 }
 
+/**
+ * Log row payload (version 3): u64 first index, then per entry u64 term, u8 type, u32 data
+ * length, data; contiguous indexes. One allocation for the whole row, checksum included.
+ */
+export function encodeLogRow(entries: readonly Entry[]): Buffer {
+  let size = 4 + 8;
+  for (const entry of entries) size += 13 + entry.data.length;
+  const out = Buffer.allocUnsafe(size);
+  writeU64(out, 4, entries[0]!.index);
+  let at = 12;
+  for (const entry of entries) {
+    writeU64(out, at, entry.term);
+    out[at + 8] = ENTRY_TYPES.indexOf(entry.type);
+    out.writeUInt32BE(entry.data.length, at + 9);
+    out.set(entry.data, at + 13);
+    at += 13 + entry.data.length;
+  }
+  return recordInPlace(out);
+}
+
+/** A log row's entries (their data copied out of the payload), or undefined when malformed. */
+export function decodeLogRow(payload: Buffer): Entry[] | undefined {
+  if (payload.length < 8) return undefined;
+  let index = readU64(payload, 0);
+  const entries: Entry[] = [];
+  for (let at = 8; at < payload.length; ) {
+    if (at + 13 > payload.length) return undefined;
+    const type = ENTRY_TYPES[payload[at + 8]!];
+    const length = payload.readUInt32BE(at + 9);
+    if (type === undefined || at + 13 + length > payload.length) return undefined;
+    entries.push({ term: readU64(payload, at), index: index++, type, data: new Uint8Array(payload.subarray(at + 13, at + 13 + length)) });
+    at += 13 + length;
+  }
+  return entries.length > 0 ? entries : undefined;
+}
+
+/** A version 1 or 2 log row: one entry. */
 export function decodeEntry(payload: Buffer): Entry | undefined {
   if (payload.length < 17) return undefined;
   const type = ENTRY_TYPES[payload[16]!];

@@ -17,7 +17,9 @@ import {
   decodeImageHead,
   decodeHardState,
   decodeJson,
-  encodeEntry,
+  encodeLogRow,
+  decodeLogRow,
+  LAST_ENTRY_PER_ROW_VERSION,
   encodeHardState,
   encodeImageHead,
   encodeJson,
@@ -80,16 +82,25 @@ export class DiskStorage implements Storage {
   private readonly memory: MemoryStorage;
   private readonly queue: WriteQueue;
   private form: SnapshotForm;
+  /**
+   * Where each log row on disk starts, ascending (a row holds the entries one persist appended,
+   * up to the next row's start, or the log's end for the last).
+   */
+  private rows: number[];
+  /** The last index in the log once the writes queued so far land (persists may overlap). */
+  private end: number;
   private failure: StorageFailedError | undefined;
   /** The server's membership record as last saved (Raft itself reads the snapshot's ConfState). */
   membership: unknown;
 
-  private constructor(dir: string, db: Db, memory: MemoryStorage, form: SnapshotForm, membership: unknown) {
+  private constructor(dir: string, db: Db, loaded: Loaded) {
     this.dir = dir;
     this.db = db;
-    this.memory = memory;
-    this.form = form;
-    this.membership = membership;
+    this.memory = loaded.memory;
+    this.form = loaded.form;
+    this.rows = loaded.rows;
+    this.end = loaded.memory.lastIndex();
+    this.membership = loaded.membership;
     this.queue = new WriteQueue({ batch: (ops, opts) => this.db.batch(ops, opts) });
   }
 
@@ -107,7 +118,7 @@ export class DiskStorage implements Storage {
     }
     try {
       const loaded = await load(db, dir);
-      return new DiskStorage(dir, db, loaded.memory, loaded.form, loaded.membership);
+      return new DiskStorage(dir, db, loaded);
     } catch (error) {
       await db.close();
       throw error;
@@ -158,17 +169,13 @@ export class DiskStorage implements Storage {
       const base = await this.beginBase();
       await base.add(image.records);
       const { slot, shape } = await base.seal(meta.index, image.head);
-      for (let i = this.memory.firstIndex() - 1; i <= this.memory.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const start of this.rows) ops.push({ type: 'del', key: entryKey(start) });
+      this.rows = [];
+      this.end = meta.index;
       ops.push(this.metaPut({ ...meta, slot, image: shape }));
       installed = { kind: 'image', slot, shape };
     }
-    const entries = request.entries;
-    if (entries.length > 0) {
-      for (const entry of entries) ops.push({ type: 'put', key: entryKey(entry.index), value: encodeEntry(entry) });
-      // Entries after the new last one were replaced by a new leader: drop them.
-      const lastOld = request.snapshot !== undefined ? request.snapshot.meta.index : this.memory.lastIndex();
-      for (let i = entries[entries.length - 1]!.index + 1; i <= lastOld; i++) ops.push({ type: 'del', key: entryKey(i) });
-    }
+    if (request.entries.length > 0) this.appendRow(ops, request.entries);
     if (request.hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(request.hardState) });
     if (request.membership !== undefined) ops.push({ type: 'put', key: KEY_MEMBERSHIP, value: encodeJson(request.membership) });
     await this.write(ops, request.sync);
@@ -177,9 +184,40 @@ export class DiskStorage implements Storage {
       this.memory.applySnapshot({ meta: request.snapshot.meta, data: NO_DATA });
       await this.switchTo(installed!);
     }
-    this.memory.append(entries);
+    this.memory.append(request.entries);
     if (request.hardState !== undefined) this.memory.setHardState(request.hardState);
     if (request.membership !== undefined) this.membership = request.membership;
+  }
+
+  /**
+   * Adds to `ops` the row of `entries`, after dropping what they replace: the rows from their
+   * first index on, and the end of the row before (a new leader's entries replacing ours).
+   * Persists may overlap when they append (the log in memory then lags); replacing entries needs
+   * the log in memory to have what it keeps of the row before.
+   */
+  private appendRow(ops: WriteOp[], entries: readonly Entry[]): void {
+    const first = entries[0]!.index;
+    const rows = this.rows;
+    let kept = rows.length;
+    while (kept > 0 && rows[kept - 1]! >= first) kept--;
+    const before = kept > 0 ? rows[kept - 1]! : undefined;
+    const cut = before !== undefined && this.end >= first;
+    if (cut && first - 1 > this.memory.lastIndex()) throw new Error(`persist: entries from ${first} replace entries whose write has not landed yet`);
+    for (const start of rows.splice(kept)) ops.push({ type: 'del', key: entryKey(start) });
+    if (cut) {
+      // Keep the part of that row before `first`: the part memory still has (a row that runs
+      // into a compacted part of the log is kept from the compaction point on).
+      ops.push({ type: 'del', key: entryKey(before) });
+      rows.pop();
+      const from = Math.max(before, this.memory.firstIndex());
+      if (from < first) {
+        ops.push({ type: 'put', key: entryKey(from), value: encodeLogRow(this.memory.entries(from, first, Infinity)) });
+        rows.push(from);
+      }
+    }
+    ops.push({ type: 'put', key: entryKey(first), value: encodeLogRow(entries) });
+    rows.push(first);
+    this.end = entries[entries.length - 1]!.index;
   }
 
   /** Whether the current snapshot is an image that `saveSnapshot` can update with changes only. */
@@ -359,17 +397,23 @@ export class DiskStorage implements Storage {
 
   /**
    * Drops the log before `index` (which stays as the boundary entry): after a snapshot, callers
-   * pass the snapshot index minus the tail they keep for slow followers.
+   * pass the snapshot index minus the tail they keep for slow followers. On disk, the rows that
+   * end before `index` go; the row holding it stays whole (a restart loads it whole).
    */
   async compact(index: number): Promise<void> {
-    const first = this.memory.firstIndex() - 1;
-    if (index <= first) return;
+    if (index <= this.memory.firstIndex() - 1) return;
     if (index > this.memory.snapshot().meta.index) throw new RangeError(`compact(${index}) is past the snapshot at ${this.memory.snapshot().meta.index}`);
     this.memory.compact(index);
+    const rows = this.rows;
+    let dropped = 0;
+    while (dropped + 1 < rows.length && rows[dropped + 1]! <= index) dropped++;
+    if (dropped === 0) return;
+    const range = entryRange(rows[0]!, rows[dropped]!);
+    rows.splice(0, dropped);
     await this.guarded(async () => {
-      await this.db.clear(entryRange(first, index));
+      await this.db.clear(range);
       // Let LevelDB reclaim the space now rather than whenever it next compacts this range.
-      await this.db.compactRange(entryKey(first), entryKey(index));
+      await this.db.compactRange(range.gte, range.lt);
     });
   }
 
@@ -424,6 +468,7 @@ function describeOpenError(error: unknown): string {
 interface Loaded {
   memory: MemoryStorage;
   form: SnapshotForm;
+  rows: number[];
   membership: unknown;
 }
 
@@ -435,19 +480,18 @@ async function readRecord(db: Db, dir: string, key: Buffer, what: string): Promi
   return payload;
 }
 
-/** Reads and verifies everything; nothing is repaired. */
+/** Reads and verifies everything; nothing is repaired (an older format is upgraded). */
 async function load(db: Db, dir: string): Promise<Loaded> {
   const version = await readRecord(db, dir, KEY_VERSION, 'format version');
+  let found = FORMAT_VERSION;
   if (version === undefined) {
     for await (const _key of db.keys({ limit: 1 })) throw new DataDirError(dir, 'has data but no format version: it is not a kvd data dir');
     await db.put(KEY_VERSION, encodeJson(FORMAT_VERSION), { sync: true });
   } else {
-    const found = decodeJson<number>(version);
-    if (!READABLE_FORMAT_VERSIONS.includes(found as number)) {
-      throw new DataDirError(dir, `has format version ${String(found)}; this kvd reads versions ${READABLE_FORMAT_VERSIONS.join(' and ')}`);
+    found = decodeJson<number>(version) as number;
+    if (!READABLE_FORMAT_VERSIONS.includes(found)) {
+      throw new DataDirError(dir, `has format version ${String(found)}; this kvd reads versions ${READABLE_FORMAT_VERSIONS.join(', ')}`);
     }
-    // What this kvd writes (snapshot images) an older one cannot read: say so in the data dir.
-    if (found !== FORMAT_VERSION) await db.put(KEY_VERSION, encodeJson(FORMAT_VERSION), { sync: true });
   }
 
   const hardPayload = await readRecord(db, dir, KEY_HARD_STATE, 'hard state');
@@ -480,18 +524,17 @@ async function load(db: Db, dir: string): Promise<Loaded> {
     form = { kind: 'blob', slot: meta.slot, chunks: meta.chunks };
   }
 
-  const entries: Entry[] = [];
-  for await (const [key, value] of db.iterator(entryRange(0, Number.MAX_SAFE_INTEGER))) {
-    const index = entryIndexOf(key);
-    const payload = openRecord(value);
-    const entry = payload === undefined ? undefined : decodeEntry(payload);
-    if (entry === undefined) throw new DataDirError(dir, `log entry ${index} fails its checksum`);
-    if (entry.index !== index) throw new DataDirError(dir, `log entry ${index} is stored under the wrong key (it says ${entry.index})`);
-    const previous = entries[entries.length - 1];
-    if (previous !== undefined && index !== previous.index + 1) {
-      throw new DataDirError(dir, `the log has a gap: entries ${previous.index + 1} to ${index - 1} are missing`);
+  const { entries, rows } = await readLog(db, dir, found);
+  if (found !== FORMAT_VERSION) {
+    // What this kvd writes an older one cannot read: say so in the data dir, and keep the log as
+    // this version does (one row), in the same atomic write.
+    const ops: WriteOp[] = [{ type: 'put', key: KEY_VERSION, value: encodeJson(FORMAT_VERSION) }];
+    if (found <= LAST_ENTRY_PER_ROW_VERSION && entries.length > 0) {
+      for (const start of rows) ops.push({ type: 'del', key: entryKey(start) });
+      ops.push({ type: 'put', key: entryKey(entries[0]!.index), value: encodeLogRow(entries) });
+      rows.splice(0, rows.length, entries[0]!.index);
     }
-    entries.push(entry);
+    await db.batch(ops, { sync: true });
   }
   const first = entries[0];
   const snapshotIndex = snapshot.meta.index;
@@ -504,5 +547,28 @@ async function load(db: Db, dir: string): Promise<Loaded> {
   }
   const memory = new MemoryStorage();
   memory.load(snapshot, entries, hardState);
-  return { memory, form, membership };
+  return { memory, form, rows, membership };
+}
+
+/** The log's entries, checked (checksums, keys, no gaps), and where its rows start. */
+async function readLog(db: Db, dir: string, version: number): Promise<{ entries: Entry[]; rows: number[] }> {
+  const entries: Entry[] = [];
+  const rows: number[] = [];
+  const oneEntryRows = version <= LAST_ENTRY_PER_ROW_VERSION;
+  for await (const [key, value] of db.iterator(entryRange(0, Number.MAX_SAFE_INTEGER))) {
+    const index = entryIndexOf(key);
+    const payload = openRecord(value);
+    const read = payload === undefined ? undefined : oneEntryRows ? decodeEntry(payload) : decodeLogRow(payload);
+    const what = oneEntryRows ? `log entry ${index}` : `the log row from entry ${index}`;
+    if (read === undefined) throw new DataDirError(dir, `${what} fails its checksum`);
+    const row = Array.isArray(read) ? read : [read];
+    if (row[0]!.index !== index) throw new DataDirError(dir, `${what} is stored under the wrong key (it says ${row[0]!.index})`);
+    const previous = entries[entries.length - 1];
+    if (previous !== undefined && index !== previous.index + 1) {
+      throw new DataDirError(dir, `the log has a gap: entries ${previous.index + 1} to ${index - 1} are missing`);
+    }
+    rows.push(index);
+    for (const entry of row) entries.push(entry);
+  }
+  return { entries, rows };
 }

@@ -8,7 +8,7 @@ import { RawNode } from '../../src/raft/raw-node.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { SnapshotTemporarilyUnavailableError } from '../../src/raft/errors.ts';
-import { chunkKey, decodeJson, encodeJson, entryKey, imageDeltaKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
+import { chunkKey, decodeJson, encodeEntry, encodeJson, entryKey, imageDeltaKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
 import type { ImageRecord } from '../../src/storage/image.ts';
@@ -29,6 +29,13 @@ async function rawDb(dir: string, edit: (db: ClassicLevel<Buffer, Buffer>) => Pr
   }
 }
 
+/** Replaces the log with version 1 and 2 rows: one entry each. */
+async function writeEntryPerRow(db: ClassicLevel<Buffer, Buffer>, entries: Entry[]): Promise<void> {
+  await db.clear({ gte: entryKey(0), lt: entryKey(Number.MAX_SAFE_INTEGER) });
+  for (const entry of entries) await db.put(entryKey(entry.index), encodeEntry(entry));
+}
+
+/** How many log rows the data dir has. */
 async function entryKeyCount(dir: string): Promise<number> {
   let count = 0;
   await rawDb(dir, async (db) => {
@@ -75,6 +82,84 @@ describe('DiskStorage (classic-level)', () => {
     await reopened.close();
   });
 
+  it('reads a version 2 log (one entry per row) and rewrites it as one row, with the version, at once', async () => {
+    const storage = await DiskStorage.open(dir);
+    await storage.persist({ entries: [], hardState: { term: 2, vote: 1, commit: 6 }, sync: true });
+    await storage.close();
+    const old = [...range(1, 4, 1), ...range(5, 7, 2)];
+    await rawDb(dir, async (db) => {
+      await db.put(KEY_VERSION, encodeJson(2));
+      await writeEntryPerRow(db, old);
+    });
+    const reopened = await DiskStorage.open(dir);
+    assert.deepEqual(reopened.entries(1, 8, Infinity), old);
+    await reopened.persist({ entries: [entry(7, 3, 'new7'), entry(8, 3)], sync: true });
+    await reopened.close();
+    assert.equal(await entryKeyCount(dir), 2, 'one row for the old log, one for the new entries');
+    await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3));
+    const again = await DiskStorage.open(dir);
+    assert.deepEqual(again.entries(1, 9, Infinity), [...old.slice(0, 6), entry(7, 3, 'new7'), entry(8, 3)]);
+    await again.close();
+  });
+
+  it('the log on disk is the log in memory through appends, replaced entries, compactions and reopens (seeded)', async function () {
+    this.timeout(60_000);
+    for (let seed = 1; seed <= 12; seed++) {
+      const random = seededRandom(seed);
+      const pick = (n: number) => Math.floor(random() * n);
+      const seedDir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-rows-'));
+      try {
+        let storage = await DiskStorage.open(seedDir);
+        /** What the log holds: entries by index, from `first`. */
+        let model: Entry[] = [];
+        let first = 1;
+        let term = 1;
+        for (let step = 0; step < 60; step++) {
+          const roll = random();
+          const last = first + model.length - 1;
+          if (roll < 0.7 || model.length < 3) {
+            // Append, sometimes replacing a tail (never below the snapshot).
+            const snapshotIndex = storage.snapshot().meta.index;
+            const from = random() < 0.25 && last > snapshotIndex ? snapshotIndex + 1 + pick(last - snapshotIndex) : last + 1;
+            if (from <= last) term++;
+            const added = Array.from({ length: 1 + pick(6) }, (_, i) => entry(from + i, term, `s${seed}-${step}-${i}`));
+            await storage.persist({ entries: added, hardState: { term, vote: 1, commit: 0 }, sync: random() < 0.5 });
+            model = [...model.slice(0, from - first), ...added];
+          } else if (roll < 0.85) {
+            // A snapshot, then compaction a little below it.
+            const at = first + pick(model.length);
+            if (at > storage.snapshot().meta.index) {
+              await saveBase(storage, at, `h${at}`, []);
+              const upTo = Math.max(first, at - pick(4));
+              await storage.compact(upTo);
+              model = model.slice(upTo + 1 - first);
+              first = upTo + 1;
+            }
+          } else {
+            await storage.close();
+            storage = await DiskStorage.open(seedDir);
+            // A restart loads whole rows: perhaps entries from before the compaction point, or,
+            // when a row was cut at it, one entry less (the first becomes the boundary); never
+            // one the snapshot does not hold.
+            const reopenedFirst = storage.firstIndex();
+            assert.ok(reopenedFirst <= first + 1 && reopenedFirst <= storage.snapshot().meta.index + 1, `seed ${seed} step ${step}: first index ${reopenedFirst}, was ${first}`);
+            if (reopenedFirst > first) {
+              model = model.slice(reopenedFirst - first);
+              first = reopenedFirst;
+            }
+          }
+          const expected = model.length === 0 ? [] : model;
+          const got = model.length === 0 ? [] : storage.entries(first, first + model.length, Infinity);
+          assert.deepEqual(got, expected, `seed ${seed} step ${step}`);
+          assert.equal(storage.lastIndex(), first + model.length - 1, `seed ${seed} step ${step}: last index`);
+        }
+        await storage.close();
+      } finally {
+        await rm(seedDir, { recursive: true, force: true });
+      }
+    }
+  });
+
   const conf = { voters: [1], learners: [] };
   const rec = (key: string, value: string): ImageRecord => [text(key), text(value)];
   /** Saves a new base of `records` at `index`. */
@@ -106,17 +191,18 @@ describe('DiskStorage (classic-level)', () => {
 
   it('a snapshot is an image of one row per record; compaction keeps a tail and bounds the disk', async () => {
     const storage = await DiskStorage.open(dir);
-    await storage.persist({ entries: range(1, 2000, 1), hardState: { term: 1, vote: 1, commit: 2000 }, sync: true });
+    for (let from = 1; from <= 2000; from += 100) await storage.persist({ entries: range(from, from + 99, 1), hardState: { term: 1, vote: 1, commit: from + 99 }, sync: true });
     assert.equal(storage.takesImageChanges, false, 'the first snapshot must be a full image');
     await saveBase(storage, 1900, 'head-1900', [rec('/a', '1'), rec('/b', '2')]);
-    await storage.compact(1800);
-    assert.equal(storage.firstIndex(), 1801);
+    await storage.compact(1801);
+    assert.equal(storage.firstIndex(), 1802);
     assert.equal(storage.takesImageChanges, true);
+    await storage.compact(1850);
     await storage.close();
-    assert.equal(await entryKeyCount(dir), 201, 'entries 1800 (the boundary) to 2000');
+    assert.equal(await entryKeyCount(dir), 2, 'the rows from 1801 (the boundary) and 1901: a row goes once compaction passes its end');
     const reopened = await DiskStorage.open(dir);
-    assert.deepEqual([reopened.firstIndex(), reopened.lastIndex()], [1801, 2000]);
-    assert.equal(reopened.term(1800), 1);
+    assert.deepEqual([reopened.firstIndex(), reopened.lastIndex()], [1802, 2000], 'the rows are loaded whole');
+    assert.equal(reopened.term(1801), 1);
     assert.deepEqual(reopened.snapshot().meta, { index: 1900, term: 1, confState: conf });
     assert.deepEqual(await loaded(reopened), ['head-1900', [['/a', '1'], ['/b', '2']]]);
     // What a follower is sent: the same image, on the wire.
@@ -170,6 +256,7 @@ describe('DiskStorage (classic-level)', () => {
       await storage.close();
       await rawDb(dir, async (db) => {
         await db.put(KEY_VERSION, encodeJson(1));
+        await writeEntryPerRow(db, range(1, 5, 1));
         await db.put(chunkKey(0, slot), record(Buffer.from('leg')));
         await db.put(chunkKey(1, slot), record(Buffer.from('acy')));
         await db.put(KEY_SNAPSHOT_META, encodeJson({ index: 3, term: 1, confState: conf, chunks: 2, size: 6, ...(slot === undefined ? {} : { slot }) }));
@@ -181,7 +268,7 @@ describe('DiskStorage (classic-level)', () => {
       await saveBase(reopened, 3, 'h3', [rec('/k', 'v')]);
       await reopened.close();
       assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:h'], 'the chunks are gone');
-      await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 2, 'the data dir now says version 2'));
+      await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3, 'the data dir now says version 3'));
       const again = await DiskStorage.open(dir);
       assert.deepEqual(again.snapshot().meta.index, 3);
       assert.deepEqual(await loaded(again), ['h3', [['/k', 'v']]]);
@@ -224,9 +311,12 @@ describe('DiskStorage (classic-level)', () => {
   });
 
   describe('refuses a data dir it cannot trust, naming the dir and the problem', () => {
+    /** Rows from 1, 4 and 7. */
     async function populated(): Promise<void> {
       const storage = await DiskStorage.open(dir);
-      await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 8 }, sync: true });
+      await storage.persist({ entries: range(1, 3, 1), sync: true });
+      await storage.persist({ entries: range(4, 6, 1), sync: true });
+      await storage.persist({ entries: range(7, 10, 1), hardState: { term: 1, vote: 1, commit: 8 }, sync: true });
       await storage.close();
     }
     const refused = async (pattern: RegExp) =>
@@ -237,20 +327,29 @@ describe('DiskStorage (classic-level)', () => {
         return true;
       });
 
-    it('a flipped byte in a log entry', async () => {
+    it('a flipped byte in a log row', async () => {
       await populated();
       await rawDb(dir, async (db) => {
-        const value = (await db.get(entryKey(6)))!;
+        const value = (await db.get(entryKey(4)))!;
         value[value.length - 1]! ^= 0xff;
-        await db.put(entryKey(6), value);
+        await db.put(entryKey(4), value);
       });
-      await refused(/log entry 6 fails its checksum/);
+      await refused(/the log row from entry 4 fails its checksum/);
     });
 
-    it('a missing log entry', async () => {
+    it('a log row under the wrong key', async () => {
+      await populated();
+      await rawDb(dir, async (db) => {
+        await db.put(entryKey(5), (await db.get(entryKey(4)))!);
+        await db.del(entryKey(4));
+      });
+      await refused(/the log row from entry 5 is stored under the wrong key \(it says 4\)/);
+    });
+
+    it('a missing log row', async () => {
       await populated();
       await rawDb(dir, (db) => db.del(entryKey(4)));
-      await refused(/the log has a gap: entries 4 to 4 are missing/);
+      await refused(/the log has a gap: entries 4 to 6 are missing/);
     });
 
     it('a damaged hard state', async () => {
@@ -265,16 +364,14 @@ describe('DiskStorage (classic-level)', () => {
 
     it('a hard state that commits past the log', async () => {
       await populated();
-      await rawDb(dir, async (db) => {
-        for (let i = 8; i <= 10; i++) await db.del(entryKey(i));
-      });
-      await refused(/the hard state commits index 8, but the log ends at 7/);
+      await rawDb(dir, (db) => db.del(entryKey(7)));
+      await refused(/the hard state commits index 8, but the log ends at 6/);
     });
 
     it('an unknown format version', async () => {
       await populated();
-      await rawDb(dir, (db) => db.put(KEY_VERSION, encodeJson(3)));
-      await refused(/has format version 3; this kvd reads versions 1 and 2/);
+      await rawDb(dir, (db) => db.put(KEY_VERSION, encodeJson(4)));
+      await refused(/has format version 4; this kvd reads versions 1, 2, 3/);
     });
 
     it('a LevelDB that is not a kvd data dir', async () => {
