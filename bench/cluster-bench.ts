@@ -1,7 +1,9 @@
 // make bench: kvd against etcd 3.4, same machine, same generator (bin/kvctl bench), alternating.
 // Starts a 3-member kvd cluster and (when /usr/bin/etcd exists) a 3-member etcd with the v2 API
 // on loopback with temp data dirs, runs each workload REPS times per system, and prints the
-// medians and kvd/etcd ratios as a markdown table. Everything it starts, it stops.
+// medians and kvd/etcd ratios as a markdown table. Watch workloads also run against the fan-out
+// floor (bench/fanout-floor.ts: processes that only fan events out), the bound this machine puts
+// on delivery latency. Everything it starts, it stops.
 // Env: BENCH_DURATION (default 5s), BENCH_REPS (3), BENCH_RESTART_KEYS (1000000; 0 skips the
 // restart measurement), BENCH_ONLY (a substring of workload names to run), BENCH_KVD_FLAGS (more
 // `kvd serve` flags, e.g. "--snapshot-count 100000", etcd 3.4's default).
@@ -14,6 +16,7 @@ import { KVCTL_BIN, KVD_BIN } from '../test/helpers/binary.ts';
 import { TestCluster } from '../test/helpers/cluster.ts';
 import type { EtcdProcess } from '../test/helpers/etcd.ts';
 import { startEtcd } from '../test/helpers/etcd.ts';
+import { FanoutFloor } from './fanout-floor.ts';
 
 const run = promisify(execFile);
 const DURATION = process.env.BENCH_DURATION ?? '5s';
@@ -24,8 +27,10 @@ const KVD_FLAGS = (process.env.BENCH_KVD_FLAGS ?? '').split(' ').filter((f) => f
 const ETCD = '/usr/bin/etcd';
 
 interface System {
-  readonly name: 'kvd' | 'etcd';
+  readonly name: 'kvd' | 'etcd' | 'floor';
   readonly endpoints: string;
+  /** Only the watch workloads (the floor answers nothing else). */
+  readonly watchOnly?: boolean;
 }
 
 interface Workload {
@@ -102,10 +107,16 @@ async function main(): Promise<void> {
   const withEtcd = existsSync(ETCD);
   const kvd = await TestCluster.start(3, KVD_FLAGS);
   let etcd: EtcdProcess | undefined;
+  let floor: FanoutFloor | undefined;
   try {
     etcd = withEtcd ? await startEtcd(3) : undefined;
-    const systems: System[] = [{ name: 'kvd', endpoints: kvd.endpoints }, ...(etcd ? [{ name: 'etcd' as const, endpoints: etcd.endpoints.join(',') }] : [])];
-    for (const system of systems) {
+    floor = await FanoutFloor.start(3);
+    const systems: System[] = [
+      { name: 'kvd', endpoints: kvd.endpoints },
+      ...(etcd ? [{ name: 'etcd' as const, endpoints: etcd.endpoints.join(',') }] : []),
+      { name: 'floor', endpoints: floor.endpoints, watchOnly: true },
+    ];
+    for (const system of systems.filter((s) => !s.watchOnly)) {
       process.stderr.write(`filling ${system.name}'s key space...\n`);
       await bench(system, ['put', '--sequential', '--total', '100000', '--clients', '64']);
     }
@@ -116,7 +127,8 @@ async function main(): Promise<void> {
       const bySystem = new Map<string, Array<BenchResult | WatchBenchResult>>();
       results.set(workload.name, bySystem);
       for (let rep = 0; rep < REPS; rep++) {
-        for (const system of rep % 2 === 0 ? systems : [...systems].reverse()) {
+        const taking = systems.filter((s) => !s.watchOnly || workload.args[0] === 'watch');
+        for (const system of rep % 2 === 0 ? taking : [...taking].reverse()) {
           process.stderr.write(`${workload.name}: ${system.name}, run ${rep + 1} of ${REPS}\n`);
           const result = await bench(system, workload.args);
           bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
@@ -139,6 +151,10 @@ async function main(): Promise<void> {
       const extra = watch ? ` (missed ${k.missed}/${e.missed ?? '-'}, duplicated ${k.duplicated}/${e.duplicated ?? '-'})` : '';
       lines.push(`| ${name}${extra} | ${watch ? '-' : fmt(k.throughput)} | ${watch ? '-' : fmt(e.throughput)} | ${watch ? '-' : ratio(k.throughput, e.throughput)} | ${fmt(k.p99, 2)} | ${fmt(e.p99, 2)} | ${ratio(k.p99, e.p99)} | ${k.errors} / ${withEtcd ? e.errors : '-'} |`);
     }
+    const floors = [...results].flatMap(([name, bySystem]) => (bySystem.has('floor') ? [`${name.replace(/^watch, /, '')}: p99 ${fmt(figures(bySystem.get('floor')!).p99, 2)} ms`] : []));
+    if (floors.length > 0) {
+      lines.push('', `Watch delivery floor (bench/fanout-floor.ts: 3 processes that only hold the streams and write each event to them; no store, log or fsync), same generator, same runs: ${floors.join('; ')}.`);
+    }
     const cpu = [...results.values()].flatMap((m) => m.get('kvd') ?? []).flatMap((r) => ('generatorCpuMicrosPerOp' in r ? [r.generatorCpuMicrosPerOp] : []));
     if (cpu.length > 0) lines.push('', `The generator's own CPU: median ${median(cpu)} µs per request.`);
     if (RESTART_KEYS > 0) {
@@ -149,6 +165,7 @@ async function main(): Promise<void> {
   } finally {
     await kvd.destroy();
     await etcd?.stop();
+    await floor?.stop();
   }
 }
 

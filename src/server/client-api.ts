@@ -31,6 +31,27 @@ function serialised(event: StoreEvent): string {
   return line;
 }
 
+/**
+ * An event as one chunk of a chunked response (size line, event line, CRLF), framed once for all
+ * the streams it goes to and written straight to their sockets: the HTTP layer's per-write chunk
+ * framing and corking was a third of a member's own work when it fanned out to 10,000 streams.
+ */
+const eventChunks = new WeakMap<StoreEvent, Buffer>();
+function framedChunk(event: StoreEvent): Buffer {
+  let chunk = eventChunks.get(event);
+  if (chunk === undefined) {
+    const line = serialised(event);
+    const size = Buffer.byteLength(line);
+    const head = `${size.toString(16)}\r\n`;
+    chunk = Buffer.allocUnsafe(head.length + size + 2);
+    chunk.write(head, 0, 'latin1');
+    chunk.write(line, head.length, 'utf8');
+    chunk.write('\r\n', head.length + size, 'latin1');
+    eventChunks.set(event, chunk);
+  }
+  return chunk;
+}
+
 /** The client-facing HTTP API: etcd's v2 keys API and its companions, answered as etcd 3.4 does. */
 export class ClientApi {
   private readonly member: Member;
@@ -182,7 +203,10 @@ export class ClientApi {
     };
     const deliver = (event: StoreEvent): void => {
       if (finished) return;
-      res.write(serialised(event));
+      // A stream whose headers are out owns its socket: its chunks go there as they are framed.
+      const socket = res.socket;
+      if (request.stream && socket !== null && res.headersSent && res.chunkedEncoding && !socket.destroyed) socket.write(framedChunk(event));
+      else res.write(serialised(event));
       if (!request.stream) finish();
     };
     let start: ReturnType<typeof member.store.watch> | undefined;

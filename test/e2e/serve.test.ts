@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { ExitCode } from '../../src/cli/exit-code.ts';
 import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
@@ -79,6 +80,46 @@ describe('kvd serve: a three-member cluster', function () {
     while (text.split('\n').length < 3) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
     assert.deepEqual(text.trim().split('\n').map((l) => (JSON.parse(l) as { node: { value: string } }).node.value), ['one', 'two']);
+  });
+
+  it('frames stream chunks by their bytes (HTTP/1.1), and writes plain lines to an HTTP/1.0 client', async () => {
+    const { hostname, port } = new URL(cluster.members[1]!.clientUrl);
+    /** A raw watch stream: everything the member sends, as bytes. */
+    const rawWatch = (version: string) => {
+      const socket = net.connect({ host: hostname, port: Number(port) });
+      let received = Buffer.alloc(0);
+      socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
+      socket.write(`GET /v2/keys/framed?wait=true&stream=true ${version}\r\nHost: ${hostname}\r\n\r\n`);
+      return { socket, received: () => received };
+    };
+    const chunked = rawWatch('HTTP/1.1');
+    const plain = rawWatch('HTTP/1.0');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const values = ['ключ ✓', 'ascii'];
+    for (const value of values) await put(cluster.members[0]!.clientUrl, '/framed', { value });
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    await until(() => chunked.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 5);
+    await until(() => plain.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 3);
+    chunked.socket.destroy();
+    plain.socket.destroy();
+    const bytes = chunked.received();
+    const head = bytes.toString('latin1', 0, bytes.indexOf('\r\n\r\n'));
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(head, /\r\ntransfer-encoding: chunked/i);
+    let at = bytes.indexOf('\r\n\r\n') + 4;
+    for (const value of values) {
+      const sizeEnd = bytes.indexOf('\r\n', at);
+      const size = Number.parseInt(bytes.toString('latin1', at, sizeEnd), 16);
+      const line = bytes.subarray(sizeEnd + 2, sizeEnd + 2 + size).toString('utf8');
+      assert.ok(line.endsWith('\n'), `a chunk is one whole event line: ${JSON.stringify(line)}`);
+      assert.equal((JSON.parse(line) as { node: { value: string } }).node.value, value);
+      assert.equal(bytes.toString('latin1', sizeEnd + 2 + size, sizeEnd + 4 + size), '\r\n');
+      at = sizeEnd + 4 + size;
+    }
+    const body = plain.received().toString('utf8').split('\r\n\r\n')[1]!;
+    assert.deepEqual(body.trim().split('\n').map((l) => (JSON.parse(l) as { node: { value: string } }).node.value), values);
   });
 
   it('expires TTL keys on every member at the same index', async () => {

@@ -1,0 +1,116 @@
+// The floor for watch delivery on this machine: three processes that do only what a member's
+// fan-out must do (hold the watch streams, frame each event once, write it to every stream), with
+// writes passed between them over IPC instead of Raft: no store, no log, no fsync. `make bench`
+// drives it with the same `kvctl bench watch` as kvd and etcd, so its delivery latency is what the
+// machine itself allows (sockets, loopback TCP, the generator on the same cores), the bound under
+// any store's figure.
+//
+// It answers just enough of the v2 API for the watch load: PUT /v2/keys/<key> with a form value
+// (answered once every member has the event) and GET ...?wait=true&stream=true (a chunked stream
+// of the events written from then on).
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type net from 'node:net';
+
+interface PutMessage {
+  readonly put: string;
+  readonly value: string;
+  readonly id: number;
+}
+
+interface EventMessage {
+  readonly line: string;
+  /** The member that received the write, and its request id there: it answers once it fanned out. */
+  readonly origin: number;
+  readonly id: number;
+}
+
+/** Three fan-out processes on 127.0.0.1 (ephemeral ports); `endpoints` for kvctl. */
+export class FanoutFloor {
+  private readonly children: readonly ChildProcess[];
+  readonly endpoints: string;
+
+  private constructor(children: readonly ChildProcess[], endpoints: string) {
+    this.children = children;
+    this.endpoints = endpoints;
+  }
+
+  static async start(members = 3): Promise<FanoutFloor> {
+    const children = Array.from({ length: members }, (_, n) => fork(import.meta.filename, ['member', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    let index = 0;
+    const ports = await Promise.all(
+      children.map(
+        (child, origin) =>
+          new Promise<number>((resolve, reject) => {
+            child.once('error', reject);
+            child.on('message', (message: { port?: number } & Partial<PutMessage>) => {
+              if (message.port !== undefined) return resolve(message.port);
+              // One order for every member: the index is given here, as a leader would.
+              index++;
+              const line = `${JSON.stringify({ action: 'set', node: { key: message.put, value: message.value, modifiedIndex: index, createdIndex: index } })}\n`;
+              const event: EventMessage = { line, origin, id: message.id! };
+              for (const each of children) each.send(event);
+            });
+          }),
+      ),
+    );
+    return new FanoutFloor(children, ports.map((port) => `http://127.0.0.1:${port}`).join(','));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map((child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        });
+      }),
+    );
+  }
+}
+
+/** One fan-out process: holds streams, writes each event it is sent to all of them. */
+function member(self: number): void {
+  const streams = new Set<net.Socket>();
+  const answers = new Map<number, http.ServerResponse>();
+  let nextId = 0;
+  let index = 0;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://floor');
+    if (req.method === 'GET' && url.searchParams.get('stream') === 'true') {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-etcd-index': String(index) });
+      res.flushHeaders();
+      const socket = res.socket!;
+      streams.add(socket);
+      socket.on('close', () => streams.delete(socket));
+      return;
+    }
+    if (req.method !== 'PUT') {
+      res.writeHead(404).end();
+      return;
+    }
+    const parts: Buffer[] = [];
+    req.on('data', (part: Buffer) => parts.push(part));
+    req.on('end', () => {
+      const id = nextId++;
+      answers.set(id, res);
+      const message: PutMessage = { put: url.pathname.replace(/^\/v2\/keys/, ''), value: new URLSearchParams(Buffer.concat(parts).toString()).get('value') ?? '', id };
+      process.send!(message);
+    });
+  });
+  process.on('message', (event: EventMessage) => {
+    index++;
+    const size = Buffer.byteLength(event.line);
+    const chunk = Buffer.from(`${size.toString(16)}\r\n${event.line}\r\n`);
+    for (const socket of streams) socket.write(chunk);
+    if (event.origin !== self) return;
+    const res = answers.get(event.id);
+    answers.delete(event.id);
+    res?.writeHead(200, { 'content-type': 'application/json' }).end(event.line);
+  });
+  server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as net.AddressInfo).port }));
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (process.argv[2] === 'member') member(Number(process.argv[3]));
