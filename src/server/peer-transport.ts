@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Message, NodeId } from '../raft/types.ts';
+import { chunkOf, directSocket } from './chunked.ts';
 import type { Logger } from './logger.ts';
 import { Outbound } from './outbound.ts';
 import { readBody } from './read-body.ts';
@@ -116,7 +117,7 @@ export class PeerTransport {
       }
       stream = this.openStream(to, urls[0]!);
     }
-    if (stream.request.writableNeedDrain) {
+    if (stream.request.writableNeedDrain || stream.request.socket?.writableNeedDrain === true) {
       if (Date.now() - stream.stalledSince > STALL_MS) this.dropStream(to, stream, `no progress in ${STALL_MS} ms`);
       return;
     }
@@ -128,7 +129,10 @@ export class PeerTransport {
     const frame = encodeMessages(batch);
     const length = Buffer.allocUnsafe(4);
     length.writeUInt32BE(frame.length, 0);
-    if (!stream.request.write(Buffer.concat([length, frame]))) stream.stalledSince = Date.now();
+    // Once the stream is set up, each frame is one chunk in one socket write.
+    const socket = directSocket(stream.request);
+    const taken = socket !== undefined ? socket.write(chunkOf(frame, length)) : stream.request.write(Buffer.concat([length, frame]));
+    if (!taken) stream.stalledSince = Date.now();
   }
 
   /** A long-lived POST /raft to the peer: frames go out as they come, in order, with no round trip each. */
@@ -143,7 +147,11 @@ export class PeerTransport {
     });
     const stream: PeerStream = { request, stalledSince: 0 };
     this.streams.set(to, stream);
-    request.on('socket', (socket) => socket.setNoDelay(true));
+    request.on('socket', (socket) => {
+      socket.setNoDelay(true);
+      // Frames written straight to the socket (directSocket) wait for its drain, not the request's.
+      socket.on('drain', () => this.flush(to));
+    });
     request.on('drain', () => this.flush(to));
     request.on('error', (error: NodeJS.ErrnoException) => this.dropStream(to, stream, error.code ?? error.message));
     request.on('response', (response) => {
