@@ -127,7 +127,7 @@ export function openRecord(value: Buffer): Buffer | undefined {
 
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'confChange'];
 
-/** Entry payload: u64 term, u64 index, u8 type, data (written straight into its record). */
+/** A version 1 or 2 log row: u64 term, u64 index, u8 type, data (kvd now writes log rows; tests make old data dirs with it). */
 export function encodeEntry(entry: Entry): Buffer {
   const out = Buffer.allocUnsafe(4 + 17 + entry.data.length);
   writeU64(out, 4, entry.term);
