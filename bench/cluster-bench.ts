@@ -126,8 +126,8 @@ async function main(): Promise<void> {
     for (const workload of WORKLOADS) {
       const bySystem = new Map<string, Array<BenchResult | WatchBenchResult>>();
       results.set(workload.name, bySystem);
+      const taking = systems.filter((s) => !s.watchOnly || workload.args[0] === 'watch');
       for (let rep = 0; rep < REPS; rep++) {
-        const taking = systems.filter((s) => !s.watchOnly || workload.args[0] === 'watch');
         for (const system of rep % 2 === 0 ? taking : [...taking].reverse()) {
           process.stderr.write(`${workload.name}: ${system.name}, run ${rep + 1} of ${REPS}\n`);
           const result = await bench(system, workload.args);

@@ -11,6 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type net from 'node:net';
+import { chunkOf } from '../src/server/chunked.ts';
 
 interface PutMessage {
   readonly put: string;
@@ -101,8 +102,7 @@ function member(self: number): void {
   });
   process.on('message', (event: EventMessage) => {
     index++;
-    const size = Buffer.byteLength(event.line);
-    const chunk = Buffer.from(`${size.toString(16)}\r\n${event.line}\r\n`);
+    const chunk = chunkOf(event.line);
     for (const socket of streams) socket.write(chunk);
     if (event.origin !== self) return;
     const res = answers.get(event.id);

@@ -555,13 +555,17 @@ async function readLog(db: Db, dir: string, version: number): Promise<{ entries:
   const entries: Entry[] = [];
   const rows: number[] = [];
   const oneEntryRows = version <= LAST_ENTRY_PER_ROW_VERSION;
+  const decodeRow = (payload: Buffer): Entry[] | undefined => {
+    if (!oneEntryRows) return decodeLogRow(payload);
+    const entry = decodeEntry(payload);
+    return entry === undefined ? undefined : [entry];
+  };
   for await (const [key, value] of db.iterator(entryRange(0, Number.MAX_SAFE_INTEGER))) {
     const index = entryIndexOf(key);
     const payload = openRecord(value);
-    const read = payload === undefined ? undefined : oneEntryRows ? decodeEntry(payload) : decodeLogRow(payload);
+    const row = payload === undefined ? undefined : decodeRow(payload);
     const what = oneEntryRows ? `log entry ${index}` : `the log row from entry ${index}`;
-    if (read === undefined) throw new DataDirError(dir, `${what} fails its checksum`);
-    const row = Array.isArray(read) ? read : [read];
+    if (row === undefined) throw new DataDirError(dir, `${what} fails its checksum`);
     if (row[0]!.index !== index) throw new DataDirError(dir, `${what} is stored under the wrong key (it says ${row[0]!.index})`);
     const previous = entries[entries.length - 1];
     if (previous !== undefined && index !== previous.index + 1) {
