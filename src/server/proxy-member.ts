@@ -3,6 +3,7 @@ import { neverSent } from '../api/network-errors.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Outbound } from './outbound.ts';
+import { forwardedTarget } from './proxy-target.ts';
 import { BodyTooLarge, readBody } from './read-body.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
@@ -13,6 +14,21 @@ function forwardable(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeader
   const out: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
   return out;
+}
+
+/**
+ * A member's client URL as the origin to forward to, or undefined when it is not an http(s) URL
+ * of a host: the list comes from the cluster, and only the scheme, host and port of it are used.
+ */
+function memberOrigin(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  try {
+    const parsed = new URL(url);
+    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '' || parsed.username !== '' || parsed.password !== '') return undefined;
+    return parsed.origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A reason a forward failed, and whether the request certainly never reached the member. */
@@ -71,7 +87,7 @@ export class ProxyMember {
     const asked: string[] = [];
     for (const endpoint of [...new Set([...this.endpoints, ...this.config.clientSeeds])]) {
       try {
-        const body = (await this.clients.getJson(new URL('/v2/members', endpoint), 3000)) as { members?: Array<{ clientURLs?: string[] }> };
+        const body = (await this.clients.getJson(new URL('/v2/members', endpoint), 3000)) as { members?: Array<{ clientURLs?: unknown[] }> };
         return this.learn((body.members ?? []).flatMap((m) => m.clientURLs ?? []), endpoint);
       } catch (error) {
         asked.push(`${endpoint}: ${(error as Error).message}`);
@@ -79,7 +95,7 @@ export class ProxyMember {
     }
     for (const peer of this.config.peerSeeds) {
       try {
-        const body = (await this.peers.getJson(new URL('/members', peer), 3000)) as { members?: Array<{ clientURLs?: string[] }> };
+        const body = (await this.peers.getJson(new URL('/members', peer), 3000)) as { members?: Array<{ clientURLs?: unknown[] }> };
         return this.learn((body.members ?? []).flatMap((m) => m.clientURLs ?? []), peer);
       } catch (error) {
         asked.push(`${peer}: ${(error as Error).message}`);
@@ -88,8 +104,10 @@ export class ProxyMember {
     this.log.warn('proxy: no member listed the cluster; keeping the members known', { members: this.endpoints.join(','), asked: asked.join('; ') });
   }
 
-  private learn(urls: string[], from: string): void {
-    const next = [...new Set(urls)];
+  private learn(urls: unknown[], from: string): void {
+    const refused = urls.filter((url) => memberOrigin(url) === undefined);
+    if (refused.length > 0) this.log.warn('proxy: ignored client URLs that are not http(s) URLs of a host', { count: refused.length, from });
+    const next = [...new Set(urls.flatMap((url) => memberOrigin(url) ?? []))];
     if (next.length === 0) return;
     if (next.join(',') !== this.endpoints.join(',')) this.log.info('proxy: members', { clientURLs: next.join(','), from });
     this.endpoints = next;
@@ -97,13 +115,19 @@ export class ProxyMember {
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const target = forwardedTarget(req.url ?? '');
+    if (target === undefined) {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('proxy: only origin-form paths of the client API are forwarded\n');
+      return;
+    }
     if (this.config.mode === 'readonly' && req.method !== 'GET') {
       req.resume();
       res.writeHead(501).end();
       return;
     }
     readBody(req, this.maxRequestBytes).then(
-      (body) => void this.forwardToAny(req, res, body),
+      (body) => void this.forwardToAny(target, req, res, body),
       (error: unknown) => {
         if (!(error instanceof BodyTooLarge)) return void res.destroy();
         res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8' }).end('http: request body too large\n');
@@ -118,7 +142,7 @@ export class ProxyMember {
     return [...ordered.filter((e) => (this.failedUntil.get(e) ?? 0) <= now), ...ordered.filter((e) => (this.failedUntil.get(e) ?? 0) > now)];
   }
 
-  private async forwardToAny(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
+  private async forwardToAny(target: string, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
     const candidates = this.candidates();
     if (candidates.length === 0) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('proxy: zero endpoints currently available\n');
@@ -127,7 +151,7 @@ export class ProxyMember {
     const idempotent = req.method === 'GET' || req.method === 'HEAD';
     for (const endpoint of candidates) {
       if (res.destroyed) return;
-      const failure = await this.forward(endpoint, req, res, body);
+      const failure = await this.forward(endpoint, target, req, res, body);
       if (failure === undefined) {
         this.preferred = Math.max(0, this.endpoints.indexOf(endpoint));
         return;
@@ -142,12 +166,20 @@ export class ProxyMember {
     else res.destroy();
   }
 
-  /** Forwards to one member and streams its answer; resolves with a failure before any answer byte. */
-  private forward(endpoint: string, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<ForwardFailure | undefined> {
+  /**
+   * Forwards to one member and streams its answer; resolves with a failure before any answer byte.
+   * The member's origin is the URL; the target goes in as the request path only, never parsed
+   * against it, so that nothing in the request can change the host.
+   */
+  private forward(endpoint: string, target: string, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<ForwardFailure | undefined> {
     return new Promise((resolve) => {
-      const url = new URL(req.url ?? '/', endpoint);
       const headers = { ...forwardable(req.headers), 'content-length': body.length };
-      const upstream = this.clients.request(url, { method: req.method ?? 'GET', headers });
+      let upstream: http.ClientRequest;
+      try {
+        upstream = this.clients.request(new URL(endpoint), { method: req.method ?? 'GET', headers, path: target });
+      } catch (error) {
+        return resolve({ reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message, notSent: true });
+      }
       let sent = false;
       let answered = false;
       upstream.on('finish', () => (sent = true));
