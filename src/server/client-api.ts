@@ -15,6 +15,7 @@ import { MembershipError } from './member.ts';
 import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
 import { BodyTooLarge, readBody } from './read-body.ts';
+import { redirectLocation } from './redirect-location.ts';
 
 const KEYS_PREFIX = '/v2/keys';
 const KEYS_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
@@ -90,12 +91,14 @@ export class ClientApi {
     // Go's ServeMux answers unclean paths with a redirect to the clean one; nothing else happens.
     const clean = cleanServePath(path);
     if (clean !== path) {
-      // As Go's http.Redirect: the HTML body (and its content type) only for GET and HEAD.
-      const location = clean + (query === '' ? '' : `?${query}`);
+      // As Go's http.Redirect: the HTML body for GET, its content type for GET and HEAD. The
+      // location is made from the path's bytes, escaped: never from the decoded text.
+      const location = redirectLocation(cleanServePath(percentDecodeBytes(rawPath)), query);
       if (req.method === 'GET' || req.method === 'HEAD') {
-        res.writeHead(301, { location, 'content-type': 'text/html; charset=utf-8' }).end(`<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n`);
+        const body = req.method === 'GET' ? `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` : '';
+        res.writeHead(301, { location, 'content-type': 'text/html; charset=utf-8', ...(body === '' ? {} : { 'content-length': Buffer.byteLength(body) }) }).end(body);
       } else {
-        res.writeHead(301, { location }).end();
+        res.writeHead(301, { location, 'content-length': 0 }).end();
       }
       return;
     }
@@ -418,8 +421,12 @@ function htmlEscape(text: string): string {
 function percentDecode(path: string): string {
   if (!path.includes('%')) return path;
   if (/%(?![0-9a-fA-F]{2})/.test(path)) throw new URIError('malformed escape');
-  const bytes = Buffer.from(path.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(Buffer.from(percentDecodeBytes(path), 'latin1'));
+}
+
+/** Decodes %XX in a URL path to its bytes, one Latin-1 char per byte (the escapes are known sound). */
+function percentDecodeBytes(path: string): string {
+  return path.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** Go's ServeMux cleanPath: path.Clean, keeping a trailing slash. */
