@@ -14,7 +14,7 @@ import type { Member, MemberInfo } from './member.ts';
 import { MembershipError } from './member.ts';
 import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
-import { BodyTooLarge, readBody } from './read-body.ts';
+import { BodyTooLarge, RequestAborted, readBody } from './read-body.ts';
 import { redirectLocation } from './redirect-location.ts';
 
 const KEYS_PREFIX = '/v2/keys';
@@ -70,7 +70,13 @@ export class ClientApi {
     const method = req.method ?? 'GET';
     res.on('finish', () => this.metrics.request(method, res.statusCode));
     this.route(req, res).catch((error: unknown) => {
-      this.log.error('request failed', { method, url: req.url, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      // Method and path only: the query and the body hold values. A client that goes away is its own affair.
+      const path = (req.url ?? '/').split('?')[0];
+      if (error instanceof RequestAborted) {
+        this.log.debug('request broke off', { method, path });
+        return void res.destroy();
+      }
+      this.log.error('request failed', { method, path, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       if (!res.headersSent) this.writeError(res, new StoreError(ErrorCodes.RaftInternal, 'internal error', this.member.store.index));
       else res.destroy();
     });

@@ -3,7 +3,10 @@ import type http from 'node:http';
 /** A request body over the limit; the rest of it is drained, not kept. */
 export class BodyTooLarge extends Error {}
 
-/** Reads a whole request body, refusing one over `limit` bytes with BodyTooLarge. */
+/** A body that broke off: the client went away, or sent bytes that do not parse as a body. */
+export class RequestAborted extends Error {}
+
+/** Reads a whole request body, refusing one over `limit` bytes with BodyTooLarge, one cut off with RequestAborted. */
 export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -18,6 +21,8 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<Buff
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('error', () => reject(new RequestAborted('the request broke off')));
+    // Settled already when the body ended; otherwise the connection closed mid-body.
+    req.on('close', () => reject(new RequestAborted('the request broke off')));
   });
 }
