@@ -50,11 +50,14 @@ export function exitCodeFor(error: unknown): number {
   return ExitCode.INTERNAL;
 }
 
+/** The code of the error thrown when the storage engine cannot be loaded safely (scripts/shims/node-gyp-build.cjs). */
+const NATIVE_ADDON_REFUSED = 'KVD_NATIVE_ADDON';
+
 /** The one line printed on stderr for an error. */
 export function describeError(error: unknown): string {
   if (error instanceof EtcdError) return `Error: ${error.describe()}`;
   if (error instanceof Error) {
-    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound].some((kind) => error instanceof kind);
+    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
     return known ? `Error: ${error.message}` : `Error: internal: ${error.stack ?? error.message}`;
   }
   return `Error: ${String(error)}`;
