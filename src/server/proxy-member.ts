@@ -156,6 +156,8 @@ export class ProxyMember {
         this.preferred = Math.max(0, this.endpoints.indexOf(endpoint));
         return;
       }
+      // The client went away and the forward was ended for it: the member did not fail.
+      if (res.destroyed) return;
       this.failedUntil.set(endpoint, Date.now() + FAILED_FOR_MS);
       this.log.warn('proxy: member failed', { member: endpoint, reason: failure.reason });
       // A write that may have reached the member must not be applied twice.

@@ -10,10 +10,13 @@ import { rawRequest } from '../helpers/raw-http.ts';
 /** A stand-in member: lists the client URLs it is told to, and answers every other path with it. */
 class FakeMember {
   readonly paths: string[] = [];
+  readonly released: string[] = [];
   clientURLs: unknown[] = [];
   private readonly server = http.createServer((req, res) => {
     if (req.url === '/v2/members') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ members: [{ clientURLs: this.clientURLs }] }));
     this.paths.push(req.url ?? '');
+    // A request it holds (as a member holds a write until it commits) until the proxy lets go of it.
+    if (req.url?.includes('hold=true')) return void req.socket.once('close', () => this.released.push(req.url ?? ''));
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url }));
   });
 
@@ -93,6 +96,7 @@ describe('adversarial: the proxy forwards only client-API paths, and only to the
     proxy = undefined;
     member.clientURLs = [member.url];
     member.paths.length = 0;
+    member.released.length = 0;
   });
   after(async () => Promise.all([member.stop(), bystander.stop()]));
 
@@ -140,6 +144,23 @@ describe('adversarial: the proxy forwards only client-API paths, and only to the
       assert.deepEqual(JSON.parse(answer.body.toString()), { path: target });
     }
     assert.deepEqual(member.paths, targets);
+  });
+
+  it('takes a client that goes away for no failure of the member: nothing logged, the member kept', async () => {
+    proxy = await startProxy(member.url);
+    const { hostname, port } = new URL(proxy.url);
+    for (let i = 0; i < 3; i++) {
+      const target = `/v2/keys/held${i}?hold=true&value=secret`;
+      const socket = net.connect(Number(port), hostname, () => socket.write(`PUT ${target} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Length: 0\r\n\r\n`));
+      socket.on('error', () => undefined);
+      while (!member.paths.includes(target)) await new Promise((resolve) => setTimeout(resolve, 10));
+      socket.destroy();
+      while (!member.released.includes(target)) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // The proxy writes its log lines synchronously: any about the three is in before this answer.
+    assert.equal((await rawRequest(proxy.url, 'GET', '/version')).status, 200);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.doesNotMatch(proxy.log, /WARN|ERROR|secret/);
   });
 
   it('uses only the http(s) client URLs the members list, never others', async () => {
