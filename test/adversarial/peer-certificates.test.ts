@@ -121,6 +121,15 @@ describe('the peer port lets in members only (issue 15: --peer-cert-allowed-cn, 
     assert.equal(await readAfterBarrier(cluster.members[0]!, '/by-member'), 200);
   });
 
+  it('warns once at start when clients must show certificates but the peer port is plain HTTP', async () => {
+    const clientAuth = ['--cert-file', member.cert, '--key-file', member.key, '--trusted-ca-file', ca.cert, '--client-cert-auth'];
+    const cluster = await TestCluster.start(1, clientAuth, { clientScheme: 'https', clientTls: { ca: ca.cert, cert: app.cert, key: app.key } });
+    clusters.push(cluster);
+    const [only] = cluster.members;
+    await cluster.waitForLog(only!, /WARN +clients must show a certificate \(--client-cert-auth\) but the peer URLs http:\/\/127\.0\.0\.1:\d+ are plain HTTP/);
+    assert.equal(only!.log.match(/are plain HTTP/g)?.length, 1);
+  });
+
   it('a member does not talk to a peer URL whose certificate has another CN (as etcd, the check applies to peers it dials)', async () => {
     let requests = 0;
     const impostor = https.createServer({ cert: readFileSync(app.cert), key: readFileSync(app.key) }, (_request, res) => {
