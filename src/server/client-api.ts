@@ -12,6 +12,8 @@ import { errorStatus, eventStatus, successBody } from './keys-response.ts';
 import type { Logger } from './logger.ts';
 import type { Member, MemberInfo } from './member.ts';
 import { MembershipError } from './member.ts';
+import type { MemberRequest } from './member-request.ts';
+import { parseMemberRequest } from './member-request.ts';
 import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
 import { BodyTooLarge, RequestAborted, readBody } from './read-body.ts';
@@ -264,7 +266,7 @@ export class ClientApi {
     if (req.method !== 'POST') return this.notAllowed(res, 'GET,POST,DELETE,PUT');
     const body = await this.readMemberBody(req, res);
     if (body === undefined) return;
-    await this.membershipAnswer(res, async () => this.writeMembersJson(res, 201, memberJson(await this.member.addMember(body.peerURLs, body.isLearner === true))));
+    await this.membershipAnswer(res, async () => this.writeMembersJson(res, 201, memberJson(await this.member.addMember(body.peerURLs, body.isLearner))));
   }
 
   /** /v2/members/<id> (DELETE, PUT) and kvd's extensions /v2/members/<id>/promote and /leader (POST). */
@@ -302,7 +304,7 @@ export class ClientApi {
   }
 
   /** Reads `{"peerURLs": [...], "isLearner": bool}`; answers 415/400 as etcd and returns undefined on error. */
-  private async readMemberBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<{ peerURLs: string[]; isLearner?: boolean } | undefined> {
+  private async readMemberBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<MemberRequest | undefined> {
     const contentType = req.headers['content-type'] ?? '';
     const text = await readBody(req, this.member.config.maxRequestBytes).then((b) => b.toString('utf8'), () => undefined);
     if (contentType.split(';')[0]!.trim() !== 'application/json') {
@@ -316,19 +318,12 @@ export class ClientApi {
       this.writeMembersJson(res, 400, { message: `invalid JSON: ${(error as Error).message}` });
       return undefined;
     }
-    const peerURLs = (body as { peerURLs?: unknown }).peerURLs;
-    if (!Array.isArray(peerURLs) || peerURLs.length === 0 || !peerURLs.every((u) => typeof u === 'string')) {
-      this.writeMembersJson(res, 400, { message: 'peerURLs must be a non-empty list of URLs' });
+    const request = parseMemberRequest(body);
+    if ('message' in request) {
+      this.writeMembersJson(res, 400, { message: request.message });
       return undefined;
     }
-    for (const url of peerURLs as string[]) {
-      if (!/^https?:\/\/[^/]+:\d+\/?$/.test(url)) {
-        this.writeMembersJson(res, 400, { message: `URL address does not have the form "host:port": ${url}` });
-        return undefined;
-      }
-    }
-    const isLearner = (body as { isLearner?: unknown }).isLearner;
-    return { peerURLs: (peerURLs as string[]).map((u) => new URL(u).origin), ...(isLearner === true ? { isLearner: true } : {}) };
+    return request;
   }
 
   private async membershipAnswer(res: http.ServerResponse, act: () => Promise<void>): Promise<void> {

@@ -30,6 +30,10 @@ export interface ServeFlags {
   readonly peerKeyFile?: string;
   readonly peerTrustedCaFile?: string;
   readonly peerClientCertAuth?: boolean;
+  /** Only a peer certificate whose Subject CN is exactly this may connect (etcd's --peer-cert-allowed-cn). */
+  readonly peerCertAllowedCn?: string;
+  /** Only a peer certificate valid for this host name or IP may connect (etcd's --peer-cert-allowed-hostname). */
+  readonly peerCertAllowedHostname?: string;
   /** off: a member; on: a proxy that forwards to the members; readonly: a proxy that refuses writes. */
   readonly proxy?: string;
   /** For a proxy: client URLs of members to learn the cluster from (instead of --initial-cluster). */
@@ -73,6 +77,8 @@ export interface ServeConfig {
   readonly peerTls?: TlsFiles;
   /** Set when this process is a proxy, not a member. */
   readonly proxy?: ProxyConfig;
+  /** Settings that work but leave a door open; `kvd serve` logs each once at start. */
+  readonly warnings: readonly string[];
 }
 
 function urls(flag: string, value: string): URL[] {
@@ -128,6 +134,29 @@ function tlsFiles(prefix: '' | 'peer-', cert: string | undefined, key: string | 
   return { certFile: cert, keyFile: key, ...(ca !== undefined ? { trustedCaFile: ca } : {}), clientCertAuth: auth === true };
 }
 
+/**
+ * Adds --peer-cert-allowed-cn or --peer-cert-allowed-hostname to the peer TLS files. They only
+ * mean something when peers must show a certificate, so without one they are refused rather
+ * than silently ignored.
+ */
+function withAllowedPeer(flags: ServeFlags, files: TlsFiles | undefined, listensForPeers: boolean): TlsFiles | undefined {
+  const cn = flags.peerCertAllowedCn === '' ? undefined : flags.peerCertAllowedCn;
+  const hostname = flags.peerCertAllowedHostname === '' ? undefined : flags.peerCertAllowedHostname;
+  if (cn === undefined && hostname === undefined) return files;
+  const flag = cn !== undefined ? 'peer-cert-allowed-cn' : 'peer-cert-allowed-hostname';
+  if (cn !== undefined && hostname !== undefined) throw new ConfigError(`--peer-cert-allowed-cn and --peer-cert-allowed-hostname are mutually exclusive (cn="${cn}", hostname="${hostname}"): give one`);
+  if (files === undefined) throw new ConfigError(`--${flag} needs peer TLS: give --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and --peer-client-cert-auth with https:// --listen-peer-urls`);
+  if (listensForPeers && !files.clientCertAuth) throw new ConfigError(`--${flag} needs --peer-client-cert-auth: without it peers show no certificate to check`);
+  return { ...files, ...(cn !== undefined ? { allowedCn: cn } : { allowedHostname: hostname! }) };
+}
+
+/** Settings that start but leave the cluster open: today, client certificates required while the peer port is plain HTTP. */
+function openDoors(clientTls: TlsFiles | undefined, listenPeerUrls: readonly URL[]): string[] {
+  const plainPeers = listenPeerUrls.filter((u) => u.protocol === 'http:').map(origin);
+  if (clientTls?.clientCertAuth !== true || plainPeers.length === 0) return [];
+  return [`clients must show a certificate (--client-cert-auth) but the peer URLs ${plainPeers.join(',')} are plain HTTP: anyone who reaches them can write as a member; use https:// --listen-peer-urls with --peer-client-cert-auth, or firewall them (docs/security.md)`];
+}
+
 function proxyConfig(flags: ServeFlags, initialCluster: ReadonlyMap<string, readonly string[]>): ProxyConfig | undefined {
   const mode = flags.proxy ?? 'off';
   if (mode === 'off') return undefined;
@@ -161,6 +190,10 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
   const levels = ['debug', 'info', 'warn', 'error'];
   if (!levels.includes(flags.logLevel)) throw new ConfigError(`--log-level: must be one of ${levels.join(', ')}`);
   if (flags.logFormat !== 'text' && flags.logFormat !== 'json') throw new ConfigError('--log-format: must be text or json');
+  const clientTls = tlsFiles('', flags.certFile, flags.keyFile, flags.trustedCaFile, flags.clientCertAuth, listenClientUrls, 'listen-client-urls');
+  // A proxy listens on no peer URL; its peer certificate is for asking the members' peer URLs.
+  const peerListen = proxy === undefined ? listenPeerUrls : [];
+  const peerTls = withAllowedPeer(flags, tlsFiles('peer-', flags.peerCertFile, flags.peerKeyFile, flags.peerTrustedCaFile, flags.peerClientCertAuth, peerListen, 'listen-peer-urls'), proxy === undefined);
   return {
     name: flags.name,
     dataDir: flags.dataDir ?? `${flags.name}.kvd`,
@@ -178,10 +211,10 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
     logLevel: flags.logLevel as LogLevel,
     logFormat: flags.logFormat,
     maxRequestBytes: positiveInteger('max-request-bytes', flags.maxRequestBytes),
-    ...optionalTls('clientTls', tlsFiles('', flags.certFile, flags.keyFile, flags.trustedCaFile, flags.clientCertAuth, listenClientUrls, 'listen-client-urls')),
-    // A proxy listens on no peer URL; its peer certificate is for asking the members' peer URLs.
-    ...optionalTls('peerTls', tlsFiles('peer-', flags.peerCertFile, flags.peerKeyFile, flags.peerTrustedCaFile, flags.peerClientCertAuth, proxy === undefined ? listenPeerUrls : [], 'listen-peer-urls')),
+    ...optionalTls('clientTls', clientTls),
+    ...optionalTls('peerTls', peerTls),
     ...(proxy !== undefined ? { proxy } : {}),
+    warnings: openDoors(clientTls, peerListen),
   };
 }
 

@@ -582,6 +582,7 @@ export class Member implements TransportHost {
 
   /** Adds a member (a learner when asked); resolves with it once the change is applied here. */
   async addMember(peerURLs: readonly string[], isLearner: boolean): Promise<MemberInfo> {
+    if (!isLearner && !this.readyToAddVoter()) throw this.notEnoughStarted('add a voting member', { peerURLs: peerURLs.join(',') });
     const clash = [...this.members.values()].find((m) => m.peerURLs.some((u) => peerURLs.includes(u)));
     if (clash !== undefined) throw new MembershipError(409, 'membership: peerURL exists');
     const id = memberIdFor(peerURLs, `${this.config.initialClusterToken}:${Date.now()}`);
@@ -593,7 +594,35 @@ export class Member implements TransportHost {
 
   async removeMember(id: NodeId): Promise<void> {
     if (!this.members.has(id)) throw new MembershipError(404, `No such member: ${formatId(id)}`);
+    if (!this.readyToRemove(id)) throw this.notEnoughStarted('remove a voting member', { member: formatId(id) });
     await this.changeMembership(`removeNode:${id}`, () => this.node.proposeConfChange({ type: 'removeNode', nodeId: id }));
+  }
+
+  /**
+   * etcd's strict reconfiguration check (its default --strict-reconfig-check): a new voter is
+   * refused unless the members that have started (published their name, as the attributes entry
+   * does) would still be a quorum of the voters, the new one counted. Growing a one-member cluster
+   * to two is allowed, as etcd allows it to restore a cluster from one member's data.
+   */
+  private readyToAddVoter(): boolean {
+    const voters = [...this.members.values()].filter((m) => m.isLearner !== true);
+    const started = voters.filter((m) => m.name !== '').length;
+    const after = voters.length + 1;
+    if (started === 1 && after === 2) return true;
+    return started >= Math.floor(after / 2) + 1;
+  }
+
+  /** Removing a voter is refused unless the started members among the voters left are a quorum of them; a learner may always go. */
+  private readyToRemove(id: NodeId): boolean {
+    if (this.members.get(id)?.isLearner === true) return true;
+    const left = [...this.members.values()].filter((m) => m.isLearner !== true && m.id !== id);
+    return left.filter((m) => m.name !== '').length >= Math.floor(left.length / 2) + 1;
+  }
+
+  /** etcd's ErrNotEnoughStartedMembers: its v2 API answers it as a bare 500, and says why only in its log. */
+  private notEnoughStarted(action: string, fields: Record<string, string>): MembershipError {
+    this.log.warn(`refused to ${action}: etcdserver: re-configuration failed due to not enough started members`, fields);
+    return new MembershipError(500, 'Internal Server Error');
   }
 
   async updateMember(id: NodeId, peerURLs: readonly string[]): Promise<void> {

@@ -36,6 +36,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     throw error;
   }
   const log = new Logger(config.logLevel, config.logFormat);
+  for (const warning of config.warnings) log.warn(warning);
   let clientTls: TlsMaterial | undefined;
   let peerTls: TlsMaterial | undefined;
   try {

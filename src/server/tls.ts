@@ -1,7 +1,8 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import net from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import crypto from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from './logger.ts';
@@ -16,6 +17,10 @@ export interface TlsFiles {
   readonly trustedCaFile?: string;
   /** Require every connecting party to present a certificate signed by trustedCaFile. */
   readonly clientCertAuth: boolean;
+  /** Accept only certificates whose Subject CN is exactly this (etcd's --peer-cert-allowed-cn). */
+  readonly allowedCn?: string;
+  /** Accept only certificates valid for this host name or IP (etcd's --peer-cert-allowed-hostname). */
+  readonly allowedHostname?: string;
 }
 
 interface Loaded {
@@ -98,9 +103,45 @@ export class TlsMaterial {
     };
   }
 
-  /** Options for requests this member makes (to peers, or as a proxy): trust the CA, show our certificate. */
+  /**
+   * Options for requests this member makes (to peers, or as a proxy): trust the CA, show our
+   * certificate. As etcd, the allowed CN or hostname also applies to the certificate of the party
+   * we dial: a member talks only to members.
+   */
   clientOptions(): https.RequestOptions {
-    return { cert: this.loaded.cert, key: this.loaded.key, ...(this.loaded.ca !== undefined ? { ca: this.loaded.ca } : {}) };
+    return {
+      cert: this.loaded.cert,
+      key: this.loaded.key,
+      ...(this.loaded.ca !== undefined ? { ca: this.loaded.ca } : {}),
+      checkServerIdentity: (host, cert) => {
+        const refused = tls.checkServerIdentity(host, cert);
+        if (refused !== undefined) return refused;
+        const reason = this.notAllowed(cert);
+        return reason === undefined ? undefined : new Error(`refused the certificate of ${host}: ${reason}`);
+      },
+    };
+  }
+
+  /** Why a certificate signed by the trusted CA is still refused (allowed CN or hostname), or undefined. */
+  private notAllowed(cert: PeerCertificate): string | undefined {
+    const { allowedCn, allowedHostname } = this.files;
+    if (allowedCn !== undefined) {
+      const cn = commonName(cert);
+      return cn === allowedCn ? undefined : `its CN "${cn}" is not --${this.prefix}cert-allowed-cn "${allowedCn}"`;
+    }
+    if (allowedHostname !== undefined && !validFor(cert, allowedHostname)) {
+      return `it is not valid for --${this.prefix}cert-allowed-hostname "${allowedHostname}" (${cert.subjectaltname ?? 'no subject alternative names'})`;
+    }
+    return undefined;
+  }
+
+  /** Why a connecting party is refused (no certificate, another CA, not an allowed peer), or undefined. */
+  private refusal(socket: TLSSocket): string | undefined {
+    const cert = socket.getPeerCertificate();
+    const presented = Object.keys(cert).length > 0;
+    if (!presented) return 'the client presented no certificate';
+    if (!socket.authorized) return `the certificate is not signed by the trusted CA (${String(socket.authorizationError)})`;
+    return this.notAllowed(cert);
   }
 
   /** An HTTPS server with this material, logging refused handshakes; it follows rotations once `watch` runs. */
@@ -113,11 +154,9 @@ export class TlsMaterial {
     if (this.files.clientCertAuth) {
       // Before the HTTP layer sees the connection: an unverified party gets no request served.
       server.prependListener('secureConnection', (socket: TLSSocket) => {
-        if (socket.authorized) return;
-        const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-        const presented = Object.keys(socket.getPeerCertificate()).length > 0;
-        const reason = presented ? `the certificate is not signed by the trusted CA (${String(socket.authorizationError)})` : 'the client presented no certificate';
-        log.warn(`refused a TLS ${what} connection`, { remote, reason });
+        const reason = this.refusal(socket);
+        if (reason === undefined) return;
+        log.warn(`refused a TLS ${what} connection`, { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason });
         socket.destroy();
       });
     }
@@ -148,6 +187,24 @@ export class TlsMaterial {
     if (!this.watching) return;
     for (const file of [this.files.certFile, this.files.keyFile, this.files.trustedCaFile]) if (file !== undefined) unwatchFile(file);
   }
+}
+
+/** The certificate's Subject CN; of several, the last, as Go's x509 (and so etcd) reads it. */
+function commonName(cert: PeerCertificate): string {
+  const cn: string | string[] | undefined = cert.subject?.CN;
+  return Array.isArray(cn) ? (cn.at(-1) ?? '') : (cn ?? '');
+}
+
+/**
+ * Whether the certificate is valid for `host`, as Go's x509 VerifyHostname (which etcd 3.4 calls)
+ * decides: an IP only against the IP SANs, a name only against the DNS SANs with a whole-label
+ * `*.` wildcard on the left; the Subject CN is never used (Go 1.15 and later).
+ */
+function validFor(cert: PeerCertificate, host: string): boolean {
+  const x509 = new crypto.X509Certificate(cert.raw);
+  const ip = host.replace(/^\[(.*)\]$/, '$1');
+  if (net.isIP(ip) !== 0) return x509.checkIP(ip) !== undefined;
+  return x509.checkHost(host, { subject: 'never', wildcards: true, partialWildcards: false, multiLabelWildcards: false }) !== undefined;
 }
 
 /** What went wrong in a handshake, in words an operator recognises. */

@@ -53,6 +53,13 @@ async function addAndStart(cluster: TestCluster, via: ClusterMember, name: strin
   assert.equal(added.code, ExitCode.OK, `${added.stderr}\n${cluster.members.map((m) => `--- ${m.name}\n${m.log.split('\n').filter((l) => !l.includes('unreachable')).slice(-15).join('\n')}`).join('\n')}`);
   assert.match(added.stdout, new RegExp(`Added member named ${name} with ID [0-9a-f]{16} to cluster`));
   cluster.launch(member, true);
+  // A voter is added only while the started members stay a quorum (etcd's strict reconfiguration):
+  // the next change waits until this member has published its name.
+  const deadline = Date.now() + 20_000;
+  while (!(await memberIds(via.clientUrl)).some((m) => m.name === name)) {
+    if (Date.now() > deadline) assert.fail(`${name} never published its name:\n${member.log.slice(-1500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return member;
 }
 

@@ -43,3 +43,35 @@ describe('kvd serve flags: TLS and proxy', () => {
     assert.deepEqual(config.proxy, { mode: 'readonly', clientSeeds: [], peerSeeds: ['http://10.0.0.1:2380', 'http://10.0.0.2:2380'], refreshIntervalMs: 30000 });
   });
 });
+
+describe('kvd serve flags: which peers are members', () => {
+  const peerTls: Partial<ServeFlags> = {
+    listenPeerUrls: 'https://127.0.0.1:2380', initialCluster: 'm1=https://127.0.0.1:2380',
+    peerCertFile: 'p.pem', peerKeyFile: 'pk.pem', peerTrustedCaFile: 'ca.pem', peerClientCertAuth: true,
+  };
+
+  it('--peer-cert-allowed-cn and --peer-cert-allowed-hostname reach the peer TLS settings', () => {
+    assert.equal(resolveConfig({ ...base, ...peerTls, peerCertAllowedCn: 'kvd-member' }).peerTls?.allowedCn, 'kvd-member');
+    assert.equal(resolveConfig({ ...base, ...peerTls, peerCertAllowedHostname: 'm1.kvd.internal' }).peerTls?.allowedHostname, 'm1.kvd.internal');
+    assert.equal(resolveConfig({ ...base, ...peerTls }).peerTls?.allowedCn, undefined);
+  });
+
+  it('they are mutually exclusive, as in etcd', () => {
+    refused({ ...peerTls, peerCertAllowedCn: 'a', peerCertAllowedHostname: 'b' }, /--peer-cert-allowed-cn and --peer-cert-allowed-hostname are mutually exclusive \(cn="a", hostname="b"\)/);
+  });
+
+  it('they are refused where no peer certificate is checked, rather than ignored', () => {
+    refused({ peerCertAllowedCn: 'kvd-member' }, /--peer-cert-allowed-cn needs peer TLS/);
+    refused({ ...peerTls, peerClientCertAuth: false, peerCertAllowedHostname: 'h' }, /--peer-cert-allowed-hostname needs --peer-client-cert-auth/);
+  });
+
+  it('warns when clients need certificates but the peer port is plain HTTP', () => {
+    const clientTls: Partial<ServeFlags> = { listenClientUrls: 'https://127.0.0.1:2379', certFile: 'c.pem', keyFile: 'k.pem', trustedCaFile: 'ca.pem', clientCertAuth: true };
+    const [warning, ...more] = resolveConfig({ ...base, ...clientTls }).warnings;
+    assert.match(warning ?? '', /--client-cert-auth.*peer URLs http:\/\/127\.0\.0\.1:2380 are plain HTTP/);
+    assert.deepEqual(more, []);
+    assert.deepEqual(resolveConfig({ ...base, ...clientTls, ...peerTls }).warnings, []);
+    assert.deepEqual(resolveConfig({ ...base, ...clientTls, clientCertAuth: false }).warnings, []);
+    assert.deepEqual(resolveConfig({ ...base, ...clientTls, name: 'p', proxy: 'on', endpoints: 'https://10.0.0.1:2379' }).warnings, []);
+  });
+});

@@ -26,6 +26,8 @@ interface ServeArgs {
   peerKeyFile?: string;
   peerTrustedCaFile?: string;
   peerClientCertAuth: boolean;
+  peerCertAllowedCn?: string;
+  peerCertAllowedHostname?: string;
   proxy: string;
   endpoints?: string;
   proxyRefreshInterval: number;
@@ -61,6 +63,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('peer-key-file', { type: 'string', describe: 'its private key' })
       .option('peer-trusted-ca-file', { type: 'string', describe: 'the CA that signs the members\' certificates' })
       .option('peer-client-cert-auth', { type: 'boolean', default: false, describe: 'refuse peers without a certificate signed by --peer-trusted-ca-file' })
+      .option('peer-cert-allowed-cn', { type: 'string', describe: 'accept only peer certificates whose Subject CN is exactly this (needs --peer-client-cert-auth)' })
+      .option('peer-cert-allowed-hostname', { type: 'string', describe: 'accept only peer certificates valid for this host name or IP, by their SANs (needs --peer-client-cert-auth)' })
       .option('proxy', { type: 'string', choices: ['off', 'on', 'readonly'], default: 'off', describe: 'run as a proxy that stores nothing and forwards clients to the members (readonly: GET only)' })
       .option('endpoints', { type: 'string', describe: 'for a proxy: client URLs of members to learn the cluster from (or give --initial-cluster)' })
       .option('proxy-refresh-interval', { type: 'number', default: 30000, describe: 'for a proxy: milliseconds between refreshes of the member list' })
@@ -70,7 +74,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         'member a of a three-member cluster',
       )
       .example('$0 serve --proxy on --endpoints http://10.0.0.1:2379,http://10.0.0.2:2379 --listen-client-urls http://127.0.0.1:2379', 'a proxy for the services on this machine')
-      .example('$0 serve --listen-client-urls https://10.0.0.1:2379 --cert-file m1.pem --key-file m1-key.pem --client-cert-auth --trusted-ca-file ca.pem', 'TLS with client certificates (docs/security.md)') as unknown as Argv<ServeArgs>,
+      .example('$0 serve --listen-client-urls https://10.0.0.1:2379 --cert-file m1.pem --key-file m1-key.pem --client-cert-auth --trusted-ca-file ca.pem', 'TLS with client certificates (docs/security.md)')
+      .example(
+        '$0 serve --name a --listen-peer-urls https://10.0.0.1:2380 --initial-cluster a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380 --peer-cert-file a.pem --peer-key-file a-key.pem --peer-trusted-ca-file peer-ca.pem --peer-client-cert-auth --peer-cert-allowed-cn kvd-member',
+        'peers authenticate each other: only certificates from peer-ca.pem with CN kvd-member are members (docs/security.md)',
+      ) as unknown as Argv<ServeArgs>,
   handler: async (argv) => {
     const { serve, ServeError } = await import('../../server/serve.ts');
     try {
