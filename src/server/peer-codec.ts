@@ -19,13 +19,8 @@ const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i] as const));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Indexes, commit indexes, hints and member ids are integers below this (exact in float64). */
+/** Terms, indexes, commit indexes, hints and member ids are integers below this (exact in float64). */
 const MAX_INTEGER = 2 ** 53;
-/**
- * Terms stay below 2^52: a peer that pushes every member's term up to the limit still leaves 2^52
- * elections before a term would be refused (at 2^53, term + 1 would no longer be exact).
- */
-export const MAX_TERM = 2 ** 52;
 /** Contexts are read ids ("<member id>-r<n>") and "transfer": short. */
 const MAX_CONTEXT_BYTES = 256;
 
@@ -159,8 +154,8 @@ function readMessage(r: Reader): Message {
   if (isLocalMessage(type)) throw new RangeError(`peer frame: ${type} is a local message and never comes from a peer`);
   const from = id('from', r.f64());
   const to = id('to', r.f64());
-  const term = termOf('term', r.f64());
-  const logTerm = termOf('logTerm', r.f64());
+  const term = integer('term', r.f64());
+  const logTerm = integer('logTerm', r.f64());
   const index = integer('index', r.f64());
   const commit = integer('commit', r.f64());
   const rejectHint = integer('rejectHint', r.f64());
@@ -170,7 +165,7 @@ function readMessage(r: Reader): Message {
   const entryCount = r.u32();
   const entries: Entry[] = [];
   for (let j = 0; j < entryCount; j++) {
-    const eTerm = termOf('entry term', r.f64());
+    const eTerm = integer('entry term', r.f64());
     const eIndex = integer('entry index', r.f64());
     const eType = r.u8();
     if (eType > 1) throw new RangeError('peer frame: unknown entry type');
@@ -195,13 +190,9 @@ function checkShape(m: Message): Message {
   return m;
 }
 
-function integer(field: string, value: number, limit = MAX_INTEGER): number {
-  if (!Number.isInteger(value) || value < 0 || value >= limit) throw new RangeError(`peer frame: ${field} is not an integer in [0, ${limit === MAX_TERM ? '2^52' : '2^53'})`);
+function integer(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value >= MAX_INTEGER) throw new RangeError(`peer frame: ${field} is not an integer in [0, 2^53)`);
   return value;
-}
-
-function termOf(field: string, value: number): number {
-  return integer(field, value, MAX_TERM);
 }
 
 /** A member id: a positive integer below 2^53. */
@@ -236,7 +227,7 @@ function snapshotMeta(bytes: Uint8Array): SnapshotMeta {
   const confState: ConfState = { voters: ids('voters', meta.confState.voters), learners: ids('learners', meta.confState.learners) };
   if (confState.voters.length === 0) throw new RangeError('peer frame: snapshot meta has no voters');
   if (new Set([...confState.voters, ...confState.learners]).size !== confState.voters.length + confState.learners.length) throw new RangeError('peer frame: snapshot meta repeats a member');
-  return { index: integer('snapshot index', numberOf(meta.index)), term: termOf('snapshot term', numberOf(meta.term)), confState };
+  return { index: integer('snapshot index', numberOf(meta.index)), term: integer('snapshot term', numberOf(meta.term)), confState };
 }
 
 function numberOf(value: unknown): number {

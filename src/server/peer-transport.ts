@@ -1,6 +1,8 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import type http from 'node:http';
+import type net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import type { Message, NodeId } from '../raft/types.ts';
 import { chunkOf, directSocket } from './chunked.ts';
 import { FrameReader } from './frame-reader.ts';
@@ -23,6 +25,14 @@ export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
 export const INCOMING_SNAPSHOT_FILE = 'incoming-snapshot.part';
 /** Connections the peer listener takes at once: a few per member is all a cluster uses. */
 export const MAX_PEER_CONNECTIONS = 128;
+/**
+ * Terms up to SOFT_TERM_LIMIT are taken as Raft takes them. Above it, a message may raise this
+ * member's term by at most TERM_STEP: otherwise a peer could push every member to 2^53 - 1, where
+ * a candidate's next term is no longer exact (nor accepted) and elections stop for good. Honest
+ * terms never come near 2^52, so only a cluster that was pushed there is slowed, not stopped.
+ */
+const SOFT_TERM_LIMIT = 2 ** 52;
+const TERM_STEP = 1024;
 /** How long a connection to the peer listener may take to send its request's headers. */
 export const PEER_HEADERS_TIMEOUT_MS = 10_000;
 /** A stream that has not drained for this long is assumed dead (a partition) and replaced. */
@@ -52,6 +62,8 @@ export interface TransportHost {
   readonly clusterId: number;
   /** The member's data dir: a snapshot being received is written there. */
   readonly dataDir: string;
+  /** The member's current Raft term. */
+  readonly term: number;
   /** Whether `id` is a member of the cluster now (messages from others are dropped). */
   isMember(id: NodeId): boolean;
   /** Rejects unless a snapshot's data restores (before its message may reach Raft). */
@@ -377,8 +389,8 @@ export class PeerTransport {
    * only while that one is a member (a peer may say anything in a message; Raft must not hear it).
    */
   private deliver(from: NodeId, messages: readonly Message[]): void {
-    const mine = messages.filter((m) => m.to === this.host.id && m.from === from);
-    if (mine.length < messages.length) this.log.debug('dropped peer messages addressed to another member or from another', { from: formatId(from), dropped: messages.length - mine.length });
+    const mine = messages.filter((m) => m.to === this.host.id && m.from === from && (m.term <= SOFT_TERM_LIMIT || m.term <= this.host.term + TERM_STEP));
+    if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or leap past the term limit', { from: formatId(from), dropped: messages.length - mine.length });
     if (mine.length === 0) return;
     if (!this.host.isMember(from)) {
       this.log.debug('dropped peer messages from a non-member', { from: formatId(from) });
@@ -413,21 +425,25 @@ export class PeerTransport {
     }
     this.receivingSnapshot = true;
     const file = path.join(this.host.dataDir, INCOMING_SNAPSHOT_FILE);
+    let messages: Message[] | undefined;
+    let refusal = '';
     try {
       await spool(request, file, declared);
-      const messages = decodeSnapshotRequest(await readFile(file));
-      const snapshot = messages[0]!.snapshot!;
-      await this.host.checkSnapshot(snapshot.data);
-      this.deliver(from, messages);
-      answer(204);
+      messages = decodeSnapshotRequest(await readFile(file));
+      await this.host.checkSnapshot(messages[0]!.snapshot!.data);
     } catch (error) {
-      this.log.warn('refused a snapshot from a peer', { from: formatId(from), reason: error instanceof Error ? error.message : String(error) });
-      answer(400, error instanceof Error ? error.message : String(error));
-      request.destroy();
-    } finally {
-      await rm(file, { force: true });
-      this.receivingSnapshot = false;
+      messages = undefined;
+      refusal = error instanceof Error ? error.message : String(error);
     }
+    await rm(file, { force: true }).catch((error: unknown) => this.log.warn('cannot remove a received snapshot', { file, error: String(error) }));
+    this.receivingSnapshot = false;
+    if (messages === undefined) {
+      this.log.warn('refused a snapshot from a peer', { from: formatId(from), reason: refusal });
+      answer(400, refusal);
+      return void request.destroy();
+    }
+    this.deliver(from, messages);
+    answer(204);
   }
 
   close(): void {
@@ -504,10 +520,16 @@ export function maxFrameBytesFor(maxRequestBytes: number): number {
 /**
  * Bounds what the peer listener costs: a connection cap, a deadline for the request headers, and
  * no deadline for a whole request (a peer's stream of frames lives as long as the peer does;
- * Node's default of 300 s answered it 408).
+ * Node's default of 300 s answered it 408). Node's headers deadline counts from a request's first
+ * byte and is checked every 30 s; a connection also may not stay silent for the deadline before
+ * its first request's headers are complete.
  */
 export function limitPeerListener(server: http.Server, maxConnections = MAX_PEER_CONNECTIONS, headersTimeoutMs = PEER_HEADERS_TIMEOUT_MS): void {
   server.maxConnections = maxConnections;
   server.requestTimeout = 0;
   server.headersTimeout = headersTimeoutMs;
+  server.on(server instanceof tls.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    socket.setTimeout(headersTimeoutMs, () => socket.destroy());
+  });
+  server.on('request', (request: http.IncomingMessage) => request.socket.setTimeout(0));
 }

@@ -21,6 +21,7 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
     id,
     clusterId: 42,
     dataDir,
+    term: 0,
     isMember: () => true,
     checkSnapshot: () => Promise.resolve(),
     peerUrlsOf: (peer) => (peers.has(peer) ? [peers.get(peer)!] : undefined),
