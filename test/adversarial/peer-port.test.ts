@@ -23,11 +23,16 @@ async function put(endpoint: string, key: string, value: string, timeoutMs = 20_
   }
 }
 
-/** A quorum read of a key: its value and the member's Raft term (x-raft-term). */
-async function read(endpoint: string, key: string): Promise<{ value: string | undefined; term: number }> {
-  const response = await fetch(`${endpoint}/v2/keys${key}?quorum=true`, { signal: AbortSignal.timeout(15_000) });
-  const body = (await response.json()) as { node?: { value?: string } };
-  return { value: body.node?.value, term: Number(response.headers.get('x-raft-term')) };
+/** A quorum read of a key (retried while the cluster elects): its value and the member's Raft term. */
+async function read(endpoint: string, key: string, timeoutMs = 20_000): Promise<{ value: string | undefined; term: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(`${endpoint}/v2/keys${key}?quorum=true`, { signal: AbortSignal.timeout(15_000) }).catch(() => undefined);
+    const body = (await response?.json()) as { node?: { value?: string } } | undefined;
+    if (response?.status === 200) return { value: body?.node?.value, term: Number(response.headers.get('x-raft-term')) };
+    if (Date.now() > deadline) assert.fail(`no quorum read of ${key} on ${endpoint}: ${response?.status} ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Every member takes a write and reads it back through a quorum. */
