@@ -126,8 +126,8 @@ export class Member implements TransportHost {
   /** A snapshot failed after taking the store's changes: the next one must be a new base. */
   private needsBase = false;
   private snapshotTask: Promise<void> = Promise.resolve();
-  /** The state restored from a peer's snapshot when it was checked, for installing it. */
-  private checkedSnapshot: { readonly data: Uint8Array; readonly state: MemberState<Membership> } | undefined;
+  /** States restored from peers' snapshots when they were checked, by data, for installing them. */
+  private readonly checkedSnapshots = new WeakMap<Uint8Array, MemberState<Membership>>();
 
   private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
     this.config = config;
@@ -261,7 +261,7 @@ export class Member implements TransportHost {
 
   /** Restores a peer's snapshot data (and keeps the result for installing it); rejects if it cannot. */
   async checkSnapshot(data: Uint8Array): Promise<void> {
-    this.checkedSnapshot = { data, state: await restoreSnapshotData(data) };
+    this.checkedSnapshots.set(data, await restoreSnapshotData(data));
   }
 
   /** A peer answered 410 Gone: this member was removed while it could not hear of it. */
@@ -477,8 +477,8 @@ export class Member implements TransportHost {
       await persisted;
     } else {
       await persisted;
-      const state = this.checkedSnapshot?.data === rd.snapshot.data ? this.checkedSnapshot.state : await restoreSnapshotData(rd.snapshot.data);
-      this.checkedSnapshot = undefined;
+      const state = this.checkedSnapshots.get(rd.snapshot.data) ?? (await restoreSnapshotData(rd.snapshot.data));
+      this.checkedSnapshots.delete(rd.snapshot.data);
       this.adopt(state);
       this.appliedIndex = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Entry, Message } from '../../src/raft/types.ts';
 import { message } from '../../src/raft/types.ts';
+import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { requireBinary } from '../helpers/binary.ts';
 import type { ClusterMember } from '../helpers/cluster.ts';
 import { TestCluster } from '../helpers/cluster.ts';
@@ -163,5 +164,42 @@ describe('adversarial: the peer port', function () {
     assert.equal(await sendAs(target, identity, other(target), [message({ type: 'heartbeat', from: other(target), to: identity.id, term: 2 ** 53 - 1 })]), 204);
     assert.ok((await read(target.clientUrl, '/after-high-term')).term < 2 ** 52 + 1_000_000);
     await assertServing(cluster, '/after-leap');
+  });
+});
+
+describe('adversarial: a malformed entry already in a log', function () {
+  this.timeout(60_000);
+  let cluster: TestCluster | undefined;
+
+  afterEach(async () => {
+    await cluster?.destroy();
+  });
+
+  it('is skipped on apply, alike on every start, instead of stopping the member each time', async () => {
+    requireBinary();
+    cluster = await TestCluster.start(1);
+    const member = cluster.members[0]!;
+    assert.equal(await put(member.clientUrl, '/a', '1'), 201);
+    await cluster.kill(member, 'SIGTERM');
+    // Written straight to the data dir, as damage (or an older member's bug) would leave it.
+    const storage = await DiskStorage.open(member.dataDir);
+    const { hardState } = storage.initialState();
+    const index = storage.lastIndex() + 1;
+    const entries: Entry[] = [
+      { term: hardState.term, index, type: 'normal', data: Buffer.from('{"kind":"keys","id":') },
+      { term: hardState.term, index: index + 1, type: 'confChange', data: Buffer.from('{"type":"addNode"}') },
+    ];
+    await storage.persist({ entries, hardState: { ...hardState, commit: index + 1 }, sync: true });
+    await storage.close();
+    for (let start = 0; start < 2; start++) {
+      member.log = '';
+      cluster.launch(member);
+      await cluster.waitHealthy();
+      await cluster.waitForLog(member, new RegExp(`skipped a malformed log entry index=${index + 1}`));
+      assert.match(member.log, new RegExp(`skipped a malformed log entry index=${index} `));
+      assert.equal(await put(member.clientUrl, '/a', `restart ${start}`), 200);
+      assert.equal((await read(member.clientUrl, '/a')).value, `restart ${start}`);
+      await cluster.kill(member);
+    }
   });
 });
