@@ -372,7 +372,7 @@ export class PeerTransport {
         let messages: Message[];
         try {
           messages = decodeMessages(frame);
-          for (const m of messages) checkEntries(m);
+          for (const m of messages) checkStreamed(m);
         } catch (error) {
           return refuse((error as Error).message);
         }
@@ -417,6 +417,10 @@ export class PeerTransport {
     const declared = Number(request.headers['content-length'] ?? NaN);
     if (!Number.isSafeInteger(declared) || declared > MAX_SNAPSHOT_BYTES) {
       answer(Number.isSafeInteger(declared) ? 413 : 411, `a snapshot needs a content-length of at most ${MAX_SNAPSHOT_BYTES} bytes`);
+      return void request.destroy();
+    }
+    if (!this.host.isMember(from)) {
+      answer(403, 'not a member of this cluster');
       return void request.destroy();
     }
     if (this.receivingSnapshot) {
@@ -481,8 +485,13 @@ async function spool(request: http.IncomingMessage, file: string, limit: number)
   }
 }
 
-/** Every entry a peer sends must decode as its type says: one that does not never enters a log. */
-function checkEntries(m: Message): void {
+/**
+ * What a stream of frames may carry: no snapshot (those come on their own request, where their
+ * data is checked to restore), and entries that decode as their type says (one that does not
+ * never enters a log).
+ */
+function checkStreamed(m: Message): void {
+  if (m.type === 'snap') throw new RangeError(`peer frame: a snapshot belongs on ${SNAPSHOT_PATH}`);
   for (const entry of m.entries) checkEntry(entry);
 }
 

@@ -196,6 +196,7 @@ describe('adversarial: the peer listener\'s bounds', function () {
     close = peer.close;
     const huge = await rawSnapshotRequest(peer.url, MAX_SNAPSHOT_BYTES + 1);
     assert.equal((await huge.outcome).status, 413);
+    assert.equal((await postSnapshot(peer.url, CLUSTER, 7, { ...snapshotOf(3), from: 7 }, Buffer.alloc(10))).status, 403, 'from a non-member');
     const slow = await rawSnapshotRequest(peer.url, 1024 * 1024);
     slow.socket.write(Buffer.alloc(1000));
     await until(() => existsSync(path.join(dataDir, INCOMING_SNAPSHOT_FILE)), 'the first reception');

@@ -117,8 +117,11 @@ describe('adversarial: the peer port', function () {
       const term = (await read(target.clientUrl, '/before')).term;
       const voters = [...identity.members.values()];
       const snap = message({ type: 'snap', from: identity.leader, to: identity.id, term, snapshot: { meta: { index: 1_000_000, term, confState: { voters, learners: [] } }, data: new Uint8Array(0) } });
-      const outcome = await postSnapshot(target.peerUrl, identity.clusterId, identity.leader, snap, Buffer.from('not a snapshot image at all'));
+      const garbage = Buffer.from('not a snapshot image at all');
+      const outcome = await postSnapshot(target.peerUrl, identity.clusterId, identity.leader, snap, garbage);
       assert.equal(outcome.status, 400, outcome.answer);
+      // Nor inline in a stream's frame, where it would not be checked.
+      assert.equal(await sendAs(target, identity, identity.leader, [{ ...snap, snapshot: { meta: snap.snapshot!.meta, data: garbage } }]), 400);
     }
     await assertServing(cluster, '/after-snapshot');
   });
