@@ -259,6 +259,10 @@ export class Member implements TransportHost {
     return this.config.dataDir;
   }
 
+  get lastIndex(): number {
+    return this.node.raft.log.lastIndex();
+  }
+
   /** Restores a peer's snapshot data (and keeps the result for installing it); rejects if it cannot. */
   async checkSnapshot(data: Uint8Array): Promise<void> {
     this.checkedSnapshots.set(data, await restoreSnapshotData(data));

@@ -64,6 +64,8 @@ export interface TransportHost {
   readonly dataDir: string;
   /** The member's current Raft term. */
   readonly term: number;
+  /** The index of the last entry in the member's Raft log. */
+  readonly lastIndex: number;
   /** Whether `id` is a member of the cluster now (messages from others are dropped). */
   isMember(id: NodeId): boolean;
   /** Rejects unless a snapshot's data restores (before its message may reach Raft). */
@@ -389,8 +391,8 @@ export class PeerTransport {
    * only while that one is a member (a peer may say anything in a message; Raft must not hear it).
    */
   private deliver(from: NodeId, messages: readonly Message[]): void {
-    const mine = messages.filter((m) => m.to === this.host.id && m.from === from && (m.term <= SOFT_TERM_LIMIT || m.term <= this.host.term + TERM_STEP));
-    if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or leap past the term limit', { from: formatId(from), dropped: messages.length - mine.length });
+    const mine = messages.filter((m) => m.to === this.host.id && m.from === from && this.plausible(m));
+    if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or impossible', { from: formatId(from), dropped: messages.length - mine.length });
     if (mine.length === 0) return;
     if (!this.host.isMember(from)) {
       this.log.debug('dropped peer messages from a non-member', { from: formatId(from) });
@@ -401,6 +403,16 @@ export class PeerTransport {
       this.observe(m);
     }
     this.host.receive(mine);
+  }
+
+  /**
+   * Whether a message could come from a correct member, as far as this member's own state tells.
+   * An append answer for entries this member never had would move a follower's progress past
+   * its log: the leader then looks for entries that do not exist and its Raft core throws.
+   */
+  private plausible(m: Message): boolean {
+    if (m.term > SOFT_TERM_LIMIT && m.term > this.host.term + TERM_STEP) return false;
+    return m.type !== 'appResp' || m.index <= this.host.lastIndex;
   }
 
   /**

@@ -37,6 +37,7 @@ async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8
     clusterId: 42,
     dataDir,
     term: 0,
+    lastIndex: 0,
     isMember: (id: NodeId) => id === 1 || id === 2,
     checkSnapshot: options.checkSnapshot ?? (() => Promise.resolve()),
     peerUrlsOf: () => undefined,

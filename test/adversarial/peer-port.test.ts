@@ -153,6 +153,19 @@ describe('adversarial: the peer port', function () {
     await assertServing(cluster, '/after-restart');
   });
 
+  it('drops an append answer for entries the leader never had (the leader\'s Raft core threw and it exited)', async () => {
+    const leaderId = (await peerIdentity(cluster.members[0]!.clientUrl)).leader;
+    const leader = cluster.members.find((m) => ids.get(m.name)!.id === leaderId)!;
+    const identity = ids.get(leader.name)!;
+    const term = (await read(leader.clientUrl, '/before')).term;
+    for (const follower of cluster.members.filter((m) => m !== leader)) {
+      const from = identity.members.get(follower.name)!;
+      assert.equal(await sendAs(leader, identity, from, [message({ type: 'appResp', from, to: leaderId, term, index: 1e12 })]), 204);
+    }
+    await assertServing(cluster, '/after-append-answers');
+    assert.equal(leader.process?.exitCode, null, 'the leader still runs');
+  });
+
   it('keeps electing after a peer pushes every term to just below the limit', async () => {
     for (const target of cluster.members) {
       const identity = ids.get(target.name)!;

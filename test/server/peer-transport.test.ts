@@ -22,6 +22,7 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
     clusterId: 42,
     dataDir,
     term: 0,
+    lastIndex: 0,
     isMember: () => true,
     checkSnapshot: () => Promise.resolve(),
     peerUrlsOf: (peer) => (peers.has(peer) ? [peers.get(peer)!] : undefined),
