@@ -160,8 +160,9 @@ function readMessage(r: Reader): Message {
   const commit = integer('commit', r.f64());
   const rejectHint = integer('rejectHint', r.f64());
   const reject = flag('reject', r.u8());
-  const context = text('context', r.bytes());
-  if (context.length > MAX_CONTEXT_BYTES) throw new RangeError('peer frame: context too long');
+  const contextBytes = r.bytes();
+  if (contextBytes.length > MAX_CONTEXT_BYTES) throw new RangeError('peer frame: context too long');
+  const context = text('context', contextBytes);
   const entryCount = r.u32();
   const entries: Entry[] = [];
   for (let j = 0; j < entryCount; j++) {

@@ -71,6 +71,7 @@ describe('adversarial: peer messages', () => {
     context[4 + 1 + 56 + 1 + 4] = 0xff;
     assert.throws(() => decodeMessages(context), /context is not UTF-8/);
     refused([{ ...heartbeat, context: 'x'.repeat(257) }], /context too long/);
+    refused([{ ...heartbeat, context: 'é'.repeat(129) }], /context too long/);
   });
 
   it('checks the snapshot meta field by field', () => {

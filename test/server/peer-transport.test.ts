@@ -11,8 +11,8 @@ import type { TransportHost } from '../../src/server/peer-transport.ts';
 import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { decodeMessages, encodeMessages } from '../../src/server/peer-codec.ts';
 
+/** Where the hosts' transports spool received snapshots. */
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvd-peer-transport-'));
-after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** A transport host that records what happens to it. */
 function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, Uint8Array>()) {
@@ -48,6 +48,8 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe('peer transport and codec', () => {
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
   it('the codec round-trips every field of a batch', () => {
     const batch: Message[] = [
       message({ type: 'app', from: 1, to: 2, term: 3, logTerm: 2, index: 9, commit: 8, entries: [{ term: 3, index: 10, type: 'normal', data: new Uint8Array([1, 2]) }, { term: 3, index: 11, type: 'confChange', data: new Uint8Array(0) }] }),
