@@ -1,5 +1,4 @@
 import { ProposalDroppedError } from '../raft/errors.ts';
-import { decodeConfChange } from '../raft/raft.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { Ready } from '../raft/raw-node.ts';
 import { seededRandom } from '../raft/rand.ts';
@@ -17,8 +16,10 @@ import type { Logger } from './logger.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import { Outbound } from './outbound.ts';
 import type { TlsMaterial } from './tls.ts';
-import { BINARY_KEYS, decodeKeysPayload, encodeKeysPayload } from './payload-codec.ts';
-import { PeerTransport } from './peer-transport.ts';
+import { encodeKeysPayload } from './payload-codec.ts';
+import type { Payload } from './payload.ts';
+import { decodeMemberChange, decodeMemberInfo, decodePayload } from './payload.ts';
+import { PeerTransport, maxFrameBytesFor } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
 import type { MemberState, Taken } from './store-image.ts';
 import { captureChanges, encodeChanges, restoreBlob, restoreImage, writeBase } from './store-image.ts';
@@ -39,13 +40,6 @@ interface Membership {
   /** Members removed for good: peers answer them 410 Gone, so that they learn it and stop. */
   readonly removed?: readonly NodeId[];
 }
-
-/** What a normal log entry carries. */
-type Payload =
-  | { readonly kind: 'keys'; readonly id: string; readonly command: KeysCommand }
-  | { readonly kind: 'expire'; readonly time: number }
-  | { readonly kind: 'attributes'; readonly member: NodeId; readonly name: string; readonly clientURLs: readonly string[] }
-  | { readonly kind: 'updatePeers'; readonly member: NodeId; readonly peerURLs: readonly string[] };
 
 /** A membership request that cannot be done, with etcd's HTTP status and message. */
 export class MembershipError extends Error {
@@ -82,7 +76,6 @@ export function timeoutError(index: number): StoreError {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const EXPIRY_SWEEP_MS = 500;
 
 /**
@@ -133,6 +126,8 @@ export class Member implements TransportHost {
   /** A snapshot failed after taking the store's changes: the next one must be a new base. */
   private needsBase = false;
   private snapshotTask: Promise<void> = Promise.resolve();
+  /** States restored from peers' snapshots when they were checked, by data, for installing them. */
+  private readonly checkedSnapshots = new WeakMap<Uint8Array, MemberState<Membership>>();
 
   private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
     this.config = config;
@@ -161,7 +156,7 @@ export class Member implements TransportHost {
       random: seededRandom(Number(BigInt(Date.now()) % 0xffffffffn) ^ id),
       peers,
     });
-    this.transport = new PeerTransport(this, log, outbound);
+    this.transport = new PeerTransport(this, log, outbound, maxFrameBytesFor(config.maxRequestBytes));
   }
 
   /**
@@ -254,6 +249,23 @@ export class Member implements TransportHost {
 
   isRemoved(id: NodeId): boolean {
     return this.removedIds.has(id);
+  }
+
+  isMember(id: NodeId): boolean {
+    return this.members.has(id);
+  }
+
+  get dataDir(): string {
+    return this.config.dataDir;
+  }
+
+  get lastIndex(): number {
+    return this.node.raft.log.lastIndex();
+  }
+
+  /** Restores a peer's snapshot data (and keeps the result for installing it); rejects if it cannot. */
+  async checkSnapshot(data: Uint8Array): Promise<void> {
+    this.checkedSnapshots.set(data, await restoreSnapshotData(data));
   }
 
   /** A peer answered 410 Gone: this member was removed while it could not hear of it. */
@@ -469,8 +481,9 @@ export class Member implements TransportHost {
       await persisted;
     } else {
       await persisted;
-      const image = decodeImage(rd.snapshot.data);
-      this.adopt(await restoreImage<Membership>(image.head, [image.records]));
+      const state = this.checkedSnapshots.get(rd.snapshot.data) ?? (await restoreSnapshotData(rd.snapshot.data));
+      this.checkedSnapshots.delete(rd.snapshot.data);
+      this.adopt(state);
       this.appliedIndex = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.meta.index });
@@ -504,7 +517,8 @@ export class Member implements TransportHost {
       return;
     }
     if (entry.data.length === 0) return;
-    const payload: Payload = entry.data[0] === BINARY_KEYS ? { kind: 'keys', ...decodeKeysPayload(entry.data) } : (JSON.parse(decoder.decode(entry.data)) as Payload);
+    const payload = this.decodeOrSkip(entry, decodePayload);
+    if (payload === undefined) return;
     switch (payload.kind) {
       case 'keys': {
         if (this.appliedIds.has(payload.id)) return;
@@ -554,16 +568,31 @@ export class Member implements TransportHost {
     }
   }
 
+  /**
+   * A malformed entry is refused from peers, so one in the log is damage: every member skips it
+   * alike (the decision depends only on the entry) rather than stop at it on every restart.
+   */
+  private decodeOrSkip<T>(entry: Entry, decode: (data: Uint8Array) => T): T | undefined {
+    try {
+      return decode(entry.data);
+    } catch (error) {
+      this.log.error('skipped a malformed log entry', { index: entry.index, type: entry.type, error: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
+  }
+
   private applyConfChange(entry: Entry): void {
-    const change = decodeConfChange(entry.data);
+    const decoded = this.decodeOrSkip(entry, decodeMemberChange);
+    if (decoded === undefined) return;
+    const { change, member } = decoded;
     // A removed id never comes back (a late duplicate of its addition is ignored), as in etcd.
     if (change.type !== 'removeNode' && this.removedIds.has(change.nodeId)) return;
     this.node.applyConfChange(change);
     if (change.type === 'removeNode') {
       this.members.delete(change.nodeId);
       this.removedIds.add(change.nodeId);
-    } else if (change.context !== undefined) {
-      this.members.set(change.nodeId, JSON.parse(change.context) as MemberInfo);
+    } else if (member !== undefined) {
+      this.members.set(change.nodeId, member);
     } else {
       const known = this.members.get(change.nodeId);
       if (known !== undefined) this.members.set(change.nodeId, { ...known, isLearner: change.type === 'addLearner' });
@@ -830,6 +859,19 @@ export class Member implements TransportHost {
 
 /** A member that cannot start with what it was given. */
 export class StartError extends Error {}
+
+/** The state in a snapshot's data (from a leader); throws if it does not restore. */
+async function restoreSnapshotData(data: Uint8Array): Promise<MemberState<Membership>> {
+  const image = decodeImage(data);
+  const state = await restoreImage<Membership>(image.head, [image.records]);
+  const membership = state.membership as Partial<Membership> | null;
+  if (typeof membership !== 'object' || membership === null || !Array.isArray(membership.members) || (membership.removed !== undefined && !Array.isArray(membership.removed))) {
+    throw new RangeError('snapshot: the membership is malformed');
+  }
+  for (const member of membership.members) decodeMemberInfo(member);
+  for (const id of membership.removed ?? []) if (!Number.isSafeInteger(id) || id <= 0) throw new RangeError('snapshot: the membership is malformed');
+  return state;
+}
 
 /** The state in the data dir's snapshot, if it has one. */
 async function loadSnapshot(storage: DiskStorage): Promise<MemberState<Membership> | undefined> {

@@ -1,10 +1,15 @@
+import { open, readFile, rm } from 'node:fs/promises';
 import type http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
 import type { Message, NodeId } from '../raft/types.ts';
 import { chunkOf, directSocket } from './chunked.ts';
+import { FrameReader } from './frame-reader.ts';
 import type { Logger } from './logger.ts';
 import { Outbound } from './outbound.ts';
-import { readBody } from './read-body.ts';
 import { formatId, parseId } from './member-id.ts';
+import { checkEntry } from './payload.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
 export const RAFT_PATH = '/raft';
@@ -12,7 +17,24 @@ export const SNAPSHOT_PATH = '/raft/snapshot';
 const SNAPSHOT_CHUNK = 1024 * 1024;
 export const MEMBERS_PATH = '/members';
 const MAX_QUEUED = 4096;
-const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+/** A sender starts a new frame once one holds this much (one message may make a frame bigger). */
+const FRAME_SPLIT_BYTES = 4 * 1024 * 1024;
+/** The largest snapshot a member takes (streamed to a file in its data dir as it arrives). */
+export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
+/** Where a snapshot being received is written, in the data dir (LevelDB ignores the name). */
+export const INCOMING_SNAPSHOT_FILE = 'incoming-snapshot.part';
+/** Connections the peer listener takes at once: a few per member is all a cluster uses. */
+export const MAX_PEER_CONNECTIONS = 128;
+/**
+ * Terms up to SOFT_TERM_LIMIT are taken as Raft takes them. Above it, a message may raise this
+ * member's term by at most TERM_STEP: otherwise a peer could push every member to 2^53 - 1, where
+ * a candidate's next term is no longer exact (nor accepted) and elections stop for good. Honest
+ * terms never come near 2^52, so only a cluster that was pushed there is slowed, not stopped.
+ */
+const SOFT_TERM_LIMIT = 2 ** 52;
+const TERM_STEP = 1024;
+/** How long a connection to the peer listener may take to send its request's headers. */
+export const PEER_HEADERS_TIMEOUT_MS = 10_000;
 /** A stream that has not drained for this long is assumed dead (a partition) and replaced. */
 const STALL_MS = 5000;
 const RECONNECT_PAUSE_MS = 100;
@@ -38,6 +60,16 @@ export interface PeerStats {
 export interface TransportHost {
   readonly id: NodeId;
   readonly clusterId: number;
+  /** The member's data dir: a snapshot being received is written there. */
+  readonly dataDir: string;
+  /** The member's current Raft term. */
+  readonly term: number;
+  /** The index of the last entry in the member's Raft log. */
+  readonly lastIndex: number;
+  /** Whether `id` is a member of the cluster now (messages from others are dropped). */
+  isMember(id: NodeId): boolean;
+  /** Rejects unless a snapshot's data restores (before its message may reach Raft). */
+  checkSnapshot(data: Uint8Array): Promise<void>;
   peerUrlsOf(id: NodeId): readonly string[] | undefined;
   receive(messages: readonly Message[]): void;
   reportUnreachable(id: NodeId): void;
@@ -74,10 +106,16 @@ export class PeerTransport {
   sentAppends = 0;
   receivedAppends = 0;
 
-  constructor(host: TransportHost, log: Logger, outbound: Outbound = new Outbound(undefined, 4)) {
+  /** The largest frame taken from a peer; bigger ones are refused from their length. */
+  private readonly maxFrameBytes: number;
+  /** Whether a snapshot is being received (one at a time). */
+  private receivingSnapshot = false;
+
+  constructor(host: TransportHost, log: Logger, outbound: Outbound = new Outbound(undefined, 4), maxFrameBytes = maxFrameBytesFor(1.5 * 1024 * 1024)) {
     this.host = host;
     this.log = log;
     this.outbound = outbound;
+    this.maxFrameBytes = maxFrameBytes;
   }
 
   send(messages: readonly Message[]): void {
@@ -126,13 +164,18 @@ export class PeerTransport {
       if (m.type === 'app') this.sentAppends++;
       if (m.type === 'heartbeat' && !this.heartbeatSentAt.has(to)) this.heartbeatSentAt.set(to, performance.now());
     }
-    const frame = encodeMessages(batch);
+    let taken = true;
+    for (const messages of framesOf(batch)) taken = this.writeFrame(stream, encodeMessages(messages));
+    if (!taken) stream.stalledSince = Date.now();
+  }
+
+  /** Writes one frame, length first; false when the stream wants to drain. */
+  private writeFrame(stream: PeerStream, frame: Buffer): boolean {
     const length = Buffer.allocUnsafe(4);
     length.writeUInt32BE(frame.length, 0);
     // Once the stream is set up, each frame is one chunk in one socket write.
     const socket = directSocket(stream.request);
-    const taken = socket !== undefined ? socket.write(chunkOf(frame, length)) : stream.request.write(Buffer.concat([length, frame]));
-    if (!taken) stream.stalledSince = Date.now();
+    return socket !== undefined ? socket.write(chunkOf(frame, length)) : stream.request.write(Buffer.concat([length, frame]));
   }
 
   /** A long-lived POST /raft to the peer: frames go out as they come, in order, with no round trip each. */
@@ -293,25 +336,36 @@ export class PeerTransport {
       return;
     }
     const from = parseId(String(request.headers['x-server-from'] ?? ''));
-    if (from !== undefined && this.host.isRemoved(from)) {
+    if (from === undefined) {
+      request.resume();
+      response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('x-server-from: not a member id\n');
+      return;
+    }
+    if (this.host.isRemoved(from)) {
       request.resume();
       response.writeHead(410, { 'content-type': 'text/plain; charset=utf-8' }).end('the member has been permanently removed from the cluster\n');
       return;
     }
-    if (snapshotRequest) return this.receiveSnapshot(request, response);
+    if (snapshotRequest) return void this.receiveSnapshot(request, response, from);
     // A stream of frames, each a u32 length and that many bytes; messages are delivered as their
     // frame completes.
-    let pending: Buffer = Buffer.alloc(0);
+    const frames = new FrameReader(this.maxFrameBytes);
+    const refuse = (reason: string): void => {
+      this.log.warn('refused a malformed peer frame', { from: formatId(from), reason });
+      request.removeAllListeners('data');
+      if (!response.headersSent) response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${reason}\n`);
+      request.destroy();
+    };
     request.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 4) {
-        const length = pending.readUInt32BE(0);
-        if (length > MAX_FRAME_BYTES) return void request.destroy();
-        if (pending.length < 4 + length) break;
-        const frame = pending.subarray(4, 4 + length);
-        pending = pending.subarray(4 + length);
+      let completed: Buffer[];
+      try {
+        completed = frames.push(chunk);
+      } catch (error) {
+        return refuse((error as Error).message);
+      }
+      for (const frame of completed) {
         // A member removed while its stream was open learns it from our 410.
-        if (from !== undefined && this.host.isRemoved(from)) {
+        if (this.host.isRemoved(from)) {
           request.removeAllListeners('data');
           request.resume();
           response.writeHead(410, { 'content-type': 'text/plain; charset=utf-8' }).end('the member has been permanently removed from the cluster\n');
@@ -320,12 +374,11 @@ export class PeerTransport {
         let messages: Message[];
         try {
           messages = decodeMessages(frame);
+          for (const m of messages) checkStreamed(m);
         } catch (error) {
-          this.log.warn('refused a malformed peer frame', { reason: (error as Error).message });
-          response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
-          return void request.destroy();
+          return refuse((error as Error).message);
         }
-        this.deliver(messages);
+        this.deliver(from, messages);
       }
     });
     request.on('end', () => {
@@ -333,8 +386,18 @@ export class PeerTransport {
     });
   }
 
-  private deliver(messages: readonly Message[]): void {
-    const mine = messages.filter((m) => m.to === this.host.id);
+  /**
+   * Hands the messages meant for this member to it: only from the member the stream is from, and
+   * only while that one is a member (a peer may say anything in a message; Raft must not hear it).
+   */
+  private deliver(from: NodeId, messages: readonly Message[]): void {
+    const mine = messages.filter((m) => m.to === this.host.id && m.from === from && this.plausible(m));
+    if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or impossible', { from: formatId(from), dropped: messages.length - mine.length });
+    if (mine.length === 0) return;
+    if (!this.host.isMember(from)) {
+      this.log.debug('dropped peer messages from a non-member', { from: formatId(from) });
+      return;
+    }
     for (const m of mine) {
       if (m.type === 'app') this.receivedAppends++;
       this.observe(m);
@@ -342,21 +405,61 @@ export class PeerTransport {
     this.host.receive(mine);
   }
 
-  private receiveSnapshot(request: http.IncomingMessage, response: http.ServerResponse): void {
-    readBody(request, MAX_FRAME_BYTES).then(
-      (body) => {
-        let messages: Message[];
-        try {
-          messages = decodeSnapshotRequest(body);
-        } catch (error) {
-          response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(error as Error).message}\n`);
-          return;
-        }
-        this.deliver(messages);
-        response.writeHead(204).end();
-      },
-      () => request.destroy(),
-    );
+  /**
+   * Whether a message could come from a correct member, as far as this member's own state tells.
+   * An append answer for entries this member never had would move a follower's progress past
+   * its log: the leader then looks for entries that do not exist and its Raft core throws.
+   */
+  private plausible(m: Message): boolean {
+    if (m.term > SOFT_TERM_LIMIT && m.term > this.host.term + TERM_STEP) return false;
+    return m.type !== 'appResp' || m.index <= this.host.lastIndex;
+  }
+
+  /**
+   * POST /raft/snapshot: the body is written to a file in the data dir as it arrives (bounded in
+   * size, one reception at a time), then read back, checked to restore, and delivered; the file
+   * is removed whatever the outcome.
+   */
+  private async receiveSnapshot(request: http.IncomingMessage, response: http.ServerResponse, from: NodeId): Promise<void> {
+    const answer = (status: number, text?: string): void => {
+      if (response.headersSent) return;
+      if (text === undefined) response.writeHead(status).end();
+      else response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${text}\n`);
+    };
+    const declared = Number(request.headers['content-length'] ?? NaN);
+    if (!Number.isSafeInteger(declared) || declared > MAX_SNAPSHOT_BYTES) {
+      answer(Number.isSafeInteger(declared) ? 413 : 411, `a snapshot needs a content-length of at most ${MAX_SNAPSHOT_BYTES} bytes`);
+      return void request.destroy();
+    }
+    if (!this.host.isMember(from)) {
+      answer(403, 'not a member of this cluster');
+      return void request.destroy();
+    }
+    if (this.receivingSnapshot) {
+      answer(503, 'already receiving a snapshot');
+      return void request.destroy();
+    }
+    this.receivingSnapshot = true;
+    const file = path.join(this.host.dataDir, INCOMING_SNAPSHOT_FILE);
+    let messages: Message[] | undefined;
+    let refusal = '';
+    try {
+      await spool(request, file, declared);
+      messages = decodeSnapshotRequest(await readFile(file));
+      await this.host.checkSnapshot(messages[0]!.snapshot!.data);
+    } catch (error) {
+      messages = undefined;
+      refusal = error instanceof Error ? error.message : String(error);
+    }
+    await rm(file, { force: true }).catch((error: unknown) => this.log.warn('cannot remove a received snapshot', { file, error: String(error) }));
+    this.receivingSnapshot = false;
+    if (messages === undefined) {
+      this.log.warn('refused a snapshot from a peer', { from: formatId(from), reason: refusal });
+      answer(400, refusal);
+      return void request.destroy();
+    }
+    this.deliver(from, messages);
+    answer(204);
   }
 
   close(): void {
@@ -371,7 +474,83 @@ export class PeerTransport {
 function decodeSnapshotRequest(body: Buffer): Message[] {
   if (body.length < 4) throw new RangeError('snapshot request: truncated');
   const headLength = body.readUInt32BE(0);
-  const [message] = decodeMessages(body.subarray(4, 4 + headLength));
-  if (message === undefined || message.type !== 'snap' || message.snapshot === undefined) throw new RangeError('snapshot request: no snapshot message');
-  return [{ ...message, snapshot: { meta: message.snapshot.meta, data: new Uint8Array(body.subarray(4 + headLength)) } }];
+  if (4 + headLength > body.length) throw new RangeError('snapshot request: truncated');
+  const messages = decodeMessages(body.subarray(4, 4 + headLength));
+  const message = messages[0];
+  if (messages.length !== 1 || message?.type !== 'snap' || message.snapshot === undefined) throw new RangeError('snapshot request: not one snapshot message');
+  return [{ ...message, snapshot: { meta: message.snapshot.meta, data: body.subarray(4 + headLength) } }];
+}
+
+/** Writes a request's body to `file`, refusing more than `limit` bytes. */
+async function spool(request: http.IncomingMessage, file: string, limit: number): Promise<void> {
+  const handle = await open(file, 'w', 0o600);
+  try {
+    let size = 0;
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new RangeError('snapshot request: longer than its content-length');
+      await handle.write(chunk);
+    }
+    if (size !== limit) throw new RangeError('snapshot request: truncated');
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * What a stream of frames may carry: no snapshot (those come on their own request, where their
+ * data is checked to restore), and entries that decode as their type says (one that does not
+ * never enters a log).
+ */
+function checkStreamed(m: Message): void {
+  if (m.type === 'snap') throw new RangeError(`peer frame: a snapshot belongs on ${SNAPSHOT_PATH}`);
+  for (const entry of m.entries) checkEntry(entry);
+}
+
+/** Splits a batch into frames of about FRAME_SPLIT_BYTES (a message bigger than that alone). */
+function* framesOf(batch: readonly Message[]): Generator<readonly Message[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const size = sizeOf(batch[i]!);
+    if (i > start && bytes + size > FRAME_SPLIT_BYTES) {
+      yield batch.slice(start, i);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < batch.length) yield start === 0 ? batch : batch.slice(start);
+}
+
+/** About how many bytes a message takes in a frame. */
+function sizeOf(m: Message): number {
+  let size = 128 + m.context.length;
+  for (const entry of m.entries) size += 32 + entry.data.length;
+  return size + (m.snapshot?.data.length ?? 0);
+}
+
+/**
+ * The largest frame a member takes: a frame holds FRAME_SPLIT_BYTES of messages, or one message
+ * that is bigger: an append of one entry, which is at most a client request.
+ */
+export function maxFrameBytesFor(maxRequestBytes: number): number {
+  return 4 * FRAME_SPLIT_BYTES + 2 * maxRequestBytes;
+}
+
+/**
+ * Bounds what the peer listener costs: a connection cap, a deadline for the request headers, and
+ * no deadline for a whole request (a peer's stream of frames lives as long as the peer does;
+ * Node's default of 300 s answered it 408). Node's headers deadline counts from a request's first
+ * byte and is checked every 30 s; a connection also may not stay silent for the deadline before
+ * its first request's headers are complete.
+ */
+export function limitPeerListener(server: http.Server, maxConnections = MAX_PEER_CONNECTIONS, headersTimeoutMs = PEER_HEADERS_TIMEOUT_MS): void {
+  server.maxConnections = maxConnections;
+  server.requestTimeout = 0;
+  server.headersTimeout = headersTimeoutMs;
+  server.on(server instanceof tls.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    socket.setTimeout(headersTimeoutMs, () => socket.destroy());
+  });
+  server.on('request', (request: http.IncomingMessage) => request.socket.setTimeout(0));
 }

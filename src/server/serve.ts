@@ -7,6 +7,7 @@ import { ConfigError, resolveConfig } from './config.ts';
 import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
 import { Outbound } from './outbound.ts';
+import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
 import { TlsError, TlsMaterial, createListener } from './tls.ts';
 
@@ -59,6 +60,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   try {
     for (const url of config.listenPeerUrls) {
       const server = createListener(url, (req, res) => member.transport.handle(req, res), peerTls, 'peers', log);
+      limitPeerListener(server);
       await listen(server, url, 'peers');
       servers.push(server);
     }

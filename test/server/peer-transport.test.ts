@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import { message } from '../../src/raft/types.ts';
@@ -8,12 +11,20 @@ import type { TransportHost } from '../../src/server/peer-transport.ts';
 import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { decodeMessages, encodeMessages } from '../../src/server/peer-codec.ts';
 
+/** Where the hosts' transports spool received snapshots. */
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvd-peer-transport-'));
+
 /** A transport host that records what happens to it. */
 function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, Uint8Array>()) {
   const events = { received: [] as Message[], snapshots: [] as Array<[NodeId, boolean]>, unreachable: [] as NodeId[] };
   const h: TransportHost = {
     id,
     clusterId: 42,
+    dataDir,
+    term: 0,
+    lastIndex: 0,
+    isMember: () => true,
+    checkSnapshot: () => Promise.resolve(),
     peerUrlsOf: (peer) => (peers.has(peer) ? [peers.get(peer)!] : undefined),
     receive: (messages) => events.received.push(...messages),
     reportUnreachable: (peer) => events.unreachable.push(peer),
@@ -37,6 +48,8 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe('peer transport and codec', () => {
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
   it('the codec round-trips every field of a batch', () => {
     const batch: Message[] = [
       message({ type: 'app', from: 1, to: 2, term: 3, logTerm: 2, index: 9, commit: 8, entries: [{ term: 3, index: 10, type: 'normal', data: new Uint8Array([1, 2]) }, { term: 3, index: 11, type: 'confChange', data: new Uint8Array(0) }] }),
@@ -103,9 +116,10 @@ describe('peer transport and codec', () => {
     peers.set(2, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     const sending = new PeerTransport(sender.h, quiet);
     try {
-      for (let i = 1; i <= 500; i++) sending.send([message({ type: 'app', from: 1, to: 2, term: 1, index: i, entries: [{ term: 1, index: i, type: 'normal', data: new Uint8Array(100).fill(i % 256) }] })]);
+      const expire = (time: number) => new TextEncoder().encode(JSON.stringify({ kind: 'expire', time }));
+      for (let i = 1; i <= 500; i++) sending.send([message({ type: 'app', from: 1, to: 2, term: 1, index: i - 1, entries: [{ term: 1, index: i, type: 'normal', data: expire(i) }] })]);
       await until(() => receiver.events.received.length === 500);
-      assert.deepEqual(receiver.events.received.map((m) => m.index), Array.from({ length: 500 }, (_, i) => i + 1));
+      assert.deepEqual(receiver.events.received.map((m) => m.entries[0]!.index), Array.from({ length: 500 }, (_, i) => i + 1));
       assert.equal(connections, 1);
       // A heartbeat out, its response back on the peer's own stream: one round trip measured.
       const back = http.createServer((req, res) => sending.handle(req, res));
