@@ -55,8 +55,9 @@ for (const { name, start } of TARGETS) {
     });
 
     it('watch prints each change as one line, and runs a command per change with the event in env', async () => {
-      const watch = bg('watch', '-r', '/cfg', '--count', '3');
-      await sleep(300);
+      // From the current index: the watch sees the writes however late the process starts.
+      const now = (await fetch(`${endpoint}/v2/keys/`)).headers.get('x-etcd-index')!;
+      const watch = bg('watch', '-r', '/cfg', '--count', '3', '--after-index', now);
       await put(endpoint, '/cfg/a', '1');
       await put(endpoint, '/cfg/b', '2');
       await fetch(`${endpoint}/v2/keys/cfg/a`, { method: 'DELETE' });
