@@ -105,10 +105,24 @@ async function listenForClients(config: ServeConfig, handler: http.RequestListen
   for (const url of config.listenClientUrls) {
     const server = createListener(url, handler, tls, 'clients', log);
     server.requestTimeout = 0;
+    answerHalfClosedClients(server);
     await listen(server, url, 'clients');
     servers.push(server);
     log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}` });
   }
+}
+
+/**
+ * A client that half-closes its socket (FIN) after its request still gets the answer, as from
+ * etcd: by default Node aborts the request and ends the socket at the FIN, when a write may
+ * already be proposed. The two switches are long-standing but untyped properties of Node's servers:
+ * the HTTP layer's (keep the request, close after the answer) and the socket's (for TLS; a plain
+ * HTTP server already has it).
+ */
+function answerHalfClosedClients(server: http.Server): void {
+  const switches = server as http.Server & { httpAllowHalfOpen: boolean; allowHalfOpen: boolean };
+  switches.httpAllowHalfOpen = true;
+  switches.allowHalfOpen = true;
 }
 
 /** `--proxy on|readonly`: no data, no Raft; every client request goes to a member. */
