@@ -6,6 +6,7 @@ const FSYNC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 export class Metrics {
   private readonly member: Member;
   private readonly requests = new Map<string, number>();
+  private slowStreamsEnded = 0;
 
   constructor(member: Member) {
     this.member = member;
@@ -14,6 +15,11 @@ export class Metrics {
   request(method: string, code: number): void {
     const key = `method="${method}",code="${code}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  /** A watch stream was ended because its client fell too far behind. */
+  slowStreamEnded(): void {
+    this.slowStreamsEnded++;
   }
 
   render(): string {
@@ -31,6 +37,7 @@ export class Metrics {
     metric('kvd_leader_changes_total', 'counter', 'Leader changes seen.', [['', m.counters.leaderChanges]]);
     metric('kvd_is_leader', 'gauge', '1 if this member leads.', [['', m.isLeader ? 1 : 0]]);
     metric('kvd_watchers', 'gauge', 'Registered watchers.', [['', m.store.hub.count]]);
+    metric('kvd_watch_streams_slow_ended_total', 'counter', 'Watch streams ended because their client fell too far behind.', [['', this.slowStreamsEnded]]);
     metric('kvd_raft_term', 'gauge', 'Raft term.', [['', m.term]]);
     metric('kvd_raft_applied_index', 'gauge', 'Last applied Raft index.', [['', m.raftIndex]]);
     metric('kvd_raft_commit_index', 'gauge', 'Last committed Raft index known to this member.', [['', m.commitIndex]]);
