@@ -8,7 +8,7 @@ import { FormError, parseForm } from './form.ts';
 import { commandFor } from './keys-command.ts';
 import type { KeysMethod, KeysRequest } from './keys-request.ts';
 import { parseKeysRequest } from './keys-request.ts';
-import { errorStatus, eventStatus, successBody } from './keys-response.ts';
+import { errorStatus, eventStatus, successBody, writeGet } from './keys-response.ts';
 import type { Logger } from './logger.ts';
 import type { Member, MemberInfo } from './member.ts';
 import { MembershipError } from './member.ts';
@@ -178,8 +178,8 @@ export class ClientApi {
       if (request.method === 'GET' || request.method === 'HEAD') {
         if (request.wait) return this.watch(req, res, request);
         if (request.quorum) await this.member.linearizableRead();
-        const event = this.member.store.get(request.key, request.recursive, request.sorted, Date.now());
-        return this.writeEvent(res, event, this.member.store.index, request, request.method === 'HEAD');
+        const read = this.member.store.read(request.key, request.recursive, request.sorted, Date.now());
+        return await writeGet(res, read, this.headers(read.index, true), request.method === 'HEAD');
       }
       const applied = await this.member.proposeKeys(commandFor(request, Date.now()));
       return this.writeEvent(res, applied.event, applied.etcdIndex, request, false);
