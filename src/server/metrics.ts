@@ -72,7 +72,7 @@ export class Metrics {
    */
   private renderLoopDelay(metric: (name: string, type: string, help: string, samples: Array<[string, number]>) => void, lines: string[]): void {
     const intervals = this.loopIntervals;
-    const delay = (nanoseconds: number): number => (intervals.count === 0 ? 0 : Math.max(0, nanoseconds / 1e9 - LOOP_SAMPLE_MS / 1000));
+    const delay = (nanoseconds: number): number => (intervals.count === 0 ? 0 : Math.max(0, nanoseconds - LOOP_SAMPLE_MS * 1e6) / 1e9);
     this.loopSamples += intervals.count;
     this.loopDelaySeconds += delay(intervals.mean) * intervals.count;
     metric('kvd_event_loop_delay_max_seconds', 'gauge', 'The longest event-loop delay since the previous scrape.', [['', delay(intervals.max)]]);

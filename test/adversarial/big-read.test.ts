@@ -106,4 +106,16 @@ describe('adversarial: a big read while the tree is written', function () {
     const now = (await (await fetch(`${clientUrl}/v2/keys/tree/d2/new`)).json()) as { node: { value: string } };
     assert.equal(now.node.value, 'new', 'the writes made during the read were applied');
   });
+
+  it('reports the event loop\'s delay in /metrics: the longest since the last scrape, and a summary', async () => {
+    const text = await (await fetch(`${clientUrl}/metrics`)).text();
+    const number = String.raw`\d+(\.\d+)?(e-?\d+)?`;
+    assert.match(text, new RegExp(String.raw`\n# TYPE kvd_event_loop_delay_max_seconds gauge\nkvd_event_loop_delay_max_seconds ${number}\n`));
+    assert.match(text, /\n# TYPE kvd_event_loop_delay_seconds summary\n/);
+    for (const quantile of ['0.5', '0.9', '0.99']) assert.match(text, new RegExp(String.raw`\nkvd_event_loop_delay_seconds\{quantile="${quantile}"\} ${number}\n`));
+    const count = (metrics: string) => Number(/\nkvd_event_loop_delay_seconds_count (\d+)\n/.exec(metrics)?.[1]);
+    assert.ok(count(text) > 0, 'the loop is sampled');
+    assert.match(text, new RegExp(String.raw`\nkvd_event_loop_delay_seconds_sum ${number}\n`));
+    assert.ok(count(await (await fetch(`${clientUrl}/metrics`)).text()) >= count(text), 'the count runs on across scrapes');
+  });
 });
