@@ -21,8 +21,9 @@ export class StreamBacklog {
     this.limit = limit;
   }
 
+  /** A response's writableLength counts its own buffers and its socket's. */
   get bytes(): number {
-    return (this.response.socket?.writableLength ?? 0) + this.response.writableLength;
+    return this.response.writableLength;
   }
 
   /** The replay from the history is written: what of it is still unflushed does not count. */

@@ -105,6 +105,24 @@ describe('adversarial: slow and vanished watchers', function () {
     assert.deepEqual(caughtUp.map((e) => e.node.value), missed.map((_, i) => `${value}${written.length - missed.length + i}`));
   });
 
+  it('does not end a stream for its replay from the history, however big', async () => {
+    const value = 'r'.repeat(64 * 1024);
+    const written: number[] = [];
+    for (let i = 0; i < 100; i++) written.push(await put(clientUrl, '/replay', `${value}${i}`));
+    const ended = await metric(clientUrl, 'kvd_watch_streams_slow_ended_total');
+    const watch = rawRequest(clientUrl, `GET /v2/keys/replay?wait=true&stream=true&waitIndex=${written[0]} HTTP/1.1\r\nHost: kvd\r\n\r\n`);
+    watch.socket.once('data', () => watch.socket.pause());
+    await until('the replay is written', async () => (await metric(clientUrl, 'kvd_watchers')) === 1);
+    // ~6 MB of replay, most of it still unflushed: a live event now is not too far behind.
+    written.push(await put(clientUrl, '/replay', `${value}live`));
+    assert.equal(await metric(clientUrl, 'kvd_watch_streams_slow_ended_total'), ended);
+    watch.socket.resume();
+    await until('the client read the replay and the live event', () => eventsOf(chunksOf(watch.received()).chunks).length === written.length, 30_000);
+    assert.equal(await metric(clientUrl, 'kvd_watchers'), 1, 'the stream is still open');
+    watch.socket.destroy();
+    assert.deepEqual(eventsOf(chunksOf(watch.received()).chunks).map((e) => e.node.modifiedIndex), written);
+  });
+
   it('removes long-poll and stream watchers from the hub when their clients disconnect', async () => {
     const before = await metric(clientUrl, 'kvd_watchers');
     const watches = [
