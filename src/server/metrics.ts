@@ -6,6 +6,9 @@ const FSYNC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 const LOOP_SAMPLE_MS = 10;
 const LOOP_QUANTILES = [0.5, 0.9, 0.99];
 
+/** Writes one metric: its HELP and TYPE lines and its samples (labels, value). */
+type MetricWriter = (name: string, type: string, help: string, samples: Array<[string, number]>) => void;
+
 /** Prometheus text metrics (exposition format 0.0.4) for /metrics. */
 export class Metrics {
   private readonly member: Member;
@@ -70,7 +73,7 @@ export class Metrics {
    * quantiles cover the same window (its sum and count run on across scrapes). The window then
    * starts again: every scraper of a member shares it.
    */
-  private renderLoopDelay(metric: (name: string, type: string, help: string, samples: Array<[string, number]>) => void, lines: string[]): void {
+  private renderLoopDelay(metric: MetricWriter, lines: string[]): void {
     const intervals = this.loopIntervals;
     const delay = (nanoseconds: number): number => (intervals.count === 0 ? 0 : Math.max(0, nanoseconds - LOOP_SAMPLE_MS * 1e6) / 1e9);
     this.loopSamples += intervals.count;

@@ -447,9 +447,9 @@ export class Store {
   private counted<T>(operation: CountedOperation, run: () => T): T {
     const [success, fail] = COUNTER_NAMES[operation];
     try {
-      const event = run();
+      const result = run();
       this.counters[success]++;
-      return event;
+      return result;
     } catch (error) {
       this.counters[fail]++;
       throw error;
