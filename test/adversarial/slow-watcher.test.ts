@@ -77,7 +77,7 @@ describe('adversarial: slow and vanished watchers', function () {
     await until('the stream is open', () => watch.received().includes('\r\n\r\n'));
     watch.socket.pause();
     // Values of 64 KiB: what the kernel buffers between the two sockets fills quickly, and the
-    // member's backlog for the stream grows past its limit within a few hundred writes.
+    // member's backlog for the stream grows past its limit well within the 400 writes allowed.
     const value = 'v'.repeat(64 * 1024);
     const written: number[] = [];
     while (written.length < 400 && (await metric(clientUrl, 'kvd_watchers')) === 1) {
