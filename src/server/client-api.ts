@@ -8,7 +8,7 @@ import { FormError, parseForm } from './form.ts';
 import { commandFor } from './keys-command.ts';
 import type { KeysMethod, KeysRequest } from './keys-request.ts';
 import { parseKeysRequest } from './keys-request.ts';
-import { errorStatus, eventStatus, successBody } from './keys-response.ts';
+import { errorStatus, eventStatus, successBody, writeGet } from './keys-response.ts';
 import type { Logger } from './logger.ts';
 import type { Member, MemberInfo } from './member.ts';
 import { MembershipError } from './member.ts';
@@ -18,11 +18,14 @@ import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
 import { BodyTooLarge, RequestAborted, readBody } from './read-body.ts';
 import { redirectLocation } from './redirect-location.ts';
+import { StreamBacklog } from './stream-backlog.ts';
 
 const KEYS_PREFIX = '/v2/keys';
 const KEYS_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
+/** How far (bytes unflushed) a watch stream's client may fall behind before its stream is ended. */
+const WATCH_BACKLOG_LIMIT = 1 << 20;
 
 /** An event as watchers receive it, serialised once however many watchers it goes to. */
 const eventLines = new WeakMap<StoreEvent, string>();
@@ -186,8 +189,8 @@ export class ClientApi {
       if (request.method === 'GET' || request.method === 'HEAD') {
         if (request.wait) return this.watch(req, res, request);
         if (request.quorum) await this.member.linearizableRead();
-        const event = this.member.store.get(request.key, request.recursive, request.sorted, Date.now());
-        return this.writeEvent(res, event, this.member.store.index, request, request.method === 'HEAD');
+        const read = this.member.store.read(request.key, request.recursive, request.sorted, Date.now());
+        return await writeGet(res, read, this.headers(read.index, true), request.method === 'HEAD');
       }
       const applied = await this.member.proposeKeys(commandFor(request, Date.now()));
       return this.writeEvent(res, applied.event, applied.etcdIndex, request, false);
@@ -199,18 +202,22 @@ export class ClientApi {
 
   private watch(req: http.IncomingMessage, res: http.ServerResponse, request: KeysRequest): void {
     const member = this.member;
+    const socket = req.socket;
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
       start?.watcher?.remove();
       member.storeReplacedListeners.delete(finish);
-      if (!res.writableEnded) res.end();
+      socket.off('end', finish);
+      if (!res.writableEnded && !res.destroyed) res.end();
     };
+    const backlog = new StreamBacklog(res, WATCH_BACKLOG_LIMIT);
     const deliver = (event: StoreEvent): void => {
       if (finished) return;
-      const socket = request.stream ? directSocket(res) : undefined;
-      if (socket !== undefined) socket.write(framedChunk(event));
+      if (request.stream && backlog.exceeded()) return this.endSlowStream(res, request.key, backlog.bytes, finish);
+      const direct = request.stream ? directSocket(res) : undefined;
+      if (direct !== undefined) direct.write(framedChunk(event));
       else res.write(serialised(event));
       if (!request.stream) finish();
     };
@@ -225,10 +232,26 @@ export class ClientApi {
     res.writeHead(200, this.headers(start.index, true));
     res.flushHeaders();
     member.storeReplacedListeners.add(finish);
-    req.socket.on('close', finish);
+    // The watcher leaves the hub when the client goes away first: its connection closes (the
+    // response's 'close' follows), or it half-closes it (FIN), which etcd takes as gone too
+    // while other requests are answered. A kept-alive socket serves many watches: its listener
+    // goes with the watch.
     res.on('close', finish);
+    socket.on('end', finish);
     for (const event of start.events) deliver(event);
+    backlog.replayed();
     if (start.watcher === null) finish();
+  }
+
+  /**
+   * Ends a stream whose client has fallen too far behind: its connection is closed at once, which
+   * frees what was buffered for it. The client re-watches from the index after its last event.
+   */
+  private endSlowStream(res: http.ServerResponse, key: string, backlogBytes: number, finish: () => void): void {
+    res.destroy();
+    finish();
+    this.metrics.slowStreamEnded();
+    this.log.warn('slow watch stream ended', { key, backlogBytes });
   }
 
   private writeEvent(res: http.ServerResponse, event: StoreEvent, etcdIndex: number, request: KeysRequest, headOnly: boolean): void {

@@ -1,19 +1,40 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Member } from './member.ts';
 
 const FSYNC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+/** How often the event loop's delay is sampled. */
+const LOOP_SAMPLE_MS = 10;
+const LOOP_QUANTILES = [0.5, 0.9, 0.99];
+
+/** Writes one metric: its HELP and TYPE lines and its samples (labels, value). */
+type MetricWriter = (name: string, type: string, help: string, samples: Array<[string, number]>) => void;
 
 /** Prometheus text metrics (exposition format 0.0.4) for /metrics. */
 export class Metrics {
   private readonly member: Member;
   private readonly requests = new Map<string, number>();
+  private slowStreamsEnded = 0;
+  /**
+   * The intervals between samples (ns) since the last scrape; an interval past the sampling
+   * period is how long the loop was held (a long synchronous task delays heartbeats as much).
+   */
+  private readonly loopIntervals = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+  private loopDelaySeconds = 0;
+  private loopSamples = 0;
 
   constructor(member: Member) {
     this.member = member;
+    this.loopIntervals.enable();
   }
 
   request(method: string, code: number): void {
     const key = `method="${method}",code="${code}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  /** A watch stream was ended because its client fell too far behind. */
+  slowStreamEnded(): void {
+    this.slowStreamsEnded++;
   }
 
   render(): string {
@@ -31,6 +52,7 @@ export class Metrics {
     metric('kvd_leader_changes_total', 'counter', 'Leader changes seen.', [['', m.counters.leaderChanges]]);
     metric('kvd_is_leader', 'gauge', '1 if this member leads.', [['', m.isLeader ? 1 : 0]]);
     metric('kvd_watchers', 'gauge', 'Registered watchers.', [['', m.store.hub.count]]);
+    metric('kvd_watch_streams_slow_ended_total', 'counter', 'Watch streams ended because their client fell too far behind.', [['', this.slowStreamsEnded]]);
     metric('kvd_raft_term', 'gauge', 'Raft term.', [['', m.term]]);
     metric('kvd_raft_applied_index', 'gauge', 'Last applied Raft index.', [['', m.raftIndex]]);
     metric('kvd_raft_commit_index', 'gauge', 'Last committed Raft index known to this member.', [['', m.commitIndex]]);
@@ -42,6 +64,23 @@ export class Metrics {
       ['le="+Inf"', m.fsyncMillis.length],
     ]);
     lines.push(`kvd_disk_fsync_duration_seconds_sum ${sum}`, `kvd_disk_fsync_duration_seconds_count ${m.fsyncMillis.length}`);
+    this.renderLoopDelay(metric, lines);
     return `${lines.join('\n')}\n`;
+  }
+
+  /**
+   * The event loop's delays since the previous scrape: the longest as a gauge, and a summary whose
+   * quantiles cover the same window (its sum and count run on across scrapes). The window then
+   * starts again: every scraper of a member shares it.
+   */
+  private renderLoopDelay(metric: MetricWriter, lines: string[]): void {
+    const intervals = this.loopIntervals;
+    const delay = (nanoseconds: number): number => (intervals.count === 0 ? 0 : Math.max(0, nanoseconds - LOOP_SAMPLE_MS * 1e6) / 1e9);
+    this.loopSamples += intervals.count;
+    this.loopDelaySeconds += delay(intervals.mean) * intervals.count;
+    metric('kvd_event_loop_delay_max_seconds', 'gauge', 'The longest event-loop delay since the previous scrape.', [['', delay(intervals.max)]]);
+    metric('kvd_event_loop_delay_seconds', 'summary', `Event-loop delays sampled every ${LOOP_SAMPLE_MS} ms; quantiles since the previous scrape.`, LOOP_QUANTILES.map((q) => [`quantile="${q}"`, delay(intervals.percentile(q * 100))]));
+    lines.push(`kvd_event_loop_delay_seconds_sum ${this.loopDelaySeconds}`, `kvd_event_loop_delay_seconds_count ${this.loopSamples}`);
+    intervals.reset();
   }
 }

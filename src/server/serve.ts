@@ -64,7 +64,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
       await listen(server, url, 'peers');
       servers.push(server);
     }
-    await listenForClients(config, (req, res) => api.handle(req, res), clientTls, servers, log);
+    await listenForClients(config, (req, res) => api.handle(req, res), clientTls, servers, log, true);
   } catch (error) {
     for (const server of servers) server.close();
     await member.stop();
@@ -104,14 +104,29 @@ export async function serve(flags: ServeFlags): Promise<number> {
   });
 }
 
-async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger): Promise<void> {
+async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger, halfClosedAnswered = false): Promise<void> {
   for (const url of config.listenClientUrls) {
     const server = createListener(url, handler, tls, 'clients', log);
     server.requestTimeout = 0;
+    if (halfClosedAnswered) answerHalfClosedClients(server);
     await listen(server, url, 'clients');
     servers.push(server);
     log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}` });
   }
+}
+
+/**
+ * A client that half-closes its socket (FIN) after its request still gets the answer, as from
+ * etcd: by default Node aborts the request and ends the socket at the FIN, when a write may
+ * already be proposed. The two switches are long-standing but untyped properties of Node's servers:
+ * the HTTP layer's (keep the request, close after the answer) and the socket's (for TLS; a plain
+ * HTTP server already has it). Not for a proxy: it takes a FIN as the client gone
+ * and ends what it forwarded (a watch would otherwise stay open upstream until its next event).
+ */
+function answerHalfClosedClients(server: http.Server): void {
+  const switches = server as http.Server & { httpAllowHalfOpen: boolean; allowHalfOpen: boolean };
+  switches.httpAllowHalfOpen = true;
+  switches.allowHalfOpen = true;
 }
 
 /** `--proxy on|readonly`: no data, no Raft; every client request goes to a member. */

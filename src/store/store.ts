@@ -7,6 +7,7 @@ import type { ErrorCode } from './store-error.ts';
 import { ErrorCodes, StoreError } from './store-error.ts';
 import type { CountedOperation, StoreStats } from './store-stats.ts';
 import { emptyStats } from './store-stats.ts';
+import { SlicedRead } from './sliced-read.ts';
 import { TtlHeap } from './ttl-heap.ts';
 import type { WatchListener, Watcher } from './watcher-hub.ts';
 import { WatcherHub } from './watcher-hub.ts';
@@ -77,6 +78,8 @@ export class Store {
   readonly history: EventHistory;
   readonly hub = new WatcherHub();
   private readonly counters: StoreStats = emptyStats();
+  /** Reads in progress: each keeps, before a write changes a node, what it still needs of it. */
+  private readonly reads = new Set<SlicedRead>();
   /** Paths written (to the node now there) or removed (null) since `takeChanges`; undefined: not tracking. */
   private changed: Map<string, TreeNode | null> | undefined;
   index = 0;
@@ -140,6 +143,19 @@ export class Store {
       const path = cleanPath(key);
       const node = this.internalGet(path);
       return { action: 'get', node: node.view(now, true, recursive, sorted, path) };
+    });
+  }
+
+  /**
+   * A get whose node is produced in slices (SlicedRead.next), showing the tree as it is now
+   * however it is written meanwhile; `close()` it when done or abandoned.
+   */
+  read(key: string, recursive: boolean, sorted: boolean, now: number): SlicedRead {
+    return this.counted('gets', () => {
+      const path = cleanPath(key);
+      const read = new SlicedRead(this.internalGet(path), path, recursive, sorted, now, this.index, (done) => this.reads.delete(done));
+      this.reads.add(read);
+      return read;
     });
   }
 
@@ -283,6 +299,7 @@ export class Store {
       const child = node.children!.get(segment);
       if (child === undefined) {
         const dir = new TreeNode(segment, node, true, '', this.index + 1, PERMANENT);
+        this.preserveForReads(node);
         node.children!.set(segment, dir);
         this.changed?.set(`/${segments.slice(0, i + 1).join('/')}`, dir);
         node = dir;
@@ -311,6 +328,7 @@ export class Store {
       this.detach(existing);
     }
     const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
+    this.preserveForReads(parent);
     parent.children!.set(name, node);
     this.changed?.set(path, node);
     if (!node.isPermanent) this.ttlHeap.push(node);
@@ -322,6 +340,7 @@ export class Store {
   private rewrite(action: 'update' | 'compareAndSwap', path: string, node: TreeNode, value: string, ttl: TtlOptions, now: number): StoreEvent {
     const next = this.index + 1;
     const prevNode = node.view(now, false, false, false, path);
+    this.preserveForReads(node);
     // A directory's value and modifiedIndex never change (etcd's Write refuses directories).
     if (!node.isDir) {
       node.value = value;
@@ -364,7 +383,10 @@ export class Store {
   }
 
   private detach(node: TreeNode): void {
-    if (node.parent !== null && node.parent.children!.get(node.name) === node) node.parent.children!.delete(node.name);
+    if (node.parent !== null && node.parent.children!.get(node.name) === node) {
+      this.preserveForReads(node.parent);
+      node.parent.children!.delete(node.name);
+    }
     if (!node.isPermanent) this.ttlHeap.remove(node);
   }
 
@@ -409,6 +431,11 @@ export class Store {
     this.hub.notify(event);
   }
 
+  /** Every change to a node's fields or children comes here first (see SlicedRead). */
+  private preserveForReads(node: TreeNode): void {
+    for (const read of this.reads) read.preserve(node);
+  }
+
   private refuseRoot(path: string): void {
     if (path === '/') throw new StoreError(ErrorCodes.RootReadOnly, '/', this.index);
   }
@@ -417,12 +444,12 @@ export class Store {
     return new StoreError(code, cause, this.index);
   }
 
-  private counted(operation: CountedOperation, run: () => StoreEvent): StoreEvent {
+  private counted<T>(operation: CountedOperation, run: () => T): T {
     const [success, fail] = COUNTER_NAMES[operation];
     try {
-      const event = run();
+      const result = run();
       this.counters[success]++;
-      return event;
+      return result;
     } catch (error) {
       this.counters[fail]++;
       throw error;
