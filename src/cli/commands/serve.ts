@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.ts';
+import { ExitCode } from '../exit-code.ts';
 
 interface ServeArgs {
   name: string;
@@ -74,7 +75,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   handler: async (argv) => {
     const { serve, ServeError } = await import('../../server/serve.ts');
     try {
-      process.exitCode = await serve(argv);
+      // A halted member exits at once: a storage call that never returns must not keep it alive.
+      if ((await serve(argv)) === 'halted') process.exit(ExitCode.HALTED);
     } catch (error) {
       if (error instanceof ServeError) throw new UsageError(`kvd serve: ${error.message}`);
       throw error;
