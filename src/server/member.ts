@@ -540,8 +540,9 @@ export class Member implements TransportHost {
           this.counters.proposalsCommitted++;
           waiter?.resolve({ event, etcdIndex: this.store.index });
         } catch (error) {
+          // The store refused the command (its answer), or apply is broken and the member stops.
+          waiter?.reject(error instanceof StoreError ? error : stoppedError(this.store.index));
           if (!(error instanceof StoreError)) throw error;
-          waiter?.reject(error);
         }
         return;
       }
