@@ -4,6 +4,7 @@ import { DataDirError } from '../storage/errors.ts';
 import { ClientApi } from './client-api.ts';
 import type { ProxyConfig, ServeConfig, ServeFlags } from './config.ts';
 import { ConfigError, resolveConfig } from './config.ts';
+import { ConnectionCap } from './connection-cap.ts';
 import { FailStop } from './fail-stop.ts';
 import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
@@ -109,13 +110,23 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   });
 }
 
+/** An idle keep-alive connection is closed after this long (Node's default, stated). */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** A connection that has not sent a whole request head by then is closed (Node checks every 30 s). */
+const HEADERS_TIMEOUT_MS = 10_000;
+
 async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger): Promise<void> {
+  const cap = new ConnectionCap(config.maxClientConnections, log);
   for (const url of config.listenClientUrls) {
     const server = createListener(url, handler, tls, 'clients', log);
+    // Watches run as long as they like; idle and half-sent connections do not hold descriptors.
     server.requestTimeout = 0;
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    cap.admit(server);
     await listen(server, url, 'clients');
     servers.push(server);
-    log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}` });
+    log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}`, maxConnections: cap.max });
   }
 }
 

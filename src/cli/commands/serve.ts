@@ -19,6 +19,7 @@ interface ServeArgs {
   logLevel: string;
   logFormat: string;
   maxRequestBytes: number;
+  maxClientConnections?: number;
   certFile?: string;
   keyFile?: string;
   trustedCaFile?: string;
@@ -54,6 +55,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
       .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text' })
       .option('max-request-bytes', { type: 'number', default: 1.5 * 1024 * 1024, describe: 'the largest request body accepted' })
+      .option('max-client-connections', { type: 'number', describe: 'client connections open at once; one more is closed at once (default: the open-file limit less 128, kept for storage and peers)' })
       .option('cert-file', { type: 'string', describe: 'TLS certificate of the client URLs (https://)' })
       .option('key-file', { type: 'string', describe: 'its private key' })
       .option('trusted-ca-file', { type: 'string', describe: 'the CA whose client certificates are accepted' })
