@@ -246,8 +246,10 @@ export class Member implements TransportHost {
 
   receive(messages: readonly Message[]): void {
     // Peer messages are validated before they get here: a core that still throws is broken.
-    for (const m of messages) if (!this.intoCore('the Raft core failed on a peer message', () => this.node.step(m)) && !this.running) return;
-    this.wake();
+    for (const m of messages) {
+      this.droppedByCore('the Raft core failed on a peer message', () => this.node.step(m));
+      if (!this.running) return;
+    }
   }
 
   reportUnreachable(id: NodeId): void {
@@ -341,22 +343,25 @@ export class Member implements TransportHost {
 
   /** Proposes, retrying while there is no leader to take it (until the deadline). */
   private proposeUntilAccepted(data: Uint8Array, deadline: number): void {
-    if (!this.running || this.intoCore('the Raft core failed on a proposal', () => this.node.propose(data))) return;
-    if (Date.now() < deadline) setTimeout(() => this.proposeUntilAccepted(data, deadline), 50);
+    if (!this.running) return;
+    if (this.droppedByCore('the Raft core failed on a proposal', () => this.node.propose(data)) && Date.now() < deadline) {
+      setTimeout(() => this.proposeUntilAccepted(data, deadline), 50);
+    }
   }
 
   /**
-   * Calls into the Raft core: whether it took the call. A dropped proposal or read (no leader,
-   * a transfer or a membership change under way) is the caller's to retry; any other error is a
-   * broken invariant, and the member stops (the caller sees `running` false).
+   * Calls into the Raft core: true when it dropped the call (a proposal or read with no leader,
+   * during a transfer or a membership change), which the caller may try again. Any other error is
+   * a broken invariant: the member stops (fail-stop), and `running` is false on return.
    */
-  private intoCore(what: string, call: () => void): boolean {
+  private droppedByCore(what: string, call: () => void): boolean {
     try {
       call();
       this.wake();
-      return true;
+      return false;
     } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) this.failStop(what, error);
+      if (error instanceof ProposalDroppedError) return true;
+      this.failStop(what, error);
       return false;
     }
   }
@@ -377,8 +382,7 @@ export class Member implements TransportHost {
       });
       const ask = (): void => {
         if (!this.reads.has(context) || !this.running) return;
-        if (this.intoCore('the Raft core failed on a read', () => this.node.readIndex(context)) || !this.running) return;
-        if (Date.now() < deadline) setTimeout(ask, 50);
+        if (this.droppedByCore('the Raft core failed on a read', () => this.node.readIndex(context)) && Date.now() < deadline) setTimeout(ask, 50);
       };
       ask();
     });
@@ -414,7 +418,7 @@ export class Member implements TransportHost {
   // --- the loop --------------------------------------------------------------------------------
 
   private tick(): void {
-    this.intoCore('the Raft core failed on a tick', () => this.node.tick());
+    this.droppedByCore('the Raft core failed on a tick', () => this.node.tick());
   }
 
   private wake(): void {
@@ -670,16 +674,14 @@ export class Member implements TransportHost {
         resolve();
       });
       const attempt = (): void => {
-        if (!this.confWaiters.has(key)) return;
-        if (!this.running) return;
-        if (this.intoCore('the Raft core failed on a membership change', propose)) {
-          // A leader turns a forwarded change into an empty entry while an earlier change (or its
-          // own election) is unapplied, without telling the sender: propose again until applied.
-          if (Date.now() < deadline) setTimeout(attempt, Math.max(500, this.config.electionTimeoutMs)).unref();
-        } else if (this.running && Date.now() < deadline) {
-          // A new leader refuses changes until it has applied its predecessors' entries: wait.
-          setTimeout(attempt, 50);
-        }
+        if (!this.confWaiters.has(key) || !this.running) return;
+        const dropped = this.droppedByCore('the Raft core failed on a membership change', propose);
+        if (!this.running || Date.now() >= deadline) return;
+        // A new leader refuses changes until it has applied its predecessors' entries: wait.
+        if (dropped) setTimeout(attempt, 50);
+        // A leader turns a forwarded change into an empty entry while an earlier change (or its
+        // own election) is unapplied, without telling the sender: propose again until applied.
+        else setTimeout(attempt, Math.max(500, this.config.electionTimeoutMs)).unref();
       };
       this.confRetries.set(key, attempt);
       attempt();
@@ -722,7 +724,7 @@ export class Member implements TransportHost {
     const next = this.store.nextExpireTime();
     const now = Date.now();
     if (next === undefined || next > now) return;
-    this.intoCore('the Raft core failed on an expiry', () => this.node.propose(encoder.encode(JSON.stringify({ kind: 'expire', time: now } satisfies Payload))));
+    this.droppedByCore('the Raft core failed on an expiry', () => this.node.propose(encoder.encode(JSON.stringify({ kind: 'expire', time: now } satisfies Payload))));
   }
 
   private async publishAttributes(): Promise<void> {
