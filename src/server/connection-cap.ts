@@ -7,7 +7,7 @@ import type { Logger } from './logger.ts';
  * files (it opens new ones as it writes and compacts), the peer connections both ways, snapshots
  * being streamed, and Node's own (stdio, the event loop, DNS, timers).
  */
-export const DESCRIPTOR_RESERVE = 128;
+const DESCRIPTOR_RESERVE = 128;
 
 /** What a process is assumed to have when /proc/self/limits cannot be read (not Linux). */
 const ASSUMED_OPEN_FILE_LIMIT = 1024;
