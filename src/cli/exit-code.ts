@@ -12,6 +12,7 @@ export const ExitCode = {
   SESSION_LOST: 6,
   HISTORY_CLEARED: 7,
   INTERNAL: 10,
+  HALTED: 11,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -26,6 +27,7 @@ export const EXIT_CODE_DOCS: Readonly<Record<ExitCode, string>> = {
   [ExitCode.SESSION_LOST]: 'a lock or election session expired while held (its command was stopped)',
   [ExitCode.HISTORY_CLEARED]: 'a watch fell behind the server\'s event history (etcd error 401): events may be missed',
   [ExitCode.INTERNAL]: 'an unexpected failure in kvctl or kvd itself',
+  [ExitCode.HALTED]: 'kvd serve stopped itself: the member could not persist or apply (its last log line says why); restart it once that is fixed',
 };
 
 /** Exit code of a command stopped by a signal before it finished, as shells report it. */

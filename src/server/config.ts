@@ -1,3 +1,4 @@
+import { defaultMaxClientConnections, processOpenFileLimit } from './connection-cap.ts';
 import type { LogFormat, LogLevel } from './logger.ts';
 import type { TlsFiles } from './tls.ts';
 
@@ -22,6 +23,8 @@ export interface ServeFlags {
   readonly logLevel: string;
   readonly logFormat: string;
   readonly maxRequestBytes: number;
+  /** Client connections open at once (default: from the descriptor limit). */
+  readonly maxClientConnections?: number;
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly trustedCaFile?: string;
@@ -72,6 +75,8 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly maxRequestBytes: number;
+  /** Client connections open at once, across the client URLs; more are closed as they come. */
+  readonly maxClientConnections: number;
   /** TLS of the client URLs: certificate files, and whether clients must present a certificate. */
   readonly clientTls?: TlsFiles;
   readonly peerTls?: TlsFiles;
@@ -211,6 +216,7 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
     logLevel: flags.logLevel as LogLevel,
     logFormat: flags.logFormat,
     maxRequestBytes: positiveInteger('max-request-bytes', flags.maxRequestBytes),
+    maxClientConnections: flags.maxClientConnections === undefined ? defaultMaxClientConnections(processOpenFileLimit()) : positiveInteger('max-client-connections', flags.maxClientConnections),
     ...optionalTls('clientTls', clientTls),
     ...optionalTls('peerTls', peerTls),
     ...(proxy !== undefined ? { proxy } : {}),

@@ -10,6 +10,7 @@ import { DataDirError } from '../storage/errors.ts';
 import { Store } from '../store/store.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import type { ServeConfig } from './config.ts';
+import type { Fatal } from './fail-stop.ts';
 import type { KeysCommand } from './keys-command.ts';
 import { applyCommand } from './keys-command.ts';
 import type { Logger } from './logger.ts';
@@ -75,6 +76,11 @@ export function timeoutError(index: number): StoreError {
   return new StoreError(ErrorCodes.RaftInternal, 'etcdserver: request timed out', index);
 }
 
+/** What etcd answers a request in flight when the server stops under it. */
+function stoppedError(index: number): StoreError {
+  return new StoreError(ErrorCodes.RaftInternal, 'etcdserver: server stopped', index);
+}
+
 const encoder = new TextEncoder();
 const EXPIRY_SWEEP_MS = 500;
 
@@ -94,6 +100,9 @@ export class Member implements TransportHost {
   private readonly storage: DiskStorage;
   private readonly node: RawNode;
   private readonly log: Logger;
+  /** Where this member goes when it cannot go on (see failStop). */
+  private readonly fatal: Fatal;
+  private failed = false;
   readonly transport: PeerTransport;
   private readonly pending = new Map<string, Pending>();
   /** Request id -> index it was applied at, for the last DEDUPE_WINDOW entries. */
@@ -123,16 +132,15 @@ export class Member implements TransportHost {
   fsyncMillis: number[] = [];
   /** A snapshot being saved in the background (at most one at a time). */
   private snapshotting = false;
-  /** A snapshot failed after taking the store's changes: the next one must be a new base. */
-  private needsBase = false;
   private snapshotTask: Promise<void> = Promise.resolve();
   /** States restored from peers' snapshots when they were checked, by data, for installing them. */
   private readonly checkedSnapshots = new WeakMap<Uint8Array, MemberState<Membership>>();
 
-  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
+  private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, fatal: Fatal, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
     this.config = config;
     this.storage = storage;
     this.log = log;
+    this.fatal = fatal;
     this.id = id;
     this.name = config.name;
     this.clusterId = membership.clusterId;
@@ -161,9 +169,9 @@ export class Member implements TransportHost {
 
   /**
    * Opens the data dir and joins (or bootstraps, or rejoins) the cluster. `peerTls` secures the
-   * requests to peers when their URLs are https.
+   * requests to peers when their URLs are https; `fatal` is called once if the member cannot go on.
    */
-  static async start(config: ServeConfig, log: Logger, peerTls?: TlsMaterial): Promise<Member> {
+  static async start(config: ServeConfig, log: Logger, peerTls: TlsMaterial | undefined, fatal: Fatal): Promise<Member> {
     const outbound = new Outbound(peerTls, 4);
     const opening = performance.now();
     const storage = await DiskStorage.open(config.dataDir);
@@ -202,7 +210,7 @@ export class Member implements TransportHost {
       if (self === undefined && !fresh) {
         throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
       }
-      const member = new Member(config, storage, log, membership, id, peers, outbound, restored);
+      const member = new Member(config, storage, log, fatal, membership, id, peers, outbound, restored);
       // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).
       if (restored !== undefined && !storage.takesImageChanges) {
         await writeBase(member.store, await storage.beginBase(), () => ({ state: member.state(), index: member.snapshotIndex, confState: storage.snapshot().meta.confState }));
@@ -232,14 +240,11 @@ export class Member implements TransportHost {
   }
 
   receive(messages: readonly Message[]): void {
+    // Peer messages are validated before they get here: a core that still throws is broken.
     for (const m of messages) {
-      try {
-        this.node.step(m);
-      } catch (error) {
-        if (!(error instanceof ProposalDroppedError)) this.log.warn('dropped a peer message', { error: String(error) });
-      }
+      this.droppedByCore('the Raft core failed on a peer message', () => this.node.step(m));
+      if (!this.running) return;
     }
-    this.wake();
   }
 
   reportUnreachable(id: NodeId): void {
@@ -351,12 +356,25 @@ export class Member implements TransportHost {
   /** Proposes, retrying while there is no leader to take it (until the deadline). */
   private proposeUntilAccepted(data: Uint8Array, deadline: number): void {
     if (!this.running) return;
+    if (this.droppedByCore('the Raft core failed on a proposal', () => this.node.propose(data)) && Date.now() < deadline) {
+      setTimeout(() => this.proposeUntilAccepted(data, deadline), 50);
+    }
+  }
+
+  /**
+   * Calls into the Raft core: true when it dropped the call (a proposal or read with no leader,
+   * during a transfer or a membership change), which the caller may try again. Any other error is
+   * a broken invariant: the member stops (fail-stop), and `running` is false on return.
+   */
+  private droppedByCore(what: string, call: () => void): boolean {
     try {
-      this.node.propose(data);
+      call();
       this.wake();
+      return false;
     } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-      if (Date.now() < deadline) setTimeout(() => this.proposeUntilAccepted(data, deadline), 50);
+      if (error instanceof ProposalDroppedError) return true;
+      this.failStop(what, error);
+      return false;
     }
   }
 
@@ -376,13 +394,7 @@ export class Member implements TransportHost {
       });
       const ask = (): void => {
         if (!this.reads.has(context) || !this.running) return;
-        try {
-          this.node.readIndex(context);
-          this.wake();
-        } catch (error) {
-          if (!(error instanceof ProposalDroppedError)) throw error;
-          if (Date.now() < deadline) setTimeout(ask, 50);
-        }
+        if (this.droppedByCore('the Raft core failed on a read', () => this.node.readIndex(context)) && Date.now() < deadline) setTimeout(ask, 50);
       };
       ask();
     });
@@ -418,8 +430,7 @@ export class Member implements TransportHost {
   // --- the loop --------------------------------------------------------------------------------
 
   private tick(): void {
-    this.node.tick();
-    this.wake();
+    this.droppedByCore('the Raft core failed on a tick', () => this.node.tick());
   }
 
   private wake(): void {
@@ -434,20 +445,34 @@ export class Member implements TransportHost {
         await new Promise<void>((resolve) => (this.wakeUp = resolve));
         continue;
       }
-      const rd = this.node.ready();
       try {
+        const rd = this.node.ready();
         await this.handleReady(rd);
+        this.node.advance(rd);
+        // A member alone in its cluster need not wait an election timeout to lead.
+        if (this.leader === 0 && this.node.raft.tracker.isSingleVoter(this.id) && this.node.raft.role === 'follower') this.node.campaign();
       } catch (error) {
-        this.log.error('cannot persist: this member stops', { error: error instanceof Error ? error.message : String(error) });
-        this.failAll(error);
-        this.running = false;
-        process.exitCode = 1;
+        this.failStop('cannot persist or apply', error);
         return;
       }
-      this.node.advance(rd);
-      // A member alone in its cluster need not wait an election timeout to lead.
-      if (this.leader === 0 && this.node.raft.tracker.isSingleVoter(this.id) && this.node.raft.role === 'follower') this.node.campaign();
     }
+  }
+
+  /**
+   * Fail-stop: this member cannot go on (a write did not persist, an entry did not apply, the
+   * core broke an invariant). Nothing more is applied or answered; requests in flight fail (none
+   * is answered success for a write that did not persist), and `fatal` stops the process so that a
+   * supervisor restarts it. The data dir holds everything acknowledged; a restart rejoins.
+   */
+  private failStop(what: string, cause: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.running = false;
+    for (const timer of this.timers) clearInterval(timer);
+    this.wake();
+    this.failAll(stoppedError(this.store.index));
+    this.transport.close();
+    this.fatal(what, cause);
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -477,8 +502,11 @@ export class Member implements TransportHost {
     if (rd.snapshot === undefined) {
       // Committed entries are durable on a quorum already: they are applied (and their clients
       // answered) while this member's own new entries are still being synced.
-      this.applyCommitted(rd);
-      await persisted;
+      try {
+        this.applyCommitted(rd);
+      } finally {
+        await persisted;
+      }
     } else {
       await persisted;
       const state = this.checkedSnapshots.get(rd.snapshot.data) ?? (await restoreSnapshotData(rd.snapshot.data));
@@ -530,8 +558,9 @@ export class Member implements TransportHost {
           this.counters.proposalsCommitted++;
           waiter?.resolve({ event, etcdIndex: this.store.index });
         } catch (error) {
+          // The store refused the command (its answer), or apply is broken and the member stops.
+          waiter?.reject(error instanceof StoreError ? error : stoppedError(this.store.index));
           if (!(error instanceof StoreError)) throw error;
-          waiter?.reject(error);
         }
         return;
       }
@@ -703,18 +732,14 @@ export class Member implements TransportHost {
         resolve();
       });
       const attempt = (): void => {
-        if (!this.confWaiters.has(key)) return;
-        try {
-          propose();
-          this.wake();
-          // A leader turns a forwarded change into an empty entry while an earlier change (or its
-          // own election) is unapplied, without telling the sender: propose again until applied.
-          if (Date.now() < deadline) setTimeout(attempt, Math.max(500, this.config.electionTimeoutMs)).unref();
-        } catch (error) {
-          if (!(error instanceof ProposalDroppedError)) throw error;
-          // A new leader refuses changes until it has applied its predecessors' entries: wait.
-          if (Date.now() < deadline) setTimeout(attempt, 50);
-        }
+        if (!this.confWaiters.has(key) || !this.running) return;
+        const dropped = this.droppedByCore('the Raft core failed on a membership change', propose);
+        if (!this.running || Date.now() >= deadline) return;
+        // A new leader refuses changes until it has applied its predecessors' entries: wait.
+        if (dropped) setTimeout(attempt, 50);
+        // A leader turns a forwarded change into an empty entry while an earlier change (or its
+        // own election) is unapplied, without telling the sender: propose again until applied.
+        else setTimeout(attempt, Math.max(500, this.config.electionTimeoutMs)).unref();
       };
       this.confRetries.set(key, attempt);
       attempt();
@@ -757,12 +782,7 @@ export class Member implements TransportHost {
     const next = this.store.nextExpireTime();
     const now = Date.now();
     if (next === undefined || next > now) return;
-    try {
-      this.node.propose(encoder.encode(JSON.stringify({ kind: 'expire', time: now } satisfies Payload)));
-      this.wake();
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-    }
+    this.droppedByCore('the Raft core failed on an expiry', () => this.node.propose(encoder.encode(JSON.stringify({ kind: 'expire', time: now } satisfies Payload))));
   }
 
   private async publishAttributes(): Promise<void> {
@@ -786,7 +806,7 @@ export class Member implements TransportHost {
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.config.snapshotCount) return;
     const shape = this.storage.imageShape;
-    const newBase = this.needsBase || !this.storage.takesImageChanges || shape.deltaBytes > shape.baseBytes;
+    const newBase = !this.storage.takesImageChanges || shape.deltaBytes > shape.baseBytes;
     const take = (): Taken<Membership> => ({ state: this.state(), index: this.appliedIndex, confState: this.node.status().confState });
     this.snapshotting = true;
     this.snapshotTask = (async () => {
@@ -806,14 +826,13 @@ export class Member implements TransportHost {
           what = { written: captured.nodes.length, removed: captured.removed.length };
         }
         this.snapshotIndex = index;
-        this.needsBase = false;
         const compactTo = index - this.config.snapshotCatchupEntries;
         if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
         this.log.info('snapshot saved', { index, ...what, ms: Math.round(performance.now() - started), firstIndex: this.storage.firstIndex() });
       } catch (error) {
-        // The changes taken for it are gone from the store's record: only a whole base is whole.
-        if (this.snapshotIndex !== index) this.needsBase = true;
-        this.log.error('cannot save a snapshot', { index, error: error instanceof Error ? error.message : String(error) });
+        // The storage refuses every write after a failed one, and the store's changes taken for
+        // this snapshot are gone from its record: the member cannot go on.
+        this.failStop(`cannot save the snapshot at index ${index}`, error);
       } finally {
         this.snapshotting = false;
       }

@@ -4,6 +4,8 @@ import { DataDirError } from '../storage/errors.ts';
 import { ClientApi } from './client-api.ts';
 import type { ProxyConfig, ServeConfig, ServeFlags } from './config.ts';
 import { ConfigError, resolveConfig } from './config.ts';
+import { ConnectionCap } from './connection-cap.ts';
+import { FailStop } from './fail-stop.ts';
 import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
 import { Outbound } from './outbound.ts';
@@ -24,11 +26,15 @@ function listen(server: http.Server, url: URL, what: string): Promise<void> {
   });
 }
 
+/** How `serve` ended: stopped by a signal (or removal), or halted because the member could not go on. */
+export type ServeOutcome = 'stopped' | 'halted';
+
 /**
  * Runs a member until SIGTERM/SIGINT: then it stops taking requests, hands leadership to the most
- * up-to-date follower if it leads, lets in-flight requests finish, flushes and exits 0.
+ * up-to-date follower if it leads, lets in-flight requests finish, flushes and exits 0. A member
+ * that cannot persist or apply closes its listeners and ends 'halted' at once (FailStop).
  */
-export async function serve(flags: ServeFlags): Promise<number> {
+export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   let config;
   try {
     config = resolveConfig(flags);
@@ -48,9 +54,10 @@ export async function serve(flags: ServeFlags): Promise<number> {
     throw error;
   }
   if (config.proxy !== undefined) return serveProxy(config, config.proxy, clientTls, peerTls, log);
+  const failStop = new FailStop(log);
   let member: Member;
   try {
-    member = await Member.start(config, log, peerTls);
+    member = await Member.start(config, log, peerTls, failStop.fatal);
   } catch (error) {
     if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
     throw error;
@@ -70,10 +77,11 @@ export async function serve(flags: ServeFlags): Promise<number> {
     await member.stop();
     throw error;
   }
+  for (const server of servers) failStop.guard(server);
   clientTls?.watch(log);
   peerTls?.watch(log);
 
-  return new Promise<number>((resolve) => {
+  return new Promise<ServeOutcome>((resolve) => {
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
@@ -96,22 +104,33 @@ export async function serve(flags: ServeFlags): Promise<number> {
       clientTls?.close();
       peerTls?.close();
       log.info('stopped');
-      resolve(0);
+      resolve('stopped');
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
     member.onRemoved = () => void stop('removed from the cluster');
+    void failStop.halted.then(() => resolve('halted'));
   });
 }
 
+/** An idle keep-alive connection is closed after this long (Node's default, stated). */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** A connection that has not sent a whole request head by then is closed (Node checks every 30 s). */
+const HEADERS_TIMEOUT_MS = 10_000;
+
 async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger, halfClosedAnswered = false): Promise<void> {
+  const cap = new ConnectionCap(config.maxClientConnections, log);
   for (const url of config.listenClientUrls) {
     const server = createListener(url, handler, tls, 'clients', log);
+    // Watches run as long as they like; idle and half-sent connections do not hold descriptors.
     server.requestTimeout = 0;
     if (halfClosedAnswered) answerHalfClosedClients(server);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    cap.admit(server);
     await listen(server, url, 'clients');
     servers.push(server);
-    log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}` });
+    log.info('serving clients', { url: `${url.protocol}//${url.hostname}:${(server.address() as AddressInfo).port}`, maxConnections: cap.max });
   }
 }
 
@@ -130,7 +149,7 @@ function answerHalfClosedClients(server: http.Server): void {
 }
 
 /** `--proxy on|readonly`: no data, no Raft; every client request goes to a member. */
-async function serveProxy(config: ServeConfig, proxyConfig: ProxyConfig, clientTls: TlsMaterial | undefined, peerTls: TlsMaterial | undefined, log: Logger): Promise<number> {
+async function serveProxy(config: ServeConfig, proxyConfig: ProxyConfig, clientTls: TlsMaterial | undefined, peerTls: TlsMaterial | undefined, log: Logger): Promise<ServeOutcome> {
   const proxy = new ProxyMember(proxyConfig, new Outbound(clientTls), new Outbound(peerTls), log, config.maxRequestBytes);
   await proxy.start();
   const servers: http.Server[] = [];
@@ -143,7 +162,7 @@ async function serveProxy(config: ServeConfig, proxyConfig: ProxyConfig, clientT
   }
   clientTls?.watch(log);
   log.info('proxy started', { mode: proxyConfig.mode, members: proxy.memberUrls.join(',') });
-  return new Promise<number>((resolve) => {
+  return new Promise<ServeOutcome>((resolve) => {
     const stop = (signal: string): void => {
       log.info('stopping', { signal });
       for (const server of servers) {
@@ -152,7 +171,7 @@ async function serveProxy(config: ServeConfig, proxyConfig: ProxyConfig, clientT
       }
       proxy.stop();
       clientTls?.close();
-      resolve(0);
+      resolve('stopped');
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   readonly peerScheme?: 'http' | 'https';
   /** What waitHealthy uses to reach https client URLs. */
   readonly clientTls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** Data dirs by member name, for members whose data must live elsewhere (a small disk, ...). */
+  readonly dataDirs?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -52,7 +54,7 @@ export class TestCluster {
     const peer = options.peerScheme ?? 'http';
     for (let i = 0; i < size; i++) {
       const name = `m${i + 1}`;
-      members.push({ name, clientUrl: `${client}://127.0.0.1:${await freePort()}`, peerUrl: `${peer}://127.0.0.1:${await freePort()}`, dataDir: path.join(root, name), process: undefined, closed: Promise.resolve(null), log: '' });
+      members.push({ name, clientUrl: `${client}://127.0.0.1:${await freePort()}`, peerUrl: `${peer}://127.0.0.1:${await freePort()}`, dataDir: options.dataDirs?.[name] ?? path.join(root, name), process: undefined, closed: Promise.resolve(null), log: '' });
     }
     const cluster = new TestCluster(root, members, extraFlags, options);
     for (const member of members) cluster.launch(member);

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.ts';
+import { ExitCode } from '../exit-code.ts';
 
 interface ServeArgs {
   name: string;
@@ -18,6 +19,7 @@ interface ServeArgs {
   logLevel: string;
   logFormat: string;
   maxRequestBytes: number;
+  maxClientConnections?: number;
   certFile?: string;
   keyFile?: string;
   trustedCaFile?: string;
@@ -55,6 +57,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
       .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text' })
       .option('max-request-bytes', { type: 'number', default: 1.5 * 1024 * 1024, describe: 'the largest request body accepted' })
+      .option('max-client-connections', { type: 'number', describe: 'client connections open at once; one more is closed at once (default: the open-file limit less 128, kept for storage and peers)' })
       .option('cert-file', { type: 'string', describe: 'TLS certificate of the client URLs (https://)' })
       .option('key-file', { type: 'string', describe: 'its private key' })
       .option('trusted-ca-file', { type: 'string', describe: 'the CA whose client certificates are accepted' })
@@ -82,7 +85,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   handler: async (argv) => {
     const { serve, ServeError } = await import('../../server/serve.ts');
     try {
-      process.exitCode = await serve(argv);
+      // A halted member exits at once: a storage call that never returns must not keep it alive.
+      if ((await serve(argv)) === 'halted') process.exit(ExitCode.HALTED);
     } catch (error) {
       if (error instanceof ServeError) throw new UsageError(`kvd serve: ${error.message}`);
       throw error;
