@@ -15,8 +15,8 @@ import type { ClusterMember } from '../helpers/cluster.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
 
-/** What the peer port answered a forged POST /raft: an HTTP status, or the error that ended the connection. */
-type Outcome = { readonly status: number } | { readonly error: string };
+/** What the leader's peer port (`peerUrl`) answered a forged POST /raft: an HTTP status, or the error that ended the connection. */
+type Outcome = { readonly peerUrl: string } & ({ readonly status: number } | { readonly error: string });
 
 async function clientJson(url: string): Promise<{ status: number; clusterId: string; body: unknown }> {
   const response = await fetch(url);
@@ -49,9 +49,9 @@ async function forgeWrite(cluster: TestCluster, ca: CertFiles, cert: CertFiles, 
     });
     request.on('response', (response) => {
       response.resume();
-      resolve({ status: response.statusCode ?? 0 });
+      resolve({ peerUrl: peerURLs[0]!, status: response.statusCode ?? 0 });
     });
-    request.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve({ peerUrl: peerURLs[0]!, error: error.code ?? error.message }));
     request.end(Buffer.concat([length, frame]));
   });
 }
@@ -105,8 +105,8 @@ describe('the peer port lets in members only (issue 15: --peer-cert-allowed-cn, 
     const outcome = await forgeWrite(cluster, ca, app, '/forged');
     assert.ok('error' in outcome, `the peer port answered HTTP ${JSON.stringify(outcome)} to a non-member`);
     for (const m of cluster.members) assert.equal(await readAfterBarrier(m, '/forged'), 404);
-    const leader = cluster.members.find((m) => /refused a TLS peer connection/.test(m.log)) ?? cluster.members[0]!;
-    await cluster.waitForLog(leader, /refused a TLS peer connection .*its CN \\?"app\\?" is not --peer-cert-allowed-cn \\?"kvd-member\\?"/);
+    const attacked = cluster.members.find((m) => m.peerUrl === outcome.peerUrl)!;
+    await cluster.waitForLog(attacked, /refused a TLS peer connection .*its CN \\?"app\\?" is not --peer-cert-allowed-cn \\?"kvd-member\\?"/);
   });
 
   it('--peer-cert-allowed-hostname admits a certificate valid for that name by its SANs, and refuses one that is not', async () => {
@@ -117,7 +117,7 @@ describe('the peer port lets in members only (issue 15: --peer-cert-allowed-cn, 
     assert.equal(await readAfterBarrier(cluster.members[0]!, '/by-app'), 404);
     await cluster.waitForLog(cluster.members[0]!, /refused a TLS peer connection .*not valid for --peer-cert-allowed-hostname/);
     // The same forged message with the member certificate gets through: the refusal above is the certificate's.
-    assert.deepEqual(await forgeWrite(cluster, ca, member, '/by-member'), { status: 204 });
+    assert.deepEqual(await forgeWrite(cluster, ca, member, '/by-member'), { peerUrl: cluster.members[0]!.peerUrl, status: 204 });
     assert.equal(await readAfterBarrier(cluster.members[0]!, '/by-member'), 200);
   });
 
