@@ -54,8 +54,9 @@ for (const { name, start } of CLUSTERS) {
     after(async () => cluster?.stop());
 
     it('watch misses and duplicates no event of 1,000 writes while its endpoint is killed', async () => {
-      const watcher = background(KVCTL_BIN, ['--endpoints', cluster.endpoints.join(','), 'watch', '-r', '/fo', '--count', '1000', '-w', 'json']);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // From the current index: the watch sees every write however late the process starts.
+      const now = (await fetch(`${cluster.endpoints[0]}/v2/keys/`)).headers.get('x-etcd-index')!;
+      const watcher = background(KVCTL_BIN, ['--endpoints', cluster.endpoints.join(','), 'watch', '-r', '/fo', '--count', '1000', '-w', 'json', '--after-index', now]);
       const writers = cluster.endpoints.slice(1);
       for (let i = 0; i < 1000; i++) {
         await createOnce(writers, `/fo/${i}`, String(i));
