@@ -65,11 +65,13 @@ describe('kvd serve --proxy', function () {
       const direct = await fetch(`${cluster.members[2]!.clientUrl}/v2/keys/px/hello`);
       assert.equal(((await direct.json()) as { node: { value: string } }).node.value, 'world');
       // It learned every member from the one it was given.
-      await new Promise((resolve) => setTimeout(resolve, 700));
-      assert.match(proxy.log, /proxy: members clientURLs=http:\/\/127\.0\.0\.1:\d+,http:\/\/127\.0\.0\.1:\d+,http:\/\/127\.0\.0\.1:\d+/);
+      const learned = /proxy: members clientURLs=http:\/\/127\.0\.0\.1:\d+,http:\/\/127\.0\.0\.1:\d+,http:\/\/127\.0\.0\.1:\d+/;
+      for (const deadline = Date.now() + 20_000; !learned.test(proxy.log) && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(proxy.log, learned);
 
-      const watcher = background(KVCTL_BIN, ['--endpoints', proxy.url, 'watch', '-r', '/pw', '--forever', '--count', '300', '-w', 'json']);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // From the current index: the watch sees every write however late the process starts.
+      const now = (await fetch(`${proxy.url}/v2/keys/`)).headers.get('x-etcd-index')!;
+      const watcher = background(KVCTL_BIN, ['--endpoints', proxy.url, 'watch', '-r', '/pw', '--forever', '--count', '300', '-w', 'json', '--after-index', now]);
       const writers = [cluster.members[1]!.clientUrl, cluster.members[2]!.clientUrl];
       for (let i = 0; i < 300; i++) {
         await createOnce(writers, `/pw/${i}`);
