@@ -143,8 +143,8 @@ describe('kvd serve: a three-member cluster', function () {
     assert.equal((await etcdctl('update', '/ctl/a', '11')).stdout, '11\n');
     assert.equal((await etcdctl('ls', '-r', '--sort', '/ctl')).stdout, '/ctl/a\n/ctl/b\n/ctl/d\n');
     assert.equal((await etcdctl('rm', '/ctl/b')).code, 0);
-    const watch = etcdctl('watch', '/ctl/a');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = (await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/`)).headers.get('x-etcd-index')!;
+    const watch = etcdctl('watch', '--after-index', now, '/ctl/a');
     await etcdctl('set', '/ctl/a', 'watched');
     assert.equal((await watch).stdout, 'watched\n');
     const members = await etcdctl('member', 'list');
