@@ -3,12 +3,12 @@ import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
 import { benchCommand } from './commands/bench.ts';
-import { delCommand } from './commands/del.ts';
+import { delCommand, rmdirCommand } from './commands/del.ts';
 import { getCommand } from './commands/get.ts';
 import { lsCommand } from './commands/ls.ts';
 import { memberCommand } from './commands/member.ts';
 import { mkdirCommand } from './commands/mkdir.ts';
-import { putCommand } from './commands/put.ts';
+import { mkCommand, putCommand, updateCommand } from './commands/put.ts';
 import { discoverCommand } from './commands/discover.ts';
 import { electCommand } from './commands/elect.ts';
 import { endpointCommand } from './commands/endpoint.ts';
@@ -38,6 +38,9 @@ export function kvctlParser(args: readonly string[]) {
     .command(delCommand)
     .command(lsCommand)
     .command(mkdirCommand)
+    .command(mkCommand)
+    .command(updateCommand)
+    .command(rmdirCommand)
     .command(memberCommand)
     .command(watchCommand)
     .command(lockCommand)
@@ -48,6 +51,7 @@ export function kvctlParser(args: readonly string[]) {
     .command(endpointCommand)
     .command(statusCommand)
     .command(benchCommand)
+    .command('version', 'print kvctl\'s version (the same as --version)', (y: Argv) => y.example('$0 version', 'print the version'), () => processIo.out(VERSION))
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',

@@ -1,9 +1,7 @@
 import type { Argv } from 'yargs';
-import { stderrColor } from './color.ts';
-import { UsageError, describeError, exitCodeFor } from './errors.ts';
+import { UsageError } from './errors.ts';
 import { ExitCode } from './exit-code.ts';
-import { processIo } from './io.ts';
-import { Interrupted } from './signals.ts';
+import { reportError } from './report-error.ts';
 
 /**
  * Runs a yargs program: the one place where errors become a line on stderr and an exit code.
@@ -28,11 +26,6 @@ export async function runProgram<T>(parser: Argv<T>, version: string, envPrefix:
     await program.parseAsync();
     return Number(process.exitCode ?? ExitCode.OK);
   } catch (error) {
-    // Stopped by a signal: the user asked for it, nothing to explain.
-    if (error instanceof Interrupted) return error.exitCode;
-    // Red on a terminal; plain when stderr is not one or NO_COLOR is set.
-    processIo.err(describeError(error).replace(/^Error:/, stderrColor.red.bold('Error:')));
-    if (error instanceof UsageError) processIo.err('(see --help)');
-    return exitCodeFor(error);
+    return reportError(error);
   }
 }

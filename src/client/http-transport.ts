@@ -1,5 +1,5 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import { neverSent } from '../api/network-errors.ts';
 import { UnavailableError } from './errors.ts';
 
@@ -73,20 +73,29 @@ type AttemptFailure = { readonly kind: 'not-sent' | 'maybe-sent'; readonly reaso
 export class HttpTransport {
   private readonly options: TransportOptions;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent: https.Agent;
+  /** Made on the first https:// request: loading TLS costs kvctl's start-up ~10 ms otherwise. */
+  private httpsAgent: https.Agent | undefined;
   private preferred = 0;
 
   constructor(options: TransportOptions) {
     if (options.endpoints.length === 0) throw new RangeError('no endpoints given');
     this.options = options;
-    const tls = options.tls;
-    this.httpsAgent = new https.Agent({
+  }
+
+  private httpsModule(): typeof https {
+    return process.getBuiltinModule('node:https');
+  }
+
+  private httpsAgentFor(): https.Agent {
+    const tls = this.options.tls;
+    this.httpsAgent ??= new (this.httpsModule().Agent)({
       keepAlive: true,
       ...(tls?.ca ? { ca: tls.ca } : {}),
       ...(tls?.cert ? { cert: tls.cert } : {}),
       ...(tls?.key ? { key: tls.key } : {}),
       rejectUnauthorized: tls?.verify ?? true,
     });
+    return this.httpsAgent;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -118,7 +127,7 @@ export class HttpTransport {
 
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgent?.destroy();
   }
 
   private attempt(endpoint: string, req: HttpRequest): Promise<HttpResponse | AttemptFailure> {
@@ -151,11 +160,10 @@ export class HttpTransport {
         this.options.debug?.(`${req.method} ${url.href} -> ${what} (${Math.round(performance.now() - started)} ms)`);
         resolve(outcome);
       };
-      const request = (isHttps ? https : http).request(url, {
-        method: req.method,
-        headers,
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-      });
+      const options = { method: req.method, headers };
+      const request = isHttps
+        ? this.httpsModule().request(url, { ...options, agent: this.httpsAgentFor() })
+        : http.request(url, { ...options, agent: this.httpAgent });
       let sent = false;
       const timer = setTimeout(() => {
         settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${timeoutMs} ms` });
