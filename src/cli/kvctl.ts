@@ -84,5 +84,5 @@ export function completionScript(shell: CompletionShell): Promise<string> {
 }
 
 export function kvctl(args: readonly string[]): Promise<number> {
-  return runProgram(kvctlParser(args), VERSION, 'KVCTL_');
+  return runProgram(kvctlParser(args), args, VERSION, 'KVCTL_');
 }

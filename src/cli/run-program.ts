@@ -1,12 +1,14 @@
 import type { Argv } from 'yargs';
 import { UsageError } from './errors.ts';
 import { ExitCode } from './exit-code.ts';
+import { processIo } from './io.ts';
 import { reportError } from './report-error.ts';
+import { ignoreUnknownEnv } from './unknown-env.ts';
 
 /**
  * Runs a yargs program: the one place where errors become a line on stderr and an exit code.
  */
-export async function runProgram<T>(parser: Argv<T>, version: string, envPrefix: string): Promise<number> {
+export async function runProgram<T>(parser: Argv<T>, args: readonly string[], version: string, envPrefix: string): Promise<number> {
   // yargs reads a variable named exactly like the prefix ("KVD_") as an option with an empty
   // name, which strict mode refuses: such a variable means nothing to us, so drop it.
   delete process.env[envPrefix];
@@ -15,6 +17,7 @@ export async function runProgram<T>(parser: Argv<T>, version: string, envPrefix:
     .help()
     .alias('h', 'help')
     .alias('v', 'version')
+    .middleware(ignoreUnknownEnv(parser as Argv<unknown>, envPrefix, args, (line) => processIo.err(line)), true)
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
     .strict()

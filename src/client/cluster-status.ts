@@ -1,4 +1,5 @@
 import type { HttpTransport } from './http-transport.ts';
+import { checkV2Api } from './keys-client.ts';
 import { MembersClient } from './members-client.ts';
 import type { HttpResponse } from './http-transport.ts';
 
@@ -88,6 +89,8 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
     const latencyMs = Math.round((performance.now() - started) * 100) / 100;
     if (health instanceof Error) return { endpoint, healthy: false, error: health.message.replace(/^no endpoint answered \((.*)\)$/, '$1'), probedAt };
     const [self, version, keys, metrics] = await Promise.all([get('/v2/stats/self'), get('/version'), get('/v2/keys/'), get('/metrics')]);
+    const notV2 = keys && checkV2Api(keys);
+    if (notV2) return { endpoint, healthy: false, error: notV2, latencyMs, probedAt };
     const healthBody = json(health);
     const healthy = health.status === 200 && (healthBody?.health === 'true' || healthBody?.health === true);
     const selfBody = json(self);

@@ -125,6 +125,11 @@ export class HttpTransport {
     return new HttpTransport({ ...this.options, endpoints: [endpoint], timeoutMs });
   }
 
+  /** A transport to the same endpoints with another per-attempt timeout (the caller closes it). */
+  withTimeout(timeoutMs: number): HttpTransport {
+    return new HttpTransport({ ...this.options, timeoutMs });
+  }
+
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent?.destroy();

@@ -77,5 +77,6 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         },
         deps,
       ),
+      'a linearizable read',
     ),
 };

@@ -68,5 +68,6 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
         { key: normalizeKey(argv.KEY), recursive: argv.recursive, slash: argv.p, consistency: argv.consistency, format: formatOf(argv) },
         deps,
       ),
+      'a linearizable read',
     ),
 };
