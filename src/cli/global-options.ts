@@ -74,8 +74,14 @@ export interface KeysDeps {
   readonly io: Io;
 }
 
-export function formatOf(args: GlobalArgs, fallback: OutputFormat = 'simple'): OutputFormat {
-  return args.writeOut ?? fallback;
+/**
+ * The output format asked for with -w, or the command's own default. A format the command does
+ * not print (most have no table) is refused before anything is sent, never silently ignored.
+ */
+export function formatOf(args: GlobalArgs, fallback: OutputFormat = 'simple', offered: readonly OutputFormat[] = ['simple', 'json']): OutputFormat {
+  const format = args.writeOut ?? fallback;
+  if (!offered.includes(format)) throw new UsageError(`-w ${format}: this command prints ${offered.join(' or ')}`);
+  return format;
 }
 
 function readPem(flag: string, file: string | undefined): Buffer | undefined {

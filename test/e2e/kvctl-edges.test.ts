@@ -73,6 +73,17 @@ describe('kvctl edges: environment, etcdctl aliases, --ttl 0, servers that are n
     assert.equal((await kvctl(['put', '/ttl/a', 'v', '--ttl', '1'])).code, 0);
   });
 
+  it('-w table is refused, before anything is sent, by a command that has no table', async () => {
+    for (const args of [['get', '/table/a'], ['put', '/table/a', 'v'], ['watch', '/table/a']]) {
+      const result = await kvctl([...args, '-w', 'table']);
+      assert.deepEqual(result, { code: 1, stdout: '', stderr: 'Error: -w table: this command prints simple or json\n(see --help)\n' }, args.join(' '));
+    }
+    assert.equal((await kvctl(['get', '/table/a'])).code, 2, 'put -w table wrote nothing');
+    const members = await kvctl(['member', 'list', '-w', 'table']);
+    assert.equal(members.code, 0, members.stderr);
+    assert.match(members.stdout, /^ID\s+NAME\s+PEER URLS/);
+  });
+
   describe('an endpoint that does not speak the v2 API', () => {
     let server: http.Server;
     let endpoint: string;

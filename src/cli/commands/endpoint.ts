@@ -11,7 +11,7 @@ import { formatOf, transportFor } from '../global-options.ts';
 import type { Io } from '../io.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
-import { formatTable } from '../printers.ts';
+import { OUTPUT_FORMATS, formatTable } from '../printers.ts';
 
 export interface EndpointDeps {
   readonly io: Io;
@@ -70,7 +70,7 @@ function handle(run: typeof runEndpointHealth, fallback: OutputFormat) {
     const timeoutMs = parseDuration(a.timeout);
     const transport = transportFor(a, processIo);
     try {
-      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback), { io: processIo, probe: (e) => probeOnce(transport, e, timeoutMs) });
+      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback, OUTPUT_FORMATS), { io: processIo, probe: (e) => probeOnce(transport, e, timeoutMs) });
     } finally {
       transport.close();
     }

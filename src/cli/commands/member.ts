@@ -8,7 +8,7 @@ import { formatOf, transportFor } from '../global-options.ts';
 import type { Io } from '../io.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
-import { formatTable } from '../printers.ts';
+import { OUTPUT_FORMATS, formatTable } from '../printers.ts';
 
 export interface MemberDeps {
   readonly members: Pick<MembersClient, 'list' | 'leader' | 'add' | 'remove' | 'update' | 'promote' | 'transferLeadership'>;
@@ -80,7 +80,7 @@ export const memberCommand: CommandModule<GlobalArgs, MemberArgs> = {
   describe: 'list and change the cluster\'s members',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('list', 'list the members (a table unless -w simple|json)', {}, (argv) => withMembers(args(argv), (deps) => runMemberList(formatOf(args(argv), 'table'), deps)))
+      .command('list', 'list the members (a table unless -w simple|json)', {}, (argv) => withMembers(args(argv), (deps) => runMemberList(formatOf(args(argv), 'table', OUTPUT_FORMATS), deps)))
       .command(
         'add <name> <peer-urls>',
         'add a member (then start it with --initial-cluster-state existing)',
