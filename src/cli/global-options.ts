@@ -65,7 +65,9 @@ export function globalOptions(env: NodeJS.ProcessEnv = process.env): Record<stri
 }
 
 export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
-  return argv.options(globalOptions()) as unknown as Argv<T & GlobalArgs>;
+  const options = globalOptions();
+  // Under their own heading, after each command's own options in --help.
+  return argv.options(options).group([...Object.keys(options), 'help', 'version'], 'Global options:') as unknown as Argv<T & GlobalArgs>;
 }
 
 /** What a keys command needs from the outside world; tests pass fakes. */

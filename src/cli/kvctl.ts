@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
 import { benchCommand } from './commands/bench.ts';
@@ -18,12 +18,35 @@ import { registerCommand } from './commands/register.ts';
 import { statusCommand } from './commands/status.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
+import type { GlobalArgs } from './global-options.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { processIo } from './io.ts';
 import { runProgram } from './run-program.ts';
 
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
+
+type AnyCommand = CommandModule<GlobalArgs, never>;
+
+const COMMANDS = [
+  getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, memberCommand, watchCommand,
+  lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
+] as unknown as readonly AnyCommand[];
+
+/**
+ * The command with its own options listed before the global ones in its --help: yargs lists
+ * option groups in the order they are made, and the global options' group is made first.
+ */
+function ownOptionsFirst(command: AnyCommand): AnyCommand {
+  const { builder } = command;
+  return {
+    ...command,
+    builder: (y) => {
+      const grouped = y.group([], 'Positionals:').group([], 'Options:');
+      return (typeof builder === 'function' ? builder(grouped) : grouped.options(builder ?? {})) as Argv<never>;
+    },
+  };
+}
 
 /** The kvctl command tree, for --help, completions and tests. */
 export function kvctlParser(args: readonly string[]) {
@@ -33,24 +56,7 @@ export function kvctlParser(args: readonly string[]) {
     .env('KVCTL_')
     // `kvctl watch KEY -- CMD ARGS...`: what follows `--` is the command, not kvctl's options.
     .parserConfiguration({ 'populate--': true })
-    .command(getCommand)
-    .command(putCommand)
-    .command(delCommand)
-    .command(lsCommand)
-    .command(mkdirCommand)
-    .command(mkCommand)
-    .command(updateCommand)
-    .command(rmdirCommand)
-    .command(memberCommand)
-    .command(watchCommand)
-    .command(lockCommand)
-    .command(electCommand)
-    .command(queueCommand)
-    .command(registerCommand)
-    .command(discoverCommand)
-    .command(endpointCommand)
-    .command(statusCommand)
-    .command(benchCommand)
+    .command(COMMANDS.map(ownOptionsFirst))
     .command('version', 'print kvctl\'s version (the same as --version)', (y: Argv) => y.example('$0 version', 'print the version'), () => processIo.out(VERSION))
     .command(
       'completion [shell]',

@@ -18,11 +18,16 @@ export async function runProgram<T>(parser: Argv<T>, args: readonly string[], ve
     .alias('h', 'help')
     .alias('v', 'version')
     .middleware(ignoreUnknownEnv(parser as Argv<unknown>, envPrefix, args, (line) => processIo.err(line)), true)
-    .demandCommand(1, 'name a command (see --help)')
+    .demandCommand(1)
     .recommendCommands()
     .strict()
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message, error) => {
+    .fail((message, error, failed) => {
+      // A command group named without a subcommand (`kvctl member`): its help lists them.
+      if (error === undefined && /^Not enough non-option arguments/.test(message)) {
+        failed.showHelp((help) => processIo.err(help));
+        throw new UsageError('name a command (the list is above)');
+      }
       throw error ?? new UsageError(message);
     });
   try {
