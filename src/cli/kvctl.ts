@@ -20,6 +20,7 @@ import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
 import type { GlobalArgs } from './global-options.ts';
 import { addGlobalOptions } from './global-options.ts';
+import { ownOptionsFirst } from './help-layout.ts';
 import { processIo } from './io.ts';
 import { runProgram } from './run-program.ts';
 
@@ -33,16 +34,13 @@ const COMMANDS = [
   lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
 ] as unknown as readonly AnyCommand[];
 
-/**
- * The command with its own options listed before the global ones in its --help: yargs lists
- * option groups in the order they are made, and the global options' group is made first.
- */
-function ownOptionsFirst(command: AnyCommand): AnyCommand {
+/** The command with its own options listed before the global ones in its --help. */
+function withOwnOptionsFirst(command: AnyCommand): AnyCommand {
   const { builder } = command;
   return {
     ...command,
     builder: (y) => {
-      const grouped = y.group([], 'Positionals:').group([], 'Options:');
+      const grouped = ownOptionsFirst(y);
       return (typeof builder === 'function' ? builder(grouped) : grouped.options(builder ?? {})) as Argv<never>;
     },
   };
@@ -56,7 +54,7 @@ export function kvctlParser(args: readonly string[]) {
     .env('KVCTL_')
     // `kvctl watch KEY -- CMD ARGS...`: what follows `--` is the command, not kvctl's options.
     .parserConfiguration({ 'populate--': true })
-    .command(COMMANDS.map(ownOptionsFirst))
+    .command(COMMANDS.map(withOwnOptionsFirst))
     .command('version', 'print kvctl\'s version (the same as --version)', (y: Argv) => y.example('$0 version', 'print the version'), () => processIo.out(VERSION))
     .command(
       'completion [shell]',
