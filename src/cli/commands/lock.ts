@@ -4,7 +4,6 @@ import { KVCTL_DIR } from '../../client/services.ts';
 import type { Turn } from '../../client/turn.ts';
 import { takeTurn } from '../../client/turn.ts';
 import { runChild } from '../child.ts';
-import { ExitCode } from '../exit-code.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
@@ -44,8 +43,7 @@ export async function runLock(options: LockOptions, deps: LockDeps): Promise<num
   try {
     if (options.command === undefined) {
       deps.io.out(options.format === 'json' ? JSON.stringify({ name: options.name, key: turn.key }) : turn.key);
-      await holdUntil(deps.signal, turn.lost);
-      return ExitCode.OK;
+      return await holdUntil(deps.signal, turn.lost);
     }
     const code = await exec(options.command, turn.lost);
     if (turn.lost.aborted) throw turn.lost.reason;

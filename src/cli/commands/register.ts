@@ -27,7 +27,8 @@ export async function runRegister(options: RegisterOptions, deps: SessionDeps): 
   const lease = await registerInstance(deps.client, key, options.address, options.ttlSeconds, (message) => deps.io.err(`warning: ${message}`));
   try {
     deps.io.out(options.format === 'json' ? JSON.stringify({ key, address: options.address, ttl: options.ttlSeconds }) : `registered ${key}=${options.address} (ttl ${options.ttlSeconds}s)`);
-    await new Promise<void>((resolve) => (deps.signal.aborted ? resolve() : deps.signal.addEventListener('abort', () => resolve(), { once: true })));
+    // Until signalled: the signal's Interrupted makes the exit code 128+N.
+    await new Promise<never>((_, reject) => (deps.signal.aborted ? reject(deps.signal.reason) : deps.signal.addEventListener('abort', () => reject(deps.signal.reason), { once: true })));
   } finally {
     lease.close();
     await deleteQuietly(deps.client, key).catch((error: Error) => deps.io.err(`warning: could not remove ${key} (${error.message}); it expires in ${options.ttlSeconds}s`));
