@@ -89,7 +89,7 @@ for (const { name, start } of TARGETS) {
         const { client, close } = clientFor(target.endpoints);
         try {
           for (let i = 0; i < rounds; i++) {
-            const code = await runLock({ name: 'turns', ttlSeconds: 5, command: ['x'], format: 'simple' }, {
+            const code = await runLock({ name: 'turns', ttlSeconds: 5, command: ['x'], format: 'simple', limit: 1 }, {
               client, io: new BufferIo(), signal: never,
               exec: async () => {
                 log.push(`enter ${who}`);
