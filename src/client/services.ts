@@ -1,7 +1,7 @@
 import { ErrorCode } from '../api/error-code.ts';
 import { EtcdError } from './errors.ts';
 import type { KeysClient } from './keys-client.ts';
-import { Lease } from './lease.ts';
+import { Lease, LeaseLostError } from './lease.ts';
 import { childrenInOrder } from './turn.ts';
 
 /** Where `kvctl register` puts services unless told otherwise: visible, so curl users find them. */
@@ -28,20 +28,69 @@ export async function listInstances(client: Pick<KeysClient, 'get'>, dir: string
   return { instances, etcdIndex };
 }
 
+/** Another live process holds the instance: its key exists and is not ours. */
+export class InstanceTaken extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstanceTaken';
+  }
+}
+
+/** A registered instance: its key kept alive by `lease`, until `deregister`. */
+export interface Registration {
+  readonly lease: Lease;
+  /** Stops the lease and deletes the key if it is still the one this registration created. */
+  deregister(): Promise<void>;
+}
+
+type RegistryClient = Pick<KeysClient, 'get' | 'set' | 'refresh' | 'delete'>;
+
 /**
- * Registers an instance: writes its key with a TTL and keeps it alive; if it expired anyway (the
- * member was cut off for longer than the TTL), it is written again. The caller closes the lease
- * and deletes the key when the instance goes away.
+ * Registers an instance: creates its key with a TTL (refused with InstanceTaken when another
+ * process holds it) and keeps it alive; if it expired anyway (the member was cut off for longer
+ * than the TTL), it is created again, unless another process took the name meanwhile: then the
+ * lease is lost. The key is known as ours by its createdIndex, so that a registration never
+ * deletes one it did not create.
  */
-export async function registerInstance(client: Pick<KeysClient, 'set' | 'refresh'>, key: string, address: string, ttlSeconds: number, warn: (message: string) => void): Promise<Lease> {
-  const write = async (): Promise<void> => {
-    await client.set(key, address, { ttl: ttlSeconds });
+export async function registerInstance(client: RegistryClient, key: string, address: string, ttlSeconds: number, warn: (message: string) => void): Promise<Registration> {
+  let createdIndex = 0;
+  const create = async (): Promise<void> => {
+    try {
+      const { event } = await client.set(key, address, { ttl: ttlSeconds, prevExist: false });
+      createdIndex = event.node?.createdIndex ?? 0;
+    } catch (error) {
+      if (!(error instanceof EtcdError && error.errorCode === ErrorCode.NodeExist)) throw error;
+      throw new InstanceTaken(`${key} is registered by another process: wait for it to stop (or its TTL to run out), or choose another instance name`);
+    }
   };
   const sentAt = Date.now();
-  await write();
-  const lease = new Lease(client, key, { ttlSeconds, recreate: write, warn });
+  await create();
+  const recreate = (): Promise<void> =>
+    create().catch((error: unknown) => {
+      throw error instanceof InstanceTaken ? new LeaseLostError(`${key} expired, and another process registered that instance since`) : error;
+    });
+  const lease = new Lease(client, key, { ttlSeconds, recreate, warn });
   lease.start(sentAt);
-  return lease;
+  return {
+    lease,
+    deregister: async () => {
+      lease.close();
+      await deleteIfCreatedAt(client, key, createdIndex);
+    },
+  };
+}
+
+/** Deletes `key` if it is the node created at `createdIndex` (compare-and-delete on its modifiedIndex). */
+async function deleteIfCreatedAt(client: Pick<KeysClient, 'get' | 'delete'>, key: string, createdIndex: number): Promise<void> {
+  try {
+    const { event } = await client.get(key, { quorum: true });
+    if (event.node?.createdIndex !== createdIndex || event.node.modifiedIndex === undefined) return;
+    await client.delete(key, { prevIndex: event.node.modifiedIndex });
+  } catch (error) {
+    // Gone, or changed hands between the read and the delete: not ours to delete.
+    const notOurs = error instanceof EtcdError && (error.errorCode === ErrorCode.KeyNotFound || error.errorCode === ErrorCode.TestFailed);
+    if (!notOurs) throw error;
+  }
 }
 
 /**

@@ -85,3 +85,45 @@ describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', fun
     assert.equal(line.stdout.trim().split('\n').length, 1, 'the waiter left the line');
   });
 });
+
+describe('kvctl register: ownership of an instance', function () {
+  this.timeout(60_000);
+  let cluster: TestCluster;
+  const started: Background[] = [];
+  const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', cluster.endpoints, ...args]);
+  const bg = (...args: string[]) => {
+    const process = background(KVCTL_BIN, ['--endpoints', cluster.endpoints, ...args]);
+    started.push(process);
+    return process;
+  };
+
+  before(async () => {
+    requireBinary();
+    cluster = await TestCluster.start(1);
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((process) => process.stop('SIGKILL')));
+  });
+  after(async () => cluster?.destroy());
+
+  it('a second register of a live instance is refused with exit 3, and the first keeps it', async () => {
+    const first = bg('register', 'web', 'web-1', '10.0.0.1:80', '--ttl', '5');
+    await first.waitFor(/^registered /);
+    const second = await kvctl('register', 'web', 'web-1', '10.0.0.2:80', '--ttl', '5');
+    assert.equal(second.code, 3, second.stderr);
+    assert.match(second.stderr, /^Error: \/services\/web\/web-1 is registered by another process/);
+    assert.equal((await kvctl('get', '/services/web/web-1')).stdout, '10.0.0.1:80\n');
+    assert.equal(await first.stop('SIGTERM'), 128 + 15);
+    assert.equal((await kvctl('get', '/services/web/web-1')).code, 2, 'the owner deregistered it');
+  });
+
+  it('a register never deletes a registration it did not create', async () => {
+    const first = bg('register', 'api', 'api-1', '10.0.0.1:80', '--ttl', '5');
+    await first.waitFor(/^registered /);
+    // Someone replaces the instance under it (as if it had expired and been taken over).
+    assert.equal((await kvctl('del', '/services/api/api-1')).code, 0);
+    assert.equal((await kvctl('put', '/services/api/api-1', '10.0.0.9:80')).code, 0);
+    assert.equal(await first.stop('SIGTERM'), 128 + 15);
+    assert.equal((await kvctl('get', '/services/api/api-1')).stdout, '10.0.0.9:80\n', 'the other registration is still there');
+  });
+});

@@ -1,13 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { registerInstance, serviceDir } from '../../client/services.ts';
-import { deleteQuietly } from '../../client/turn.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
 import { runSessionCommand } from '../run-keys-command.ts';
-import { checkTtl, prefixOption, segmentName, ttlOption } from '../session-options.ts';
+import { checkTtl, holdUntil, prefixOption, segmentName, ttlOption } from '../session-options.ts';
 
 export interface RegisterOptions {
   readonly prefix: string;
@@ -24,14 +23,13 @@ export interface RegisterOptions {
  */
 export async function runRegister(options: RegisterOptions, deps: SessionDeps): Promise<void> {
   const key = `${serviceDir(options.prefix, options.service)}/${options.instance}`;
-  const lease = await registerInstance(deps.client, key, options.address, options.ttlSeconds, (message) => deps.io.err(`warning: ${message}`));
+  const registration = await registerInstance(deps.client, key, options.address, options.ttlSeconds, (message) => deps.io.err(`warning: ${message}`));
   try {
     deps.io.out(options.format === 'json' ? JSON.stringify({ key, address: options.address, ttl: options.ttlSeconds }) : `registered ${key}=${options.address} (ttl ${options.ttlSeconds}s)`);
-    // Until signalled: the signal's Interrupted makes the exit code 128+N.
-    await new Promise<never>((_, reject) => (deps.signal.aborted ? reject(deps.signal.reason) : deps.signal.addEventListener('abort', () => reject(deps.signal.reason), { once: true })));
+    // Until signalled (exit 128+N), or until another process took the instance (exit 6).
+    await holdUntil(deps.signal, registration.lease.signal);
   } finally {
-    lease.close();
-    await deleteQuietly(deps.client, key).catch((error: Error) => deps.io.err(`warning: could not remove ${key} (${error.message}); it expires in ${options.ttlSeconds}s`));
+    await registration.deregister().catch((error: Error) => deps.io.err(`warning: could not remove ${key} (${error.message}); it expires in ${options.ttlSeconds}s`));
   }
 }
 
