@@ -1,4 +1,5 @@
 import { ErrorCode } from '../api/error-code.ts';
+import type { V2Node } from '../api/wire.ts';
 import { EtcdError } from './errors.ts';
 import type { KeysClient } from './keys-client.ts';
 import { Lease, LeaseLostError } from './lease.ts';
@@ -39,6 +40,8 @@ export class InstanceTaken extends Error {
 /** A registered instance: its key kept alive by `lease`, until `deregister`. */
 export interface Registration {
   readonly lease: Lease;
+  /** Writes a new value (a progress report) to the key, if it is still the one this registration created. */
+  update(value: string): Promise<void>;
   /** Stops the lease and deletes the key if it is still the one this registration created. */
   deregister(): Promise<void>;
 }
@@ -54,9 +57,10 @@ type RegistryClient = Pick<KeysClient, 'get' | 'set' | 'refresh' | 'delete'>;
  */
 export async function registerInstance(client: RegistryClient, key: string, address: string, ttlSeconds: number, warn: (message: string) => void): Promise<Registration> {
   let createdIndex = 0;
+  let value = address;
   const create = async (): Promise<void> => {
     try {
-      const { event } = await client.set(key, address, { ttl: ttlSeconds, prevExist: false });
+      const { event } = await client.set(key, value, { ttl: ttlSeconds, prevExist: false });
       createdIndex = event.node?.createdIndex ?? 0;
     } catch (error) {
       if (!(error instanceof EtcdError && error.errorCode === ErrorCode.NodeExist)) throw error;
@@ -73,6 +77,13 @@ export async function registerInstance(client: RegistryClient, key: string, addr
   lease.start(sentAt);
   return {
     lease,
+    update: async (next) => {
+      value = next;
+      const node = await nodeCreatedAt(client, key, createdIndex);
+      if (node === undefined) throw new LeaseLostError(`${key} is no longer this registration's`);
+      // Compare-and-swap: a registration that changed hands in between is left alone.
+      await client.set(key, next, { ttl: ttlSeconds, prevIndex: node.modifiedIndex! });
+    },
     deregister: async () => {
       lease.close();
       await deleteIfCreatedAt(client, key, createdIndex);
@@ -80,12 +91,23 @@ export async function registerInstance(client: RegistryClient, key: string, addr
   };
 }
 
+/** The node at `key` if it is the one created at `createdIndex`; undefined when it is gone or another. */
+async function nodeCreatedAt(client: Pick<KeysClient, 'get'>, key: string, createdIndex: number): Promise<V2Node | undefined> {
+  try {
+    const { event } = await client.get(key, { quorum: true });
+    return event.node?.createdIndex === createdIndex && event.node.modifiedIndex !== undefined ? event.node : undefined;
+  } catch (error) {
+    if (error instanceof EtcdError && error.errorCode === ErrorCode.KeyNotFound) return undefined;
+    throw error;
+  }
+}
+
 /** Deletes `key` if it is the node created at `createdIndex` (compare-and-delete on its modifiedIndex). */
 async function deleteIfCreatedAt(client: Pick<KeysClient, 'get' | 'delete'>, key: string, createdIndex: number): Promise<void> {
   try {
-    const { event } = await client.get(key, { quorum: true });
-    if (event.node?.createdIndex !== createdIndex || event.node.modifiedIndex === undefined) return;
-    await client.delete(key, { prevIndex: event.node.modifiedIndex });
+    const node = await nodeCreatedAt(client, key, createdIndex);
+    if (node === undefined) return;
+    await client.delete(key, { prevIndex: node.modifiedIndex! });
   } catch (error) {
     // Gone, or changed hands between the read and the delete: not ours to delete.
     const notOurs = error instanceof EtcdError && (error.errorCode === ErrorCode.KeyNotFound || error.errorCode === ErrorCode.TestFailed);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -6,6 +7,15 @@ import path from 'node:path';
 import type { Background } from '../helpers/binary.ts';
 import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
+
+/** As until, for a check that asks the cluster. */
+async function untilAsync(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** Resolves when `check` holds; rejects after `timeoutMs` with `what`. */
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -125,5 +135,26 @@ describe('kvctl register: ownership of an instance', function () {
     assert.equal((await kvctl('put', '/services/api/api-1', '10.0.0.9:80')).code, 0);
     assert.equal(await first.stop('SIGTERM'), 128 + 15);
     assert.equal((await kvctl('get', '/services/api/api-1')).stdout, '10.0.0.9:80\n', 'the other registration is still there');
+  });
+
+  it('register --stdin: each line read becomes the value (progress reports); it deregisters on SIGTERM', async () => {
+    const child = spawn(KVCTL_BIN, ['--endpoints', cluster.endpoints, 'register', 'jobs', 'worker-7', 'starting', '--ttl', '5', '--stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGTERM' ? 143 : -1))));
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    try {
+      await until('registered', () => stdout.startsWith('registered '));
+      const value = async () => (await kvctl('get', '/services/jobs/worker-7')).stdout;
+      assert.equal(await value(), 'starting\n');
+      child.stdin.write('resizing 42%\n');
+      await untilAsync('the first report', async () => (await value()) === 'resizing 42%\n');
+      child.stdin.end('resizing 99%\n');
+      await untilAsync('the second report', async () => (await value()) === 'resizing 99%\n');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 143);
+      assert.equal((await kvctl('get', '/services/jobs/worker-7')).code, 2, 'deregistered');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
