@@ -8,6 +8,15 @@ import type { Background } from '../helpers/binary.ts';
 import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 
+/** Whether a process runs (a zombie, stopped but not yet reaped, does not count). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** As until, for a check that asks the cluster. */
 async function untilAsync(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,6 +78,18 @@ describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', fun
       assert.ok(holding <= 3, `at most 3 at once: ${readFileSync(log, 'utf8')}`);
     }
     assert.equal(entered(), 5);
+  });
+
+  it('a lost session stops the command\'s whole process group (its grandchild too), and kvctl exits 6', async () => {
+    const pidFile = path.join(scratch, 'grandchild.pid');
+    const locker = bg('lock', 'lost', '--ttl', '3', '--', 'sh', '-c', `sleep 1000 & echo $! > ${pidFile}; wait`);
+    await until('the grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(alive(grandchild));
+    const key = (await kvctl('ls', '/_kvctl/locks/lost')).stdout.trim();
+    assert.equal((await kvctl('del', key)).code, 0, 'the session is lost: its key is gone');
+    assert.equal(await locker.closed, 6, locker.stderr);
+    await until('the grandchild to be stopped', () => !alive(grandchild));
   });
 
   it('--try exits 3 at once while the lock is held, and takes it when it is free', async () => {

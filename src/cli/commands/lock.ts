@@ -40,7 +40,9 @@ export interface LockDeps extends SessionDeps {
  * held, CMD is stopped and the command fails with LeaseLostError: the lock is never held by two.
  */
 export async function runLock(options: LockOptions, deps: LockDeps): Promise<number> {
-  const exec = deps.exec ?? ((command, stop) => runChild(command, { stop }));
+  // Its own process group, so that a lost session stops everything CMD started; not when CMD
+  // may read the terminal (then only CMD itself is stopped).
+  const exec = deps.exec ?? ((command, stop) => runChild(command, { stop, ownGroup: !process.stdin.isTTY }));
   const owner = `${os.hostname()}:${process.pid}`;
   const turn: Turn = await takeTurn(deps.client, `${LOCKS_DIR}/${options.name}`, owner, {
     ttlSeconds: options.ttlSeconds,
