@@ -35,7 +35,9 @@ export async function explainQuorumLoss(error: unknown, transport: HttpTransport
   const count = await countAnswering(transport, QUORUM_CHECK_TIMEOUT_MS);
   if (count === undefined || count.answering >= count.quorum) return error;
   const readHint = needs === 'a linearizable read' ? ' (--consistency s reads one member\'s own data)' : '';
-  return new UnavailableError(`no leader: ${count.answering} of ${count.voters} members answer; ${needs} needs ${count.quorum}${readHint}`);
+  // A write that reached a member before it timed out may still be committed once quorum is back.
+  const outcome = error instanceof Error && /may or may not have been applied/.test(error.message) ? ' (the request may or may not have been applied)' : '';
+  return new UnavailableError(`no leader: ${count.answering} of ${count.voters} members answer; ${needs} needs ${count.quorum}${readHint}${outcome}`);
 }
 
 /** What a long-running command (watch, lock, elect, queue, register, discover) needs. */
