@@ -29,6 +29,11 @@ export interface MemberStatus {
   /** Counters for rates: two probes apart, their difference over the time between. */
   readonly requestsTotal?: number;
   readonly proposalsTotal?: number;
+  /** From /metrics: proposals waiting to commit, open watchers, leader changes seen, fsync p99. */
+  readonly pendingProposals?: number;
+  readonly watchers?: number;
+  readonly leaderChanges?: number;
+  readonly fsyncP99Ms?: number;
   readonly probedAt: number;
 }
 
@@ -38,6 +43,10 @@ const PROPOSALS = ['kvd_proposals_committed_total', 'etcd_server_proposals_commi
 const COMMIT = ['kvd_raft_commit_index', 'etcd_server_proposals_committed_total'];
 const APPLIED = ['kvd_raft_applied_index', 'etcd_server_proposals_applied_total'];
 const KEYS = ['kvd_store_keys'];
+const PENDING = ['kvd_proposals_pending', 'etcd_server_proposals_pending'];
+const WATCHERS = ['kvd_watchers'];
+const LEADER_CHANGES = ['kvd_leader_changes_total', 'etcd_server_leader_changes_seen_total'];
+const FSYNC = ['kvd_disk_fsync_duration_seconds', 'etcd_disk_wal_fsync_duration_seconds'];
 
 /** Sums each metric family of a Prometheus text exposition (all label sets together). */
 export function parseMetrics(text: string): Map<string, number> {
@@ -50,6 +59,33 @@ export function parseMetrics(text: string): Map<string, number> {
     if (Number.isFinite(value)) sums.set(match[1]!, (sums.get(match[1]!) ?? 0) + value);
   }
   return sums;
+}
+
+/**
+ * The q-quantile (0..1) of a Prometheus histogram in a text exposition, as the upper bound of the
+ * first bucket that holds it (the resolution of the buckets); undefined without observations.
+ */
+export function histogramQuantile(text: string, name: string, q: number): number | undefined {
+  const buckets: Array<{ le: number; count: number }> = [];
+  const pattern = new RegExp(`^${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"[^}]*\\}\\s+(\\S+)`);
+  for (const line of text.split('\n')) {
+    const match = pattern.exec(line);
+    if (match !== null) buckets.push({ le: match[1] === '+Inf' ? Infinity : Number(match[1]), count: Number(match[2]) });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return undefined;
+  const bucket = buckets.find((b) => b.count >= q * total);
+  return bucket === undefined || bucket.le === Infinity ? buckets.findLast((b) => b.le !== Infinity)?.le : bucket.le;
+}
+
+function fsyncP99Ms(metrics: HttpResponse | undefined): number | undefined {
+  if (metrics?.status !== 200) return undefined;
+  for (const name of FSYNC) {
+    const seconds = histogramQuantile(metrics.body, name, 0.99);
+    if (seconds !== undefined) return seconds * 1000;
+  }
+  return undefined;
 }
 
 function firstOf(metrics: Map<string, number>, names: readonly string[]): number | undefined {
@@ -119,6 +155,10 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
       ...optional('keys', firstOf(counters, KEYS)),
       ...optional('requestsTotal', firstOf(counters, REQUESTS)),
       ...optional('proposalsTotal', firstOf(counters, PROPOSALS)),
+      ...optional('pendingProposals', firstOf(counters, PENDING)),
+      ...optional('watchers', firstOf(counters, WATCHERS)),
+      ...optional('leaderChanges', firstOf(counters, LEADER_CHANGES)),
+      ...optional('fsyncP99Ms', fsyncP99Ms(metrics)),
       probedAt,
     };
   } catch (error) {

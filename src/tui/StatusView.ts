@@ -2,12 +2,16 @@ import type { ChalkInstance } from 'chalk';
 import { Box, Text } from 'ink';
 import { createElement as h } from 'react';
 import type { ClusterSnapshot } from '../client/cluster-status.ts';
+import type { ClusterEvent } from './cluster-events.ts';
+import { clockTime } from './cluster-events.ts';
 import type { Tone } from './status-table.ts';
 import { columnsFor, headline, health, pad } from './status-table.ts';
 
 export interface StatusViewProps {
   /** Undefined until the first poll has answered. */
   readonly snapshot: ClusterSnapshot | undefined;
+  /** Recent changes, the newest last (none in a one-off view). */
+  readonly events?: readonly ClusterEvent[];
   readonly selected: number;
   readonly showHelp: boolean;
   readonly width: number;
@@ -21,6 +25,8 @@ const HELP = [
   'LAG        entries committed by the leader that the member has not applied yet',
   'REQ/S      client requests per second; PROP/S: proposals committed per second',
   'TO LEADER  the leader\'s last round trip to the member',
+  'FSYNC P99  99th percentile of the member\'s disk syncs; PENDING: proposals not committed yet',
+  'WATCHERS   open watches; LEADER CHG: leader changes the member has seen since it started',
 ];
 
 function toned(paint: ChalkInstance, tone: Tone, text: string): string {
@@ -39,7 +45,7 @@ function toned(paint: ChalkInstance, tone: Tone, text: string): string {
 }
 
 /** The cluster status screen: a headline, one row per member, the selected member's details, key bindings. */
-export function StatusView({ snapshot, selected, showHelp, width, paint }: StatusViewProps) {
+export function StatusView({ snapshot, events = [], selected, showHelp, width, paint }: StatusViewProps) {
   const footer = h(Text, { key: 'footer', dimColor: true }, 'q quit  ↑/↓ select  r refresh  ? help');
   if (snapshot === undefined) return h(Box, { flexDirection: 'column' }, h(Text, null, 'asking the cluster…'), footer);
   const columns = columnsFor(snapshot.rows, width);
@@ -60,6 +66,8 @@ export function StatusView({ snapshot, selected, showHelp, width, paint }: Statu
     h(Text, { key: 'header', dimColor: true }, header),
     ...rows,
     h(Text, { key: 'detail' }, detail),
+    h(Text, { key: 'events-title', dimColor: true }, events.length === 0 ? 'no events yet' : 'recent events'),
+    ...events.map((event, i) => h(Text, { key: `event-${i}` }, `${clockTime(event.at)}  ${event.text}`)),
     ...(showHelp ? HELP.map((text, i) => h(Text, { key: `help-${i}`, dimColor: true }, text)) : []),
     footer,
   );

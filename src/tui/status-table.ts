@@ -42,6 +42,10 @@ export const COLUMNS: readonly Column[] = [
   { header: 'REQ/S', priority: 2, right: true, cell: (r) => perSecond(r.requestsPerSecond) },
   { header: 'PROP/S', priority: 3, right: true, cell: (r) => perSecond(r.proposalsPerSecond) },
   { header: 'TO LEADER', priority: 1, right: true, cell: (r) => (r.isLeader ? dash : millis(r.leaderLatencyMs)) },
+  { header: 'FSYNC P99', priority: 3, right: true, cell: (r) => millis(r.status?.fsyncP99Ms), tone: (r) => ((r.status?.fsyncP99Ms ?? 0) > 100 ? 'warn' : undefined) },
+  { header: 'PENDING', priority: 3, right: true, cell: (r) => num(r.status?.pendingProposals) },
+  { header: 'WATCHERS', priority: 4, right: true, cell: (r) => num(r.status?.watchers) },
+  { header: 'LEADER CHG', priority: 4, right: true, cell: (r) => num(r.status?.leaderChanges) },
 ];
 
 const GAP = 2;
@@ -59,10 +63,23 @@ export function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
+/**
+ * How many voting members are up against how many a commit needs: "3/3 up, can lose 1", or
+ * "1/3 up: no quorum (a write needs 2)".
+ */
+export function quorumLine(snapshot: ClusterSnapshot): string {
+  const voters = snapshot.rows.filter((row) => !row.isLearner);
+  // Answering counts, healthy or not: a member without a leader still votes.
+  const up = voters.filter((row) => health(row) === 'up' || health(row) === 'unhealthy').length;
+  const quorum = Math.floor(voters.length / 2) + 1;
+  const state = up >= quorum ? `can lose ${up - quorum}` : `no quorum (a write needs ${quorum})`;
+  return `${up}/${voters.length} up, ${state}`;
+}
+
 /** The header line: cluster id, leader, term and key count. */
 export function headline(snapshot: ClusterSnapshot): string {
   const leader = snapshot.leader === undefined ? 'no leader' : `leader ${snapshot.leader.name} (${snapshot.leader.id ?? dash})`;
-  return [`cluster ${snapshot.clusterId ?? dash}`, leader, `term ${num(snapshot.term)}`, `${num(snapshot.keys)} keys`].join(' · ');
+  return [`cluster ${snapshot.clusterId ?? dash}`, quorumLine(snapshot), leader, `term ${num(snapshot.term)}`, `${num(snapshot.keys)} keys`].join(' · ');
 }
 
 /** The snapshot as plain text: the headline, then a table of the members that fits in `width`. */
