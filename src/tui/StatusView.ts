@@ -12,6 +12,8 @@ export interface StatusViewProps {
   readonly snapshot: ClusterSnapshot | undefined;
   /** Recent changes, the newest last (none in a one-off view). */
   readonly events?: readonly ClusterEvent[];
+  /** The widest cell of each column so far (by header): the layout does not shift as figures change. */
+  readonly widths?: ReadonlyMap<string, number>;
   readonly selected: number;
   readonly showHelp: boolean;
   readonly width: number;
@@ -45,10 +47,10 @@ function toned(paint: ChalkInstance, tone: Tone, text: string): string {
 }
 
 /** The cluster status screen: a headline, one row per member, the selected member's details, key bindings. */
-export function StatusView({ snapshot, events = [], selected, showHelp, width, paint }: StatusViewProps) {
+export function StatusView({ snapshot, events = [], widths, selected, showHelp, width, paint }: StatusViewProps) {
   const footer = h(Text, { key: 'footer', dimColor: true }, 'q quit  ↑/↓ select  r refresh  ? help');
   if (snapshot === undefined) return h(Box, { flexDirection: 'column' }, h(Text, null, 'asking the cluster…'), footer);
-  const columns = columnsFor(snapshot.rows, width);
+  const columns = columnsFor(snapshot.rows, width, widths);
   const line = (cells: string[]) => cells.join('  ');
   const header = line(columns.map((c) => pad(c.column.header, c.width, c.column.right)));
   const rows = snapshot.rows.map((row, i) => {

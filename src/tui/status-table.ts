@@ -50,9 +50,13 @@ export const COLUMNS: readonly Column[] = [
 
 const GAP = 2;
 
-/** The columns that fit in `width` characters, dropping the least important first. */
-export function columnsFor(rows: readonly MemberRow[], width: number): Array<{ column: Column; width: number }> {
-  const sized = COLUMNS.map((column) => ({ column, width: Math.max(column.header.length, ...rows.map((r) => column.cell(r).length)) }));
+/**
+ * The columns that fit in `width` characters, dropping the least important first. `atLeast` holds
+ * widths seen before (by header), so that the live view does not shift when a member goes down
+ * and its figures turn into dashes.
+ */
+export function columnsFor(rows: readonly MemberRow[], width: number, atLeast: ReadonlyMap<string, number> = new Map()): Array<{ column: Column; width: number }> {
+  const sized = COLUMNS.map((column) => ({ column, width: Math.max(column.header.length, atLeast.get(column.header) ?? 0, ...rows.map((r) => column.cell(r).length)) }));
   const total = (list: typeof sized) => list.reduce((sum, c) => sum + c.width, 0) + GAP * (list.length - 1);
   let shown = sized;
   for (let priority = 4; priority > 0 && total(shown) > width; priority--) shown = shown.filter((c) => c.column.priority < priority);
@@ -61,6 +65,11 @@ export function columnsFor(rows: readonly MemberRow[], width: number): Array<{ c
 
 export function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
+}
+
+/** The widest cell of each column so far: `seen` grown by the rows of a new snapshot. */
+export function widestCells(seen: ReadonlyMap<string, number>, rows: readonly MemberRow[]): Map<string, number> {
+  return new Map(COLUMNS.map((column) => [column.header, Math.max(seen.get(column.header) ?? 0, ...rows.map((r) => column.cell(r).length))]));
 }
 
 /**

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ClusterSnapshot } from '../client/cluster-status.ts';
 import type { ClusterEvent } from './cluster-events.ts';
 import { clusterEvents, keepRecent } from './cluster-events.ts';
+import { widestCells } from './status-table.ts';
 
 /** Anything that can be polled for a snapshot (a ClusterMonitor; tests pass fakes). */
 export interface SnapshotSource {
@@ -12,8 +13,9 @@ export interface SnapshotSource {
  * Polls `source` every `intervalMs` (one poll at a time); `refresh` polls now. `events` are the
  * recent changes between polls (members down and up, elections, leaders), the newest last.
  */
-export function useClusterStatus(source: SnapshotSource, intervalMs: number): { snapshot: ClusterSnapshot | undefined; events: readonly ClusterEvent[]; refresh: () => void } {
+export function useClusterStatus(source: SnapshotSource, intervalMs: number): { snapshot: ClusterSnapshot | undefined; events: readonly ClusterEvent[]; widths: ReadonlyMap<string, number>; refresh: () => void } {
   const [snapshot, setSnapshot] = useState<ClusterSnapshot | undefined>(undefined);
+  const [widths, setWidths] = useState<ReadonlyMap<string, number>>(new Map());
   const [events, setEvents] = useState<readonly ClusterEvent[]>([]);
   const last = useRef<ClusterSnapshot | undefined>(undefined);
   const busy = useRef(false);
@@ -26,6 +28,7 @@ export function useClusterStatus(source: SnapshotSource, intervalMs: number): { 
         const changes = clusterEvents(last.current, next);
         last.current = next;
         setSnapshot(next);
+        setWidths((seen) => widestCells(seen, next.rows));
         if (changes.length > 0) setEvents((kept) => keepRecent(kept, changes));
       }, () => undefined)
       .finally(() => (busy.current = false));
@@ -35,5 +38,5 @@ export function useClusterStatus(source: SnapshotSource, intervalMs: number): { 
     const timer = setInterval(refresh, intervalMs);
     return () => clearInterval(timer);
   }, [refresh, intervalMs]);
-  return { snapshot, events, refresh };
+  return { snapshot, events, widths, refresh };
 }

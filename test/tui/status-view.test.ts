@@ -6,7 +6,7 @@ import { createElement as h } from 'react';
 import type { ClusterSnapshot, MemberStatus } from '../../src/client/cluster-status.ts';
 import { histogramQuantile, parseMetrics } from '../../src/client/cluster-status.ts';
 import { clusterEvents, keepRecent, EVENTS_KEPT } from '../../src/tui/cluster-events.ts';
-import { columnsFor, formatSnapshot, quorumLine } from '../../src/tui/status-table.ts';
+import { columnsFor, formatSnapshot, quorumLine, widestCells } from '../../src/tui/status-table.ts';
 import { StatusView } from '../../src/tui/StatusView.ts';
 
 const up = (endpoint: string, id: string, name: string, extra: Partial<MemberStatus> = {}): MemberStatus => ({
@@ -101,5 +101,15 @@ describe('kvctl status: the view of a cluster', () => {
     assert.equal(histogramQuantile(text, 'kvd_disk_fsync_duration_seconds', 0.99), 0.016);
     assert.equal(histogramQuantile(text, 'kvd_disk_fsync_duration_seconds', 0.5), 0.001);
     assert.equal(histogramQuantile('', 'kvd_disk_fsync_duration_seconds', 0.99), undefined);
+  });
+
+  it('the live view keeps its columns in place when a member goes down', () => {
+    const allUp: ClusterSnapshot = { ...withLeader, rows: [withLeader.rows[0]!, withLeader.rows[1]!, { ...withLeader.rows[1]!, name: 'm3', id: '0000000000000003', requestsPerSecond: 123456, lag: 123456 }] };
+    const render = (shown: ClusterSnapshot, widths?: ReadonlyMap<string, number>) =>
+      stripVTControlCharacters(renderToString(h(StatusView, { snapshot: shown, selected: 0, showHelp: false, width: 200, paint: new Chalk({ level: 0 }), ...(widths ? { widths } : {}) }), { columns: 200 })).split('\n');
+    const widths = widestCells(widestCells(new Map(), allUp.rows), withLeader.rows);
+    assert.notEqual(render(allUp)[1], render(withLeader)[1], 'without the widths seen, the header moves');
+    assert.equal(render(allUp, widths)[1], render(withLeader, widths)[1], 'with them, it stays');
+    assert.equal(render(allUp, widths)[2], render(withLeader, widths)[2], 'and so does the leader\'s row');
   });
 });
