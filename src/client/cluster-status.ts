@@ -34,6 +34,8 @@ export interface MemberStatus {
   readonly watchers?: number;
   readonly leaderChanges?: number;
   readonly fsyncP99Ms?: number;
+  /** When the member's process started (Date.now() scale), from /v2/stats/self. */
+  readonly startedAt?: number;
   readonly probedAt: number;
 }
 
@@ -140,6 +142,7 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
       ...(healthy ? {} : { error: `unhealthy (${health.status}: ${health.body.trim().slice(0, 80)})` }),
       ...(typeof selfBody?.id === 'string' ? { id: selfBody.id } : {}),
       ...(typeof selfBody?.name === 'string' ? { name: selfBody.name } : {}),
+      ...optional('startedAt', typeof selfBody?.startTime === 'string' && Number.isFinite(Date.parse(selfBody.startTime)) ? Date.parse(selfBody.startTime) : undefined),
       ...(typeof state === 'string' ? { isLeader: state === 'StateLeader' } : {}),
       ...(leaderInfo?.leader ? { leaderId: leaderInfo.leader } : {}),
       ...(keys && header(keys, 'x-etcd-cluster-id') ? { clusterId: header(keys, 'x-etcd-cluster-id')! } : {}),

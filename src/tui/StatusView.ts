@@ -28,7 +28,8 @@ const HELP = [
   'REQ/S      client requests per second; PROP/S: proposals committed per second',
   'TO LEADER  the leader\'s last round trip to the member',
   'FSYNC P99  99th percentile of the member\'s disk syncs; PENDING: proposals not committed yet',
-  'WATCHERS   open watches; LEADER CHG: leader changes the member has seen since it started',
+  'UPTIME     since the member\'s process started; WATCHERS: open watches',
+  'LEADER CHG leader changes the member has seen since it started',
 ];
 
 function toned(paint: ChalkInstance, tone: Tone, text: string): string {

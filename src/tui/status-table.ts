@@ -15,6 +15,15 @@ export interface Column {
 const dash = '-';
 const num = (value: number | undefined) => (value === undefined ? dash : String(value));
 const perSecond = (value: number | undefined) => (value === undefined ? dash : value < 10 ? value.toFixed(1) : String(Math.round(value)));
+/** How long a member has run, in its largest unit: 42s, 5m, 3h, 2d. */
+export function uptime(row: MemberRow): string {
+  const startedAt = row.status?.startedAt;
+  if (startedAt === undefined || row.status?.latencyMs === undefined) return dash;
+  const seconds = Math.max(0, Math.floor((row.status.probedAt - startedAt) / 1000));
+  const [unit, size] = ([['d', 86_400], ['h', 3600], ['m', 60]] as const).find(([, s]) => seconds >= s) ?? ['s', 1];
+  return `${Math.floor(seconds / size)}${unit}`;
+}
+
 const millis = (value: number | undefined) => (value === undefined ? dash : value < 10 ? `${value.toFixed(2)}ms` : `${Math.round(value)}ms`);
 
 /** down: did not answer; unhealthy: answered but has no leader or cannot serve. */
@@ -42,6 +51,7 @@ export const COLUMNS: readonly Column[] = [
   { header: 'REQ/S', priority: 2, right: true, cell: (r) => perSecond(r.requestsPerSecond) },
   { header: 'PROP/S', priority: 3, right: true, cell: (r) => perSecond(r.proposalsPerSecond) },
   { header: 'TO LEADER', priority: 1, right: true, cell: (r) => (r.isLeader ? dash : millis(r.leaderLatencyMs)) },
+  { header: 'UPTIME', priority: 3, right: true, cell: uptime },
   { header: 'FSYNC P99', priority: 3, right: true, cell: (r) => millis(r.status?.fsyncP99Ms), tone: (r) => ((r.status?.fsyncP99Ms ?? 0) > 100 ? 'warn' : undefined) },
   { header: 'PENDING', priority: 3, right: true, cell: (r) => num(r.status?.pendingProposals) },
   { header: 'WATCHERS', priority: 4, right: true, cell: (r) => num(r.status?.watchers) },

@@ -10,7 +10,7 @@ import { columnsFor, formatSnapshot, quorumLine, widestCells } from '../../src/t
 import { StatusView } from '../../src/tui/StatusView.ts';
 
 const up = (endpoint: string, id: string, name: string, extra: Partial<MemberStatus> = {}): MemberStatus => ({
-  endpoint, healthy: true, id, name, raftTerm: 4, raftIndex: 120, commitIndex: 120, appliedIndex: 120, latencyMs: 1.25, serverVersion: '0.1.0', probedAt: 0, ...extra,
+  endpoint, healthy: true, id, name, raftTerm: 4, startedAt: -3 * 3600_000 - 5000, raftIndex: 120, commitIndex: 120, appliedIndex: 120, latencyMs: 1.25, serverVersion: '0.1.0', probedAt: 0, ...extra,
 });
 
 /** Three members: a leader, a follower that lags, and one that does not answer. */
@@ -29,13 +29,13 @@ const withLeader: ClusterSnapshot = { ...snapshot, leader: snapshot.rows[0]! };
 
 describe('kvctl status: the view of a cluster', () => {
   it('renders a 3-member snapshot with a member that is down (colours stripped)', () => {
-    const text = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: withLeader, selected: 2, showHelp: false, width: 160, paint: new Chalk({ level: 3 }) }), { columns: 160 }));
+    const text = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: withLeader, selected: 2, showHelp: false, width: 200, paint: new Chalk({ level: 3 }) }), { columns: 200 }));
     const lines = text.split('\n');
     assert.equal(lines[0], 'cluster c0ffee0000000001 · 2/3 up, can lose 0 · leader m1 (0000000000000001) · term 4 · 1234 keys');
-    assert.match(lines[1]!, /^NAME +ID +CLIENT URL +HEALTH +ROLE +TERM +COMMIT +APPLIED +LAG +REQ\/S +PROP\/S +TO LEADER +FSYNC P99 +PENDING +WATCHERS +LEADER CHG$/);
-    assert.match(lines[2]!, /^m1 +0000000000000001 +http:\/\/127\.0\.0\.1:2379 +up +leader +4 +120 +120 +0 +812 +401 +-( +-){4}$/);
-    assert.match(lines[3]!, /^m2 .* up +follower +4 +120 +20 +101 +- +- +0\.42ms( +-){4}$/);
-    assert.match(lines[4]!, /^m3 +0000000000000003 +http:\/\/127\.0\.0\.1:2579 +down( +-){12}$/);
+    assert.match(lines[1]!, /^NAME +ID +CLIENT URL +HEALTH +ROLE +TERM +COMMIT +APPLIED +LAG +REQ\/S +PROP\/S +TO LEADER +UPTIME +FSYNC P99 +PENDING +WATCHERS +LEADER CHG$/);
+    assert.match(lines[2]!, /^m1 +0000000000000001 +http:\/\/127\.0\.0\.1:2379 +up +leader +4 +120 +120 +0 +812 +401 +- +3h( +-){4}$/);
+    assert.match(lines[3]!, /^m2 .* up +follower +4 +120 +20 +101 +- +- +0\.42ms +3h( +-){4}$/);
+    assert.match(lines[4]!, /^m3 +0000000000000003 +http:\/\/127\.0\.0\.1:2579 +down( +-){13}$/);
     assert.match(lines[5]!, /m3 · http:\/\/127\.0\.0\.1:2579 · ECONNREFUSED/, 'the selected member\'s details');
     assert.match(text, /q quit {2}↑\/↓ select {2}r refresh {2}\? help/);
   });
@@ -49,7 +49,7 @@ describe('kvctl status: the view of a cluster', () => {
 
   it('drops the least important columns on a narrow terminal, never the essential ones', () => {
     const headers = (width: number) => columnsFor(snapshot.rows, width).map((c) => c.column.header);
-    assert.deepEqual(headers(250).length, 16);
+    assert.deepEqual(headers(260).length, 17);
     const narrow = headers(60);
     for (const essential of ['NAME', 'HEALTH', 'ROLE', 'LAG']) assert.ok(narrow.includes(essential), `${essential} in ${narrow.join(',')}`);
     assert.ok(!narrow.includes('ID') && !narrow.includes('CLIENT URL'));
