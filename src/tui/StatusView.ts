@@ -4,6 +4,7 @@ import { createElement as h } from 'react';
 import type { ClusterSnapshot } from '../client/cluster-status.ts';
 import type { ClusterEvent } from './cluster-events.ts';
 import { clockTime } from './cluster-events.ts';
+import { sparkline } from './sparkline.ts';
 import type { Tone } from './status-table.ts';
 import { columnsFor, headline, health, pad } from './status-table.ts';
 
@@ -14,6 +15,8 @@ export interface StatusViewProps {
   readonly events?: readonly ClusterEvent[];
   /** The widest cell of each column so far (by header): the layout does not shift as figures change. */
   readonly widths?: ReadonlyMap<string, number>;
+  /** The cluster's client requests per second at each refresh so far, the newest last. */
+  readonly rates?: readonly number[];
   readonly selected: number;
   readonly showHelp: boolean;
   readonly width: number;
@@ -48,7 +51,7 @@ function toned(paint: ChalkInstance, tone: Tone, text: string): string {
 }
 
 /** The cluster status screen: a headline, one row per member, the selected member's details, key bindings. */
-export function StatusView({ snapshot, events = [], widths, selected, showHelp, width, paint }: StatusViewProps) {
+export function StatusView({ snapshot, events = [], widths, rates = [], selected, showHelp, width, paint }: StatusViewProps) {
   const footer = h(Text, { key: 'footer', dimColor: true }, 'q quit  ↑/↓ select  r refresh  ? help');
   if (snapshot === undefined) return h(Box, { flexDirection: 'column' }, h(Text, null, 'asking the cluster…'), footer);
   const columns = columnsFor(snapshot.rows, width, widths);
@@ -69,6 +72,7 @@ export function StatusView({ snapshot, events = [], widths, selected, showHelp, 
     h(Text, { key: 'header', dimColor: true }, header),
     ...rows,
     h(Text, { key: 'detail' }, detail),
+    h(Text, { key: 'rate' }, rates.length === 0 ? 'requests/s -' : `requests/s ${sparkline(rates)} ${Math.round(rates.at(-1)!)}`),
     h(Text, { key: 'events-title', dimColor: true }, events.length === 0 ? 'no events yet' : 'recent events'),
     ...events.map((event, i) => h(Text, { key: `event-${i}` }, `${clockTime(event.at)}  ${event.text}`)),
     ...(showHelp ? HELP.map((text, i) => h(Text, { key: `help-${i}`, dimColor: true }, text)) : []),

@@ -6,6 +6,7 @@ import { createElement as h } from 'react';
 import type { ClusterSnapshot, MemberStatus } from '../../src/client/cluster-status.ts';
 import { histogramQuantile, parseMetrics } from '../../src/client/cluster-status.ts';
 import { clusterEvents, keepRecent, EVENTS_KEPT } from '../../src/tui/cluster-events.ts';
+import { clusterRate, sparkline } from '../../src/tui/sparkline.ts';
 import { columnsFor, formatSnapshot, quorumLine, widestCells } from '../../src/tui/status-table.ts';
 import { StatusView } from '../../src/tui/StatusView.ts';
 
@@ -111,5 +112,15 @@ describe('kvctl status: the view of a cluster', () => {
     assert.notEqual(render(allUp)[1], render(withLeader)[1], 'without the widths seen, the header moves');
     assert.equal(render(allUp, widths)[1], render(withLeader, widths)[1], 'with them, it stays');
     assert.equal(render(allUp, widths)[2], render(withLeader, widths)[2], 'and so does the leader\'s row');
+  });
+
+  it('a sparkline of the cluster\'s request rate, the latest figure beside it', () => {
+    assert.equal(sparkline([0, 1, 2, 4, 8]), '▁▁▂▄█');
+    assert.equal(sparkline([0, 0]), '▁▁');
+    assert.equal(sparkline([]), '');
+    assert.equal(clusterRate([10, undefined, 2.5]), 12.5);
+    assert.equal(clusterRate([undefined]), undefined);
+    const text = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: withLeader, rates: [100, 400, 800], selected: 0, showHelp: false, width: 200, paint: new Chalk({ level: 0 }) }), { columns: 200 }));
+    assert.match(text, /\nrequests\/s ▁▄█ 800\n/);
   });
 });
