@@ -126,7 +126,10 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
     const health = await transport.request({ method: 'GET', path: '/health', idempotent: true }).catch((error: Error) => error);
     const latencyMs = Math.round((performance.now() - started) * 100) / 100;
     if (health instanceof Error) return { endpoint, healthy: false, error: health.message.replace(/^no endpoint answered \((.*)\)$/, '$1'), probedAt };
-    const [self, version, keys, metrics] = await Promise.all([get('/v2/stats/self'), get('/version'), get('/v2/keys/'), get('/metrics')]);
+    const [self, version, keys] = await Promise.all([get('/v2/stats/self'), get('/version'), get('/v2/keys/')]);
+    // Last, once the probe's other requests are answered: every probe's counters then include
+    // the same requests of the monitor's own, which the request rates leave out.
+    const metrics = await get('/metrics');
     const notV2 = keys && checkV2Api(keys);
     if (notV2) return { endpoint, healthy: false, error: notV2, latencyMs, probedAt };
     const healthBody = json(health);
@@ -208,10 +211,11 @@ interface KnownMember {
   readonly isLearner: boolean;
 }
 
-function rate(now: number | undefined, before: MemberStatus | undefined, field: 'requestsTotal' | 'proposalsTotal', at: number): number | undefined {
+/** A counter's rate per second between two probes, leaving out `own` increments (the monitor's own requests). */
+function rate(now: number | undefined, before: MemberStatus | undefined, field: 'requestsTotal' | 'proposalsTotal', at: number, own = 0): number | undefined {
   const then = before?.[field];
   if (now === undefined || then === undefined || before === undefined || at <= before.probedAt || now < then) return undefined;
-  return (now - then) / ((at - before.probedAt) / 1000);
+  return Math.max(0, now - then - own) / ((at - before.probedAt) / 1000);
 }
 
 /**
@@ -225,6 +229,8 @@ export class ClusterMonitor {
   private readonly timeoutMs: number;
   private known: KnownMember[];
   private previous = new Map<string, MemberStatus>();
+  /** The requests this monitor had sent to each member when it last probed it. */
+  private ownBefore = new Map<string, number>();
 
   constructor(transport: HttpTransport, seeds: readonly string[], timeoutMs: number) {
     this.transport = transport;
@@ -241,6 +247,8 @@ export class ClusterMonitor {
     } catch (error) {
       problem = `no endpoint listed the members (${(error as Error).message}); showing the last known`;
     }
+    // A member counts the monitor's own polls among its requests: the figures leave them out.
+    const ownNow = new Map(this.known.flatMap((m) => (m.endpoint === undefined ? [] : [[m.endpoint, this.transport.sentTo(m.endpoint) + this.directTo(m.endpoint).sentTo(m.endpoint)] as const])));
     const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(this.directTo(m.endpoint), m.endpoint))));
     const at = Date.now();
     const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
@@ -253,7 +261,8 @@ export class ClusterMonitor {
       const leaderCommit = leaderStatus?.commitIndex ?? leaderStatus?.raftIndex;
       const applied = status?.appliedIndex ?? status?.raftIndex;
       const reachable = status !== undefined && status.error === undefined;
-      const requests = rate(status?.requestsTotal, status && this.previous.get(status.endpoint), 'requestsTotal', status?.probedAt ?? at);
+      const own = m.endpoint === undefined ? 0 : (ownNow.get(m.endpoint) ?? 0) - (this.ownBefore.get(m.endpoint) ?? 0);
+      const requests = rate(status?.requestsTotal, status && this.previous.get(status.endpoint), 'requestsTotal', status?.probedAt ?? at, own);
       const proposals = rate(status?.proposalsTotal, status && this.previous.get(status.endpoint), 'proposalsTotal', status?.probedAt ?? at);
       return {
         name: status?.name || m.name,
@@ -269,6 +278,7 @@ export class ClusterMonitor {
       };
     });
     this.previous = new Map(statuses.filter((s): s is MemberStatus => s !== undefined && s.error === undefined).map((s) => [s.endpoint, s]));
+    this.ownBefore = ownNow;
     const leader = rows.find((r) => r.isLeader);
     const answered = statuses.filter((s): s is MemberStatus => s !== undefined && s.error === undefined);
     const clusterId = answered.find((s) => s.clusterId)?.clusterId;

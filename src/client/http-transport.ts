@@ -76,6 +76,8 @@ export class HttpTransport {
   /** Made on the first https:// request: loading TLS costs kvctl's start-up ~10 ms otherwise. */
   private httpsAgent: https.Agent | undefined;
   private preferred = 0;
+  /** Requests sent to each endpoint so far (every attempt). */
+  private readonly sent = new Map<string, number>();
 
   constructor(options: TransportOptions) {
     if (options.endpoints.length === 0) throw new RangeError('no endpoints given');
@@ -125,6 +127,11 @@ export class HttpTransport {
     return new HttpTransport({ ...this.options, endpoints: [endpoint], timeoutMs });
   }
 
+  /** How many requests this transport has sent to `endpoint` (every attempt, answered or not). */
+  sentTo(endpoint: string): number {
+    return this.sent.get(endpoint) ?? 0;
+  }
+
   /** A transport to the same endpoints with another per-attempt timeout (the caller closes it). */
   withTimeout(timeoutMs: number): HttpTransport {
     return new HttpTransport({ ...this.options, timeoutMs });
@@ -136,6 +143,7 @@ export class HttpTransport {
   }
 
   private attempt(endpoint: string, req: HttpRequest): Promise<HttpResponse | AttemptFailure> {
+    this.sent.set(endpoint, this.sentTo(endpoint) + 1);
     const url = new URL(req.path, endpoint);
     if (req.query !== undefined) url.search = req.query.toString();
     const body = req.form?.toString() ?? req.body;
