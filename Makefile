@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench bench-store bench-raft bench-storage sim
+.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage sim
 
 all: bin/kvd
 
@@ -45,6 +45,11 @@ completions: bin/kvd
 # make bench: kvd vs etcd 3.4 (when installed), 3 members each, on this machine (docs/benchmarks.md).
 bench: bin/kvd
 	$(NODE) bench/cluster-bench.ts
+
+# make bench-cli: the medians of kvctl get and etcdctl get (v2) against one member, their ratio,
+# and kvctl --version's (needs hyperfine and Debian's etcd-client).
+bench-cli: bin/kvd
+	$(NODE) scripts/bench-cli.ts
 
 bench-store: $(NPM_STAMP)
 	$(NODE) --expose-gc bench/store-bench.ts

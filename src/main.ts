@@ -1,4 +1,6 @@
-import { programFor, route } from './cli/dispatch.ts';
+import { VERSION } from './api/version.ts';
+import type { Program } from './cli/dispatch.ts';
+import { asksForVersion, programFor, route } from './cli/dispatch.ts';
 
 // A reader that went away (`kvctl watch ... | head -1`) ends the program quietly, as for any Unix tool.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -6,7 +8,23 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/**
+ * Loads only what the command needs: `--version` nothing; kvctl's common commands the quick path,
+ * without yargs; the rest the whole command tree (the server's code only for `kvd serve`).
+ */
+async function main(program: Program, args: readonly string[]): Promise<number> {
+  if (asksForVersion(args)) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (program === 'kvctl') {
+    const quick = await (await import('./cli/quick-path.ts')).runQuick(args, process.env);
+    if (quick !== undefined) return quick;
+    return (await import('./cli/kvctl.ts')).kvctl(args);
+  }
+  return (await import('./cli/kvd.ts')).kvd(args);
+}
+
 const invoked = programFor(process.argv0, process.argv[1]);
 const { program, args } = route(invoked, process.argv.slice(2));
-const run = program === 'kvctl' ? (await import('./cli/kvctl.ts')).kvctl : (await import('./cli/kvd.ts')).kvd;
-process.exitCode = await run(args);
+process.exitCode = await main(program, args);

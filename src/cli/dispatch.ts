@@ -21,3 +21,8 @@ export function route(program: Program, args: readonly string[]): { program: Pro
   if (program === 'kvctl' && args[0] === 'serve') return { program: 'kvd', args };
   return { program, args };
 }
+
+/** `--version`, `-v` or `version` alone (etcdctl's `version` command included). */
+export function asksForVersion(args: readonly string[]): boolean {
+  return args.length === 1 && ['--version', '-v', 'version'].includes(args[0]!);
+}

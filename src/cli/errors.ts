@@ -1,6 +1,8 @@
 import { ErrorCode, isUnavailableCode } from '../api/error-code.ts';
 import { ApiError, EtcdError, ProtocolError, UnavailableError } from '../client/errors.ts';
 import { LeaseLostError } from '../client/lease.ts';
+import { InstanceTaken } from '../client/services.ts';
+import { TurnTimeout } from '../client/turn.ts';
 import { HistoryClearedError } from '../client/watcher.ts';
 import { ExitCode } from './exit-code.ts';
 import { ChildError } from './child.ts';
@@ -28,6 +30,7 @@ export class NothingFound extends Error {
 export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError) return ExitCode.USAGE;
   if (error instanceof NothingFound) return ExitCode.KEY_NOT_FOUND;
+  if (error instanceof TurnTimeout || error instanceof InstanceTaken) return ExitCode.PRECONDITION_FAILED;
   if (error instanceof UnavailableError) return ExitCode.UNAVAILABLE;
   if (error instanceof LeaseLostError) return ExitCode.SESSION_LOST;
   if (error instanceof HistoryClearedError) return ExitCode.HISTORY_CLEARED;
@@ -57,7 +60,7 @@ const NATIVE_ADDON_REFUSED = 'KVD_NATIVE_ADDON';
 export function describeError(error: unknown): string {
   if (error instanceof EtcdError) return `Error: ${error.describe()}`;
   if (error instanceof Error) {
-    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
+    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound, TurnTimeout, InstanceTaken].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
     return known ? `Error: ${error.message}` : `Error: internal: ${error.stack ?? error.message}`;
   }
   return `Error: ${String(error)}`;

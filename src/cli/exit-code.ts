@@ -21,7 +21,7 @@ export const EXIT_CODE_DOCS: Readonly<Record<ExitCode, string>> = {
   [ExitCode.OK]: 'success',
   [ExitCode.USAGE]: 'bad arguments or a client-side problem (the message says which)',
   [ExitCode.KEY_NOT_FOUND]: 'the key does not exist (etcd error 100)',
-  [ExitCode.PRECONDITION_FAILED]: 'a condition failed: compare failed (101) or the key already exists (105)',
+  [ExitCode.PRECONDITION_FAILED]: 'a condition failed: compare failed (101), the key already exists (105), a lock or a service instance is held by another process',
   [ExitCode.UNAVAILABLE]: 'no endpoint answered in time, or the cluster cannot serve now (3xx, 5xx)',
   [ExitCode.REJECTED]: 'the server refused the request for another reason (not a file, directory not empty, ...)',
   [ExitCode.SESSION_LOST]: 'a lock or election session expired while held (its command was stopped)',

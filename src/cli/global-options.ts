@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import { parseDuration } from '../api/duration.ts';
 import { parseEndpoints } from '../api/endpoints.ts';
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,12 @@ import type { OutputFormat } from './printers.ts';
 import { OUTPUT_FORMATS } from './printers.ts';
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:2379';
+
+/**
+ * Longer than a member's own request timeout (5 s + 2 election timeouts: 7 s with the defaults),
+ * so that a member's answer ("no leader", a timed-out proposal) arrives before kvctl gives up.
+ */
+export const DEFAULT_TIMEOUT = '15s';
 
 /** The options every kvctl command takes. */
 export interface GlobalArgs {
@@ -25,36 +31,43 @@ export interface GlobalArgs {
   readonly insecureSkipTlsVerify: boolean;
 }
 
-export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
-  return argv
-    .option('endpoints', {
+/**
+ * The global options as data: yargs takes them, and so does the quick path (quick-path.ts), which
+ * parses the common commands without loading yargs. The endpoints default to etcdctl's
+ * ETCDCTL_ENDPOINTS when KVCTL_ENDPOINTS is not set, so that an etcd user's environment works.
+ */
+export function globalOptions(env: NodeJS.ProcessEnv = process.env): Record<string, Options> {
+  return {
+    endpoints: {
       type: 'string',
-      default: DEFAULT_ENDPOINT,
-      describe: 'comma-separated client URLs of the cluster (env KVCTL_ENDPOINTS)',
+      default: env.ETCDCTL_ENDPOINTS || DEFAULT_ENDPOINT,
+      describe: 'comma-separated client URLs of the cluster (env KVCTL_ENDPOINTS, else ETCDCTL_ENDPOINTS)',
       global: true,
-    })
-    .option('write-out', {
+    },
+    'write-out': {
       alias: 'w',
       choices: OUTPUT_FORMATS,
       describe: 'output format: simple (the default; table for member list, endpoint status, status), json, table (env KVCTL_WRITE_OUT)',
       global: true,
-    })
-    .option('timeout', {
+    },
+    timeout: {
       type: 'string',
-      default: '5s',
-      describe: 'timeout of one request to one endpoint, e.g. 500ms, 5s (env KVCTL_TIMEOUT)',
+      default: DEFAULT_TIMEOUT,
+      describe: 'timeout of one request to one endpoint, e.g. 500ms, 15s (env KVCTL_TIMEOUT)',
       global: true,
-    })
-    .option('debug', {
-      type: 'boolean',
-      default: false,
-      describe: 'print each HTTP request on stderr (env KVCTL_DEBUG)',
-      global: true,
-    })
-    .option('cacert', { type: 'string', describe: 'for https:// endpoints: the CA that signs the servers\' certificates (env KVCTL_CACERT)', global: true })
-    .option('cert', { type: 'string', describe: 'a client certificate to present (env KVCTL_CERT)', global: true })
-    .option('key', { type: 'string', describe: 'the client certificate\'s private key (env KVCTL_KEY)', global: true })
-    .option('insecure-skip-tls-verify', { type: 'boolean', default: false, describe: 'accept any server certificate: for testing only (env KVCTL_INSECURE_SKIP_TLS_VERIFY)', global: true }) as unknown as Argv<T & GlobalArgs>;
+    },
+    debug: { type: 'boolean', default: false, describe: 'print each HTTP request on stderr (env KVCTL_DEBUG)', global: true },
+    cacert: { type: 'string', describe: 'for https:// endpoints: the CA that signs the servers\' certificates (env KVCTL_CACERT)', global: true },
+    cert: { type: 'string', describe: 'a client certificate to present (env KVCTL_CERT)', global: true },
+    key: { type: 'string', describe: 'the client certificate\'s private key (env KVCTL_KEY)', global: true },
+    'insecure-skip-tls-verify': { type: 'boolean', default: false, describe: 'accept any server certificate: for testing only (env KVCTL_INSECURE_SKIP_TLS_VERIFY)', global: true },
+  };
+}
+
+export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
+  const options = globalOptions();
+  // Under their own heading, after each command's own options in --help.
+  return argv.options(options).group([...Object.keys(options), 'help', 'version'], 'Global options:') as unknown as Argv<T & GlobalArgs>;
 }
 
 /** What a keys command needs from the outside world; tests pass fakes. */
@@ -63,8 +76,14 @@ export interface KeysDeps {
   readonly io: Io;
 }
 
-export function formatOf(args: GlobalArgs, fallback: OutputFormat = 'simple'): OutputFormat {
-  return args.writeOut ?? fallback;
+/**
+ * The output format asked for with -w, or the command's own default. A format the command does
+ * not print (most have no table) is refused before anything is sent, never silently ignored.
+ */
+export function formatOf(args: GlobalArgs, fallback: OutputFormat = 'simple', offered: readonly OutputFormat[] = ['simple', 'json']): OutputFormat {
+  const format = args.writeOut ?? fallback;
+  if (!offered.includes(format)) throw new UsageError(`-w ${format}: this command prints ${offered.join(' or ')}`);
+  return format;
 }
 
 function readPem(flag: string, file: string | undefined): Buffer | undefined {

@@ -1,14 +1,14 @@
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
 import { benchCommand } from './commands/bench.ts';
-import { delCommand } from './commands/del.ts';
+import { delCommand, rmdirCommand } from './commands/del.ts';
 import { getCommand } from './commands/get.ts';
 import { lsCommand } from './commands/ls.ts';
 import { memberCommand } from './commands/member.ts';
 import { mkdirCommand } from './commands/mkdir.ts';
-import { putCommand } from './commands/put.ts';
+import { mkCommand, putCommand, updateCommand } from './commands/put.ts';
 import { discoverCommand } from './commands/discover.ts';
 import { electCommand } from './commands/elect.ts';
 import { endpointCommand } from './commands/endpoint.ts';
@@ -18,12 +18,33 @@ import { registerCommand } from './commands/register.ts';
 import { statusCommand } from './commands/status.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
+import type { GlobalArgs } from './global-options.ts';
 import { addGlobalOptions } from './global-options.ts';
+import { ownOptionsFirst } from './help-layout.ts';
 import { processIo } from './io.ts';
 import { runProgram } from './run-program.ts';
 
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
+
+type AnyCommand = CommandModule<GlobalArgs, never>;
+
+const COMMANDS = [
+  getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, memberCommand, watchCommand,
+  lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
+] as unknown as readonly AnyCommand[];
+
+/** The command with its own options listed before the global ones in its --help. */
+function withOwnOptionsFirst(command: AnyCommand): AnyCommand {
+  const { builder } = command;
+  return {
+    ...command,
+    builder: (y) => {
+      const grouped = ownOptionsFirst(y);
+      return (typeof builder === 'function' ? builder(grouped) : grouped.options(builder ?? {})) as Argv<never>;
+    },
+  };
+}
 
 /** The kvctl command tree, for --help, completions and tests. */
 export function kvctlParser(args: readonly string[]) {
@@ -33,21 +54,8 @@ export function kvctlParser(args: readonly string[]) {
     .env('KVCTL_')
     // `kvctl watch KEY -- CMD ARGS...`: what follows `--` is the command, not kvctl's options.
     .parserConfiguration({ 'populate--': true })
-    .command(getCommand)
-    .command(putCommand)
-    .command(delCommand)
-    .command(lsCommand)
-    .command(mkdirCommand)
-    .command(memberCommand)
-    .command(watchCommand)
-    .command(lockCommand)
-    .command(electCommand)
-    .command(queueCommand)
-    .command(registerCommand)
-    .command(discoverCommand)
-    .command(endpointCommand)
-    .command(statusCommand)
-    .command(benchCommand)
+    .command(COMMANDS.map(withOwnOptionsFirst))
+    .command('version', 'print kvctl\'s version (the same as --version)', (y: Argv) => y.example('$0 version', 'print the version'), () => processIo.out(VERSION))
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',
@@ -80,5 +88,5 @@ export function completionScript(shell: CompletionShell): Promise<string> {
 }
 
 export function kvctl(args: readonly string[]): Promise<number> {
-  return runProgram(kvctlParser(args), VERSION, 'KVCTL_');
+  return runProgram(kvctlParser(args), args, VERSION, 'KVCTL_');
 }

@@ -21,5 +21,5 @@ export function kvdParser(args: readonly string[]) {
 }
 
 export function kvd(args: readonly string[]): Promise<number> {
-  return runProgram(kvdParser(args), VERSION, 'KVD_');
+  return runProgram(kvdParser(args), args, VERSION, 'KVD_');
 }

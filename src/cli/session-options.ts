@@ -11,14 +11,16 @@ export function segmentName(what: string, name: string): string {
   return name;
 }
 
-/** Waits until `signal` or `lost` aborts; throws lost's reason if the lease went first. */
-export function holdUntil(signal: AbortSignal, lost: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Waits until `signal` or `lost` aborts, and throws the reason: Interrupted when signalled (the
+ * command exits 128+N, as a shell reports a process a signal stopped), the lease's loss otherwise.
+ */
+export function holdUntil(signal: AbortSignal, lost: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
     const done = (): void => {
       signal.removeEventListener('abort', done);
       lost.removeEventListener('abort', done);
-      if (lost.aborted) reject(lost.reason);
-      else resolve();
+      reject(lost.aborted ? lost.reason : signal.reason);
     };
     if (signal.aborted || lost.aborted) return done();
     signal.addEventListener('abort', done, { once: true });

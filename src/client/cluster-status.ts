@@ -1,4 +1,5 @@
 import type { HttpTransport } from './http-transport.ts';
+import { checkV2Api } from './keys-client.ts';
 import { MembersClient } from './members-client.ts';
 import type { HttpResponse } from './http-transport.ts';
 
@@ -28,6 +29,13 @@ export interface MemberStatus {
   /** Counters for rates: two probes apart, their difference over the time between. */
   readonly requestsTotal?: number;
   readonly proposalsTotal?: number;
+  /** From /metrics: proposals waiting to commit, open watchers, leader changes seen, fsync p99. */
+  readonly pendingProposals?: number;
+  readonly watchers?: number;
+  readonly leaderChanges?: number;
+  readonly fsyncP99Ms?: number;
+  /** When the member's process started (Date.now() scale), from /v2/stats/self. */
+  readonly startedAt?: number;
   readonly probedAt: number;
 }
 
@@ -37,6 +45,10 @@ const PROPOSALS = ['kvd_proposals_committed_total', 'etcd_server_proposals_commi
 const COMMIT = ['kvd_raft_commit_index', 'etcd_server_proposals_committed_total'];
 const APPLIED = ['kvd_raft_applied_index', 'etcd_server_proposals_applied_total'];
 const KEYS = ['kvd_store_keys'];
+const PENDING = ['kvd_proposals_pending', 'etcd_server_proposals_pending'];
+const WATCHERS = ['kvd_watchers'];
+const LEADER_CHANGES = ['kvd_leader_changes_total', 'etcd_server_leader_changes_seen_total'];
+const FSYNC = ['kvd_disk_fsync_duration_seconds', 'etcd_disk_wal_fsync_duration_seconds'];
 
 /** Sums each metric family of a Prometheus text exposition (all label sets together). */
 export function parseMetrics(text: string): Map<string, number> {
@@ -49,6 +61,33 @@ export function parseMetrics(text: string): Map<string, number> {
     if (Number.isFinite(value)) sums.set(match[1]!, (sums.get(match[1]!) ?? 0) + value);
   }
   return sums;
+}
+
+/**
+ * The q-quantile (0..1) of a Prometheus histogram in a text exposition, as the upper bound of the
+ * first bucket that holds it (the resolution of the buckets); undefined without observations.
+ */
+export function histogramQuantile(text: string, name: string, q: number): number | undefined {
+  const buckets: Array<{ le: number; count: number }> = [];
+  const pattern = new RegExp(`^${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"[^}]*\\}\\s+(\\S+)`);
+  for (const line of text.split('\n')) {
+    const match = pattern.exec(line);
+    if (match !== null) buckets.push({ le: match[1] === '+Inf' ? Infinity : Number(match[1]), count: Number(match[2]) });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return undefined;
+  const bucket = buckets.find((b) => b.count >= q * total);
+  return bucket === undefined || bucket.le === Infinity ? buckets.findLast((b) => b.le !== Infinity)?.le : bucket.le;
+}
+
+function fsyncP99Ms(metrics: HttpResponse | undefined): number | undefined {
+  if (metrics?.status !== 200) return undefined;
+  for (const name of FSYNC) {
+    const seconds = histogramQuantile(metrics.body, name, 0.99);
+    if (seconds !== undefined) return seconds * 1000;
+  }
+  return undefined;
 }
 
 function firstOf(metrics: Map<string, number>, names: readonly string[]): number | undefined {
@@ -87,7 +126,12 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
     const health = await transport.request({ method: 'GET', path: '/health', idempotent: true }).catch((error: Error) => error);
     const latencyMs = Math.round((performance.now() - started) * 100) / 100;
     if (health instanceof Error) return { endpoint, healthy: false, error: health.message.replace(/^no endpoint answered \((.*)\)$/, '$1'), probedAt };
-    const [self, version, keys, metrics] = await Promise.all([get('/v2/stats/self'), get('/version'), get('/v2/keys/'), get('/metrics')]);
+    const [self, version, keys] = await Promise.all([get('/v2/stats/self'), get('/version'), get('/v2/keys/')]);
+    // Last, once the probe's other requests are answered: every probe's counters then include
+    // the same requests of the monitor's own, which the request rates leave out.
+    const metrics = await get('/metrics');
+    const notV2 = keys && checkV2Api(keys);
+    if (notV2) return { endpoint, healthy: false, error: notV2, latencyMs, probedAt };
     const healthBody = json(health);
     const healthy = health.status === 200 && (healthBody?.health === 'true' || healthBody?.health === true);
     const selfBody = json(self);
@@ -101,6 +145,7 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
       ...(healthy ? {} : { error: `unhealthy (${health.status}: ${health.body.trim().slice(0, 80)})` }),
       ...(typeof selfBody?.id === 'string' ? { id: selfBody.id } : {}),
       ...(typeof selfBody?.name === 'string' ? { name: selfBody.name } : {}),
+      ...optional('startedAt', typeof selfBody?.startTime === 'string' && Number.isFinite(Date.parse(selfBody.startTime)) ? Date.parse(selfBody.startTime) : undefined),
       ...(typeof state === 'string' ? { isLeader: state === 'StateLeader' } : {}),
       ...(leaderInfo?.leader ? { leaderId: leaderInfo.leader } : {}),
       ...(keys && header(keys, 'x-etcd-cluster-id') ? { clusterId: header(keys, 'x-etcd-cluster-id')! } : {}),
@@ -116,6 +161,10 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
       ...optional('keys', firstOf(counters, KEYS)),
       ...optional('requestsTotal', firstOf(counters, REQUESTS)),
       ...optional('proposalsTotal', firstOf(counters, PROPOSALS)),
+      ...optional('pendingProposals', firstOf(counters, PENDING)),
+      ...optional('watchers', firstOf(counters, WATCHERS)),
+      ...optional('leaderChanges', firstOf(counters, LEADER_CHANGES)),
+      ...optional('fsyncP99Ms', fsyncP99Ms(metrics)),
       probedAt,
     };
   } catch (error) {
@@ -162,10 +211,11 @@ interface KnownMember {
   readonly isLearner: boolean;
 }
 
-function rate(now: number | undefined, before: MemberStatus | undefined, field: 'requestsTotal' | 'proposalsTotal', at: number): number | undefined {
+/** A counter's rate per second between two probes, leaving out `own` increments (the monitor's own requests). */
+function rate(now: number | undefined, before: MemberStatus | undefined, field: 'requestsTotal' | 'proposalsTotal', at: number, own = 0): number | undefined {
   const then = before?.[field];
   if (now === undefined || then === undefined || before === undefined || at <= before.probedAt || now < then) return undefined;
-  return (now - then) / ((at - before.probedAt) / 1000);
+  return Math.max(0, now - then - own) / ((at - before.probedAt) / 1000);
 }
 
 /**
@@ -179,6 +229,8 @@ export class ClusterMonitor {
   private readonly timeoutMs: number;
   private known: KnownMember[];
   private previous = new Map<string, MemberStatus>();
+  /** The requests this monitor had sent to each member when it last probed it. */
+  private ownBefore = new Map<string, number>();
 
   constructor(transport: HttpTransport, seeds: readonly string[], timeoutMs: number) {
     this.transport = transport;
@@ -195,6 +247,8 @@ export class ClusterMonitor {
     } catch (error) {
       problem = `no endpoint listed the members (${(error as Error).message}); showing the last known`;
     }
+    // A member counts the monitor's own polls among its requests: the figures leave them out.
+    const ownNow = new Map(this.known.flatMap((m) => (m.endpoint === undefined ? [] : [[m.endpoint, this.transport.sentTo(m.endpoint) + this.directTo(m.endpoint).sentTo(m.endpoint)] as const])));
     const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(this.directTo(m.endpoint), m.endpoint))));
     const at = Date.now();
     const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
@@ -207,7 +261,8 @@ export class ClusterMonitor {
       const leaderCommit = leaderStatus?.commitIndex ?? leaderStatus?.raftIndex;
       const applied = status?.appliedIndex ?? status?.raftIndex;
       const reachable = status !== undefined && status.error === undefined;
-      const requests = rate(status?.requestsTotal, status && this.previous.get(status.endpoint), 'requestsTotal', status?.probedAt ?? at);
+      const own = m.endpoint === undefined ? 0 : (ownNow.get(m.endpoint) ?? 0) - (this.ownBefore.get(m.endpoint) ?? 0);
+      const requests = rate(status?.requestsTotal, status && this.previous.get(status.endpoint), 'requestsTotal', status?.probedAt ?? at, own);
       const proposals = rate(status?.proposalsTotal, status && this.previous.get(status.endpoint), 'proposalsTotal', status?.probedAt ?? at);
       return {
         name: status?.name || m.name,
@@ -223,6 +278,7 @@ export class ClusterMonitor {
       };
     });
     this.previous = new Map(statuses.filter((s): s is MemberStatus => s !== undefined && s.error === undefined).map((s) => [s.endpoint, s]));
+    this.ownBefore = ownNow;
     const leader = rows.find((r) => r.isLeader);
     const answered = statuses.filter((s): s is MemberStatus => s !== undefined && s.error === undefined);
     const clusterId = answered.find((s) => s.clusterId)?.clusterId;

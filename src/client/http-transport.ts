@@ -1,5 +1,5 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import { neverSent } from '../api/network-errors.ts';
 import { UnavailableError } from './errors.ts';
 
@@ -73,20 +73,31 @@ type AttemptFailure = { readonly kind: 'not-sent' | 'maybe-sent'; readonly reaso
 export class HttpTransport {
   private readonly options: TransportOptions;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent: https.Agent;
+  /** Made on the first https:// request: loading TLS costs kvctl's start-up ~10 ms otherwise. */
+  private httpsAgent: https.Agent | undefined;
   private preferred = 0;
+  /** Requests sent to each endpoint so far (every attempt). */
+  private readonly sent = new Map<string, number>();
 
   constructor(options: TransportOptions) {
     if (options.endpoints.length === 0) throw new RangeError('no endpoints given');
     this.options = options;
-    const tls = options.tls;
-    this.httpsAgent = new https.Agent({
+  }
+
+  private httpsModule(): typeof https {
+    return process.getBuiltinModule('node:https');
+  }
+
+  private httpsAgentFor(): https.Agent {
+    const tls = this.options.tls;
+    this.httpsAgent ??= new (this.httpsModule().Agent)({
       keepAlive: true,
       ...(tls?.ca ? { ca: tls.ca } : {}),
       ...(tls?.cert ? { cert: tls.cert } : {}),
       ...(tls?.key ? { key: tls.key } : {}),
       rejectUnauthorized: tls?.verify ?? true,
     });
+    return this.httpsAgent;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -116,12 +127,23 @@ export class HttpTransport {
     return new HttpTransport({ ...this.options, endpoints: [endpoint], timeoutMs });
   }
 
+  /** How many requests this transport has sent to `endpoint` (every attempt, answered or not). */
+  sentTo(endpoint: string): number {
+    return this.sent.get(endpoint) ?? 0;
+  }
+
+  /** A transport to the same endpoints with another per-attempt timeout (the caller closes it). */
+  withTimeout(timeoutMs: number): HttpTransport {
+    return new HttpTransport({ ...this.options, timeoutMs });
+  }
+
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgent?.destroy();
   }
 
   private attempt(endpoint: string, req: HttpRequest): Promise<HttpResponse | AttemptFailure> {
+    this.sent.set(endpoint, this.sentTo(endpoint) + 1);
     const url = new URL(req.path, endpoint);
     if (req.query !== undefined) url.search = req.query.toString();
     const body = req.form?.toString() ?? req.body;
@@ -151,11 +173,10 @@ export class HttpTransport {
         this.options.debug?.(`${req.method} ${url.href} -> ${what} (${Math.round(performance.now() - started)} ms)`);
         resolve(outcome);
       };
-      const request = (isHttps ? https : http).request(url, {
-        method: req.method,
-        headers,
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-      });
+      const options = { method: req.method, headers };
+      const request = isHttps
+        ? this.httpsModule().request(url, { ...options, agent: this.httpsAgentFor() })
+        : http.request(url, { ...options, agent: this.httpAgent });
       let sent = false;
       const timer = setTimeout(() => {
         settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${timeoutMs} ms` });

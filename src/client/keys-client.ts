@@ -129,8 +129,7 @@ export function parseKeysResponse(response: HttpResponse): KeysResult {
   try {
     parsed = JSON.parse(response.body);
   } catch {
-    const excerpt = response.body.trim().slice(0, 120);
-    throw new ProtocolError(`${response.endpoint} answered ${response.status} with a body that is not JSON: ${excerpt}`);
+    throw new ProtocolError(`${response.endpoint} ${notV2Api(response)}`);
   }
   if (isV2ErrorBody(parsed)) throw new EtcdError(parsed, response.status);
   if (response.status >= 300 || typeof parsed !== 'object' || parsed === null || !('action' in parsed)) {
@@ -139,4 +138,23 @@ export function parseKeysResponse(response: HttpResponse): KeysResult {
   const header = response.headers['x-etcd-index'];
   const etcdIndex = Number(Array.isArray(header) ? header[0] : header);
   return { event: parsed as V2Event, etcdIndex: Number.isFinite(etcdIndex) ? etcdIndex : 0 };
+}
+
+/**
+ * Why an answer that is not JSON means the endpoint does not serve etcd's v2 API: an etcd 3.x
+ * started without --enable-v2 answers "404 page not found", another HTTP server its own page.
+ */
+export function notV2Api(response: HttpResponse): string {
+  const excerpt = response.body.replace(/\s+/g, ' ').trim().slice(0, 60);
+  return `does not speak etcd's v2 API: it answered ${response.status} "${excerpt}" (is it an etcd 3.x started without --enable-v2, or another HTTP server?)`;
+}
+
+/** notV2Api's reason when a GET of /v2/keys/ did not answer JSON; undefined when it did. */
+export function checkV2Api(response: HttpResponse): string | undefined {
+  try {
+    JSON.parse(response.body);
+    return undefined;
+  } catch {
+    return notV2Api(response);
+  }
 }

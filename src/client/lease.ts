@@ -91,6 +91,8 @@ export class Lease {
           this.schedule(this.ttlMs / 3);
           return;
         } catch (recreateError) {
+          // The key cannot come back (another process holds it now): the lease is over.
+          if (recreateError instanceof LeaseLostError) return this.lose(recreateError.message);
           this.options.warn?.(`could not write ${this.key} again: ${(recreateError as Error).message}`);
         }
       } else {

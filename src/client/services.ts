@@ -1,7 +1,8 @@
 import { ErrorCode } from '../api/error-code.ts';
+import type { V2Node } from '../api/wire.ts';
 import { EtcdError } from './errors.ts';
 import type { KeysClient } from './keys-client.ts';
-import { Lease } from './lease.ts';
+import { Lease, LeaseLostError } from './lease.ts';
 import { childrenInOrder } from './turn.ts';
 
 /** Where `kvctl register` puts services unless told otherwise: visible, so curl users find them. */
@@ -28,20 +29,90 @@ export async function listInstances(client: Pick<KeysClient, 'get'>, dir: string
   return { instances, etcdIndex };
 }
 
+/** Another live process holds the instance: its key exists and is not ours. */
+export class InstanceTaken extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstanceTaken';
+  }
+}
+
+/** A registered instance: its key kept alive by `lease`, until `deregister`. */
+export interface Registration {
+  readonly lease: Lease;
+  /** Writes a new value (a progress report) to the key, if it is still the one this registration created. */
+  update(value: string): Promise<void>;
+  /** Stops the lease and deletes the key if it is still the one this registration created. */
+  deregister(): Promise<void>;
+}
+
+type RegistryClient = Pick<KeysClient, 'get' | 'set' | 'refresh' | 'delete'>;
+
 /**
- * Registers an instance: writes its key with a TTL and keeps it alive; if it expired anyway (the
- * member was cut off for longer than the TTL), it is written again. The caller closes the lease
- * and deletes the key when the instance goes away.
+ * Registers an instance: creates its key with a TTL (refused with InstanceTaken when another
+ * process holds it) and keeps it alive; if it expired anyway (the member was cut off for longer
+ * than the TTL), it is created again, unless another process took the name meanwhile: then the
+ * lease is lost. The key is known as ours by its createdIndex, so that a registration never
+ * deletes one it did not create.
  */
-export async function registerInstance(client: Pick<KeysClient, 'set' | 'refresh'>, key: string, address: string, ttlSeconds: number, warn: (message: string) => void): Promise<Lease> {
-  const write = async (): Promise<void> => {
-    await client.set(key, address, { ttl: ttlSeconds });
+export async function registerInstance(client: RegistryClient, key: string, address: string, ttlSeconds: number, warn: (message: string) => void): Promise<Registration> {
+  let createdIndex = 0;
+  let value = address;
+  const create = async (): Promise<void> => {
+    try {
+      const { event } = await client.set(key, value, { ttl: ttlSeconds, prevExist: false });
+      createdIndex = event.node?.createdIndex ?? 0;
+    } catch (error) {
+      if (!(error instanceof EtcdError && error.errorCode === ErrorCode.NodeExist)) throw error;
+      throw new InstanceTaken(`${key} is registered by another process: wait for it to stop (or its TTL to run out), or choose another instance name`);
+    }
   };
   const sentAt = Date.now();
-  await write();
-  const lease = new Lease(client, key, { ttlSeconds, recreate: write, warn });
+  await create();
+  const recreate = (): Promise<void> =>
+    create().catch((error: unknown) => {
+      throw error instanceof InstanceTaken ? new LeaseLostError(`${key} expired, and another process registered that instance since`) : error;
+    });
+  const lease = new Lease(client, key, { ttlSeconds, recreate, warn });
   lease.start(sentAt);
-  return lease;
+  return {
+    lease,
+    update: async (next) => {
+      value = next;
+      const node = await nodeCreatedAt(client, key, createdIndex);
+      if (node === undefined) throw new LeaseLostError(`${key} is no longer this registration's`);
+      // Compare-and-swap: a registration that changed hands in between is left alone.
+      await client.set(key, next, { ttl: ttlSeconds, prevIndex: node.modifiedIndex! });
+    },
+    deregister: async () => {
+      lease.close();
+      await deleteIfCreatedAt(client, key, createdIndex);
+    },
+  };
+}
+
+/** The node at `key` if it is the one created at `createdIndex`; undefined when it is gone or another. */
+async function nodeCreatedAt(client: Pick<KeysClient, 'get'>, key: string, createdIndex: number): Promise<V2Node | undefined> {
+  try {
+    const { event } = await client.get(key, { quorum: true });
+    return event.node?.createdIndex === createdIndex && event.node.modifiedIndex !== undefined ? event.node : undefined;
+  } catch (error) {
+    if (error instanceof EtcdError && error.errorCode === ErrorCode.KeyNotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Deletes `key` if it is the node created at `createdIndex` (compare-and-delete on its modifiedIndex). */
+async function deleteIfCreatedAt(client: Pick<KeysClient, 'get' | 'delete'>, key: string, createdIndex: number): Promise<void> {
+  try {
+    const node = await nodeCreatedAt(client, key, createdIndex);
+    if (node === undefined) return;
+    await client.delete(key, { prevIndex: node.modifiedIndex! });
+  } catch (error) {
+    // Gone, or changed hands between the read and the delete: not ours to delete.
+    const notOurs = error instanceof EtcdError && (error.errorCode === ErrorCode.KeyNotFound || error.errorCode === ErrorCode.TestFailed);
+    if (!notOurs) throw error;
+  }
 }
 
 /**

@@ -16,27 +16,56 @@ export async function childrenInOrder(client: Pick<KeysClient, 'get'>, dir: stri
   }
 }
 
+/** The turn did not come in the time allowed: `holders` hold it (their nodes, oldest first). */
+export class TurnTimeout extends Error {
+  readonly holders: readonly V2Node[];
+  constructor(message: string, holders: readonly V2Node[]) {
+    super(message);
+    this.name = 'TurnTimeout';
+    this.holders = holders;
+  }
+}
+
+/** How a waiter waits for its turn. */
+export interface WaitOptions {
+  /** How many hold a turn at once: 1 for a mutex or an election, N for a counting semaphore. */
+  readonly limit: number;
+  /** Date.now() after which it gives up with TurnTimeout (now: only if the turn is free at once). */
+  readonly deadline?: number;
+  /** Told once, when the turn is not free at once, who holds it. */
+  readonly onWait?: (holders: readonly V2Node[]) => void;
+}
+
 /**
- * Waits until `key` is the oldest file in `dir`: the turn of a lock waiter or an election
- * candidate. Each waiter watches only the key just ahead of it, so a release wakes one waiter,
- * not all of them. Throws LeaseLostError when `key` is no longer in line.
+ * Waits until `key` is among the `limit` oldest files in `dir`: the turn of a lock waiter, a
+ * semaphore holder or an election candidate. With limit 1 each waiter watches only the key just
+ * ahead of it, so a release wakes one waiter, not all of them; with more, any removal in `dir`
+ * may free a place, so each waiter watches the directory. Throws LeaseLostError when `key` is no
+ * longer in line, TurnTimeout when the deadline passes first.
  */
-export async function waitForTurn(client: Pick<KeysClient, 'get' | 'watch'>, dir: string, key: string, signal: AbortSignal): Promise<void> {
-  for (;;) {
+export async function waitForTurn(client: Pick<KeysClient, 'get' | 'watch'>, dir: string, key: string, signal: AbortSignal, options: WaitOptions = { limit: 1 }): Promise<void> {
+  for (let told = false; ; told = true) {
     signal.throwIfAborted();
     const { children, etcdIndex } = await childrenInOrder(client, dir);
     const position = children.findIndex((child) => child.key === key);
     if (position < 0) throw new LeaseLostError(`${key} is no longer in line (it expired or was deleted)`);
-    if (position === 0) return;
-    const ahead = children[position - 1]!.key!;
-    const watcher = new Watcher(client, { key: ahead, recursive: false, afterIndex: etcdIndex, retryRounds: Infinity, signal });
+    if (position < options.limit) return;
+    const holders = children.slice(0, options.limit);
+    if (!told) options.onWait?.(holders);
+    const { deadline } = options;
+    if (deadline !== undefined && Date.now() >= deadline) throw new TurnTimeout(`${dir}: held by ${holders.map((h) => h.value ?? h.key).join(', ')}`, holders);
+    const waiting = deadline === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(deadline - Date.now())]);
+    const watched = options.limit === 1 ? { key: children[position - 1]!.key!, recursive: false } : { key: dir, recursive: true };
+    const watcher = new Watcher(client, { ...watched, afterIndex: etcdIndex, retryRounds: Infinity, signal: waiting });
     try {
       while (!isRemoval(await watcher.next())) {
-        // the key ahead was only changed: it is still in line
+        // a refresh or a change, not a removal: no place was freed
       }
     } catch (error) {
-      // Too long a wait for the history to cover: look at the line again.
-      if (!(error instanceof HistoryClearedError)) throw error;
+      // The deadline passed (look once more: the turn may have come), or too long a wait for
+      // the history to cover: look at the line again.
+      const timedOut = waiting.aborted && !signal.aborted;
+      if (!timedOut && !(error instanceof HistoryClearedError)) throw error;
     }
   }
 }
@@ -46,6 +75,8 @@ export interface TurnOptions {
   /** Aborting it while waiting leaves the line (the key is deleted). */
   readonly signal: AbortSignal;
   readonly warn?: (message: string) => void;
+  /** How many hold a turn at once (default 1), when to give up, whom to tell about the wait. */
+  readonly wait?: WaitOptions;
 }
 
 /** A place at the head of a line, kept by a lease until released. */
@@ -78,7 +109,7 @@ export async function takeTurn(client: TurnClient, dir: string, value: string, o
     if (!lease.signal.aborted) await deleteQuietly(client, key);
   };
   try {
-    await waitForTurn(client, dir, key, AbortSignal.any([options.signal, lease.signal]));
+    await waitForTurn(client, dir, key, AbortSignal.any([options.signal, lease.signal]), options.wait);
   } catch (error) {
     await release().catch(() => undefined);
     throw error;

@@ -15,7 +15,7 @@ export interface StatusAppProps {
 export function StatusApp({ source, intervalMs, paint }: StatusAppProps) {
   const { exit } = useApp();
   const { columns } = useWindowSize();
-  const { snapshot, refresh } = useClusterStatus(source, intervalMs);
+  const { snapshot, events, widths, rates, refresh } = useClusterStatus(source, intervalMs);
   const [selected, setSelected] = useState(0);
   const [showHelp, setShowHelp] = useState(false);
   const count = snapshot?.rows.length ?? 0;
@@ -26,5 +26,5 @@ export function StatusApp({ source, intervalMs, paint }: StatusAppProps) {
     else if (input === 'r') refresh();
     else if (input === '?') setShowHelp((shown) => !shown);
   });
-  return h(StatusView, { snapshot, selected: Math.min(selected, Math.max(0, count - 1)), showHelp, width: columns || 100, paint });
+  return h(StatusView, { snapshot, events, widths, rates, selected: Math.min(selected, Math.max(0, count - 1)), showHelp, width: columns || 100, paint });
 }

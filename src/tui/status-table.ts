@@ -15,6 +15,15 @@ export interface Column {
 const dash = '-';
 const num = (value: number | undefined) => (value === undefined ? dash : String(value));
 const perSecond = (value: number | undefined) => (value === undefined ? dash : value < 10 ? value.toFixed(1) : String(Math.round(value)));
+/** How long a member has run, in its largest unit: 42s, 5m, 3h, 2d. */
+export function uptime(row: MemberRow): string {
+  const startedAt = row.status?.startedAt;
+  if (startedAt === undefined || row.status?.latencyMs === undefined) return dash;
+  const seconds = Math.max(0, Math.floor((row.status.probedAt - startedAt) / 1000));
+  const [unit, size] = ([['d', 86_400], ['h', 3600], ['m', 60]] as const).find(([, s]) => seconds >= s) ?? ['s', 1];
+  return `${Math.floor(seconds / size)}${unit}`;
+}
+
 const millis = (value: number | undefined) => (value === undefined ? dash : value < 10 ? `${value.toFixed(2)}ms` : `${Math.round(value)}ms`);
 
 /** down: did not answer; unhealthy: answered but has no leader or cannot serve. */
@@ -42,13 +51,22 @@ export const COLUMNS: readonly Column[] = [
   { header: 'REQ/S', priority: 2, right: true, cell: (r) => perSecond(r.requestsPerSecond) },
   { header: 'PROP/S', priority: 3, right: true, cell: (r) => perSecond(r.proposalsPerSecond) },
   { header: 'TO LEADER', priority: 1, right: true, cell: (r) => (r.isLeader ? dash : millis(r.leaderLatencyMs)) },
+  { header: 'UPTIME', priority: 3, right: true, cell: uptime },
+  { header: 'FSYNC P99', priority: 3, right: true, cell: (r) => millis(r.status?.fsyncP99Ms), tone: (r) => ((r.status?.fsyncP99Ms ?? 0) > 100 ? 'warn' : undefined) },
+  { header: 'PENDING', priority: 3, right: true, cell: (r) => num(r.status?.pendingProposals) },
+  { header: 'WATCHERS', priority: 4, right: true, cell: (r) => num(r.status?.watchers) },
+  { header: 'LEADER CHG', priority: 4, right: true, cell: (r) => num(r.status?.leaderChanges) },
 ];
 
 const GAP = 2;
 
-/** The columns that fit in `width` characters, dropping the least important first. */
-export function columnsFor(rows: readonly MemberRow[], width: number): Array<{ column: Column; width: number }> {
-  const sized = COLUMNS.map((column) => ({ column, width: Math.max(column.header.length, ...rows.map((r) => column.cell(r).length)) }));
+/**
+ * The columns that fit in `width` characters, dropping the least important first. `atLeast` holds
+ * widths seen before (by header), so that the live view does not shift when a member goes down
+ * and its figures turn into dashes.
+ */
+export function columnsFor(rows: readonly MemberRow[], width: number, atLeast: ReadonlyMap<string, number> = new Map()): Array<{ column: Column; width: number }> {
+  const sized = COLUMNS.map((column) => ({ column, width: Math.max(column.header.length, atLeast.get(column.header) ?? 0, ...rows.map((r) => column.cell(r).length)) }));
   const total = (list: typeof sized) => list.reduce((sum, c) => sum + c.width, 0) + GAP * (list.length - 1);
   let shown = sized;
   for (let priority = 4; priority > 0 && total(shown) > width; priority--) shown = shown.filter((c) => c.column.priority < priority);
@@ -59,10 +77,28 @@ export function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
+/** The widest cell of each column so far: `seen` grown by the rows of a new snapshot. */
+export function widestCells(seen: ReadonlyMap<string, number>, rows: readonly MemberRow[]): Map<string, number> {
+  return new Map(COLUMNS.map((column) => [column.header, Math.max(seen.get(column.header) ?? 0, ...rows.map((r) => column.cell(r).length))]));
+}
+
+/**
+ * How many voting members are up against how many a commit needs: "3/3 up, can lose 1", or
+ * "1/3 up: no quorum (a write needs 2)".
+ */
+export function quorumLine(snapshot: ClusterSnapshot): string {
+  const voters = snapshot.rows.filter((row) => !row.isLearner);
+  // Answering counts, healthy or not: a member without a leader still votes.
+  const up = voters.filter((row) => health(row) === 'up' || health(row) === 'unhealthy').length;
+  const quorum = Math.floor(voters.length / 2) + 1;
+  const state = up >= quorum ? `can lose ${up - quorum}` : `no quorum (a write needs ${quorum})`;
+  return `${up}/${voters.length} up, ${state}`;
+}
+
 /** The header line: cluster id, leader, term and key count. */
 export function headline(snapshot: ClusterSnapshot): string {
   const leader = snapshot.leader === undefined ? 'no leader' : `leader ${snapshot.leader.name} (${snapshot.leader.id ?? dash})`;
-  return [`cluster ${snapshot.clusterId ?? dash}`, leader, `term ${num(snapshot.term)}`, `${num(snapshot.keys)} keys`].join(' · ');
+  return [`cluster ${snapshot.clusterId ?? dash}`, quorumLine(snapshot), leader, `term ${num(snapshot.term)}`, `${num(snapshot.keys)} keys`].join(' · ');
 }
 
 /** The snapshot as plain text: the headline, then a table of the members that fits in `width`. */

@@ -89,7 +89,7 @@ for (const { name, start } of CLUSTERS) {
       const status = await run(KVCTL_BIN, ['--endpoints', cluster.endpoints[1]!, 'status']);
       assert.equal(status.code, ExitCode.UNAVAILABLE, status.stderr);
       const lines = status.stdout.trim().split('\n');
-      assert.match(lines[0]!, /^cluster [0-9a-f]+ · leader \S+ \([0-9a-f]+\) · term \d+ · /);
+      assert.match(lines[0]!, /^cluster [0-9a-f]+ · 2\/3 up, can lose 0 · leader \S+ \([0-9a-f]+\) · term \d+ · /);
       assert.equal(lines.length, 5);
       assert.equal(lines.slice(2).filter((l) => / up +(leader|follower) /.test(l)).length, 2, status.stdout);
       assert.equal(lines.slice(2).filter((l) => / down +- /.test(l)).length, 1, status.stdout);

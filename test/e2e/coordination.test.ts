@@ -90,7 +90,7 @@ for (const { name, start } of TARGETS) {
         const { client, close } = clientFor(target.endpoints);
         try {
           for (let i = 0; i < rounds; i++) {
-            const code = await runLock({ name: 'turns', ttlSeconds: 5, command: ['x'], format: 'simple' }, {
+            const code = await runLock({ name: 'turns', ttlSeconds: 5, command: ['x'], format: 'simple', limit: 1 }, {
               client, io: new BufferIo(), signal: never,
               exec: async () => {
                 log.push(`enter ${who}`);
@@ -115,14 +115,14 @@ for (const { name, start } of TARGETS) {
       assert.deepEqual(children, [], 'every lock key was released');
     });
 
-    it('lock -- CMD runs under the lock and exits with its code; without CMD it holds until SIGTERM', async () => {
+    it('lock -- CMD runs under the lock and exits with its code; without CMD it holds until SIGTERM (exit 143)', async () => {
       const file = path.join(scratch, 'lock-order');
       const holder = bg('lock', 'files');
       await holder.waitFor(/^\/_kvctl\/locks\/files\/\d{20}\n$/);
       const waiter = bg('lock', 'files', '--', 'sh', '-c', `echo waiter >> ${file}; exit 3`);
       await sleep(500);
       assert.equal(existsSync(file), false, 'the waiter ran while the lock was held');
-      assert.equal(await holder.stop('SIGTERM'), 0, holder.stderr);
+      assert.equal(await holder.stop('SIGTERM'), 128 + 15, holder.stderr);
       assert.equal(await waiter.closed, 3, waiter.stderr);
       assert.equal(await readFile(file, 'utf8'), 'waiter\n');
     });
@@ -149,10 +149,10 @@ for (const { name, start } of TARGETS) {
       const beta = bg('elect', 'sched', 'beta:2');
       await sleep(400);
       assert.equal(beta.stdout, '', 'beta leads while alpha does');
-      assert.equal(await alpha.stop('SIGTERM'), 0, alpha.stderr);
+      assert.equal(await alpha.stop('SIGTERM'), 128 + 15, alpha.stderr);
       await beta.waitFor(/^beta:2\n$/);
       await listener.waitFor(/^\nalpha:1\nbeta:2\n$/);
-      assert.equal(await beta.stop('SIGINT'), 0);
+      assert.equal(await beta.stop('SIGINT'), 128 + 2);
       await listener.waitFor(/^\nalpha:1\nbeta:2\n\n$/);
       assert.equal(await listener.stop('SIGTERM'), 128 + 15);
       assert.equal(listener.stderr, '');
@@ -228,7 +228,7 @@ for (const { name, start } of TARGETS) {
       assert.match((await kvctl('discover', 'web', '--pick', 'random')).stdout, /^10\.0\.0\.[12]:80\n$/);
       const follower = bg('discover', 'web', '--watch');
       await follower.waitFor(/web-2 10\.0\.0\.2:80\n$/);
-      assert.equal(await web1.stop('SIGTERM'), 0);
+      assert.equal(await web1.stop('SIGTERM'), 128 + 15);
       await follower.waitFor(/- web-1\n$/);
       await web2.stop('SIGKILL');
       await follower.waitFor(/- web-2\n$/, 8000);

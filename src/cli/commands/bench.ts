@@ -6,6 +6,7 @@ import { keyFor, runLoad, runWatchLoad, valueBody } from '../../client/bench.ts'
 import { UsageError } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { clientTlsFor, formatOf } from '../global-options.ts';
+import { ownOptionsFirst } from '../help-layout.ts';
 import type { Io } from '../io.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
@@ -100,21 +101,21 @@ export const benchCommand: CommandModule<GlobalArgs, BenchArgs> = {
       .option('mode', { choices: ['stream', 'poll'] as const, default: 'stream' as const, describe: 'watch: streams (stream=true) or long polls re-armed with waitIndex' })
       .option('events', { type: 'number', default: 200, describe: 'watch: how many writes the watchers must each see' })
       .option('rate', { type: 'number', default: 50, describe: 'watch: writes per second' })
-      .command('put', 'write random keys of the key space', {}, async (argv) => {
+      .command('put', 'write random keys of the key space', (y: Argv) => ownOptionsFirst(y).example('$0 bench put --clients 64 --duration 10s', 'writes of 256-byte values over 100,000 keys'), async (argv) => {
         const a = args(argv);
         const body = valueBody(a.valueSize);
         const path = prefixPath(a.prefix);
         const result = await runLoad('put', loadOptions(a), (i) => ({ method: 'PUT', path: `${path}/k${keyFor(i, a.keySpace, a.sequential)}`, body, ok: (s) => s === 200 || s === 201 }));
         print(result, formatOf(a), processIo);
       })
-      .command('get', 'read random keys of the key space (missing ones count as errors: fill it first with put --sequential)', {}, async (argv) => {
+      .command('get', 'read random keys of the key space (missing ones count as errors: fill it first with put --sequential)', (y: Argv) => ownOptionsFirst(y).example('$0 bench put --sequential --total 100000 && $0 bench get --consistency s', 'fill the key space, then read it'), async (argv) => {
         const a = args(argv);
         const path = prefixPath(a.prefix);
         const query = a.consistency === 'l' ? '?quorum=true' : '';
         const result = await runLoad(`get (${a.consistency === 'l' ? 'linearizable' : 'serializable'})`, loadOptions(a), (i) => ({ method: 'GET', path: `${path}/k${keyFor(i, a.keySpace, false)}${query}`, ok: (s) => s === 200 }));
         print(result, formatOf(a), processIo);
       })
-      .command('watch', 'W watchers on a directory and a writer at --rate: delivery latency, missed and duplicated events', {}, async (argv) => {
+      .command('watch', 'W watchers on a directory and a writer at --rate: delivery latency, missed and duplicated events', (y: Argv) => ownOptionsFirst(y).example('$0 bench watch --watchers 10000 --events 100 --rate 20', 'delivery to 10,000 streaming watchers'), async (argv) => {
         const a = args(argv);
         for (const [name, value] of [['watchers', a.watchers], ['events', a.events]] as const) positive(name, value);
         if (!(a.rate > 0)) throw new UsageError(`--rate must be above 0, not ${a.rate}`);

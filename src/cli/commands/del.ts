@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import { parseNonNegativeInteger } from '../../api/numbers.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
@@ -36,6 +36,14 @@ interface DelArgs extends GlobalArgs {
   prevIndex?: string;
 }
 
+/** del's options as data, for yargs and for the quick path. */
+export const DEL_OPTIONS: Record<string, Options> = {
+  recursive: { alias: 'r', type: 'boolean', default: false, describe: 'delete a directory and everything below it' },
+  dir: { type: 'boolean', default: false, describe: 'delete an empty directory' },
+  'prev-value': { type: 'string', describe: 'delete only if the current value is this (compare-and-delete)' },
+  'prev-index': { type: 'string', describe: 'delete only if the key was last modified at this index' },
+};
+
 export const delCommand: CommandModule<GlobalArgs, DelArgs> = {
   command: 'del <KEY>',
   aliases: ['rm'],
@@ -43,10 +51,7 @@ export const delCommand: CommandModule<GlobalArgs, DelArgs> = {
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
       .positional('KEY', { type: 'string', demandOption: true, describe: 'the key' })
-      .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'delete a directory and everything below it' })
-      .option('dir', { type: 'boolean', default: false, describe: 'delete an empty directory' })
-      .option('prev-value', { type: 'string', describe: 'delete only if the current value is this (compare-and-delete)' })
-      .option('prev-index', { type: 'string', describe: 'delete only if the key was last modified at this index' })
+      .options(DEL_OPTIONS)
       .example('$0 del /config/db', 'delete a key')
       .example('$0 del -r /config', 'delete a directory and its contents') as unknown as Argv<DelArgs>,
   handler: (argv) =>
@@ -63,4 +68,15 @@ export const delCommand: CommandModule<GlobalArgs, DelArgs> = {
         deps,
       ),
     ),
+};
+
+/** etcdctl v2's `rmdir`: delete an empty directory (del --dir). */
+export const rmdirCommand: CommandModule<GlobalArgs, DelArgs> = {
+  command: 'rmdir <KEY>',
+  describe: 'delete an empty directory (del --dir)',
+  builder: (yargs) =>
+    (yargs as Argv<GlobalArgs>)
+      .positional('KEY', { type: 'string', demandOption: true, describe: 'the directory' })
+      .example('$0 rmdir /services/old', 'delete an empty directory') as unknown as Argv<DelArgs>,
+  handler: (argv) => delCommand.handler({ ...argv, dir: true, recursive: false }),
 };

@@ -8,10 +8,11 @@ import { MembersClient } from '../../client/members-client.ts';
 import { ExitCode } from '../exit-code.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf, transportFor } from '../global-options.ts';
+import { ownOptionsFirst } from '../help-layout.ts';
 import type { Io } from '../io.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
-import { formatTable } from '../printers.ts';
+import { OUTPUT_FORMATS, formatTable } from '../printers.ts';
 
 export interface EndpointDeps {
   readonly io: Io;
@@ -70,7 +71,7 @@ function handle(run: typeof runEndpointHealth, fallback: OutputFormat) {
     const timeoutMs = parseDuration(a.timeout);
     const transport = transportFor(a, processIo);
     try {
-      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback), { io: processIo, probe: (e) => probeOnce(transport, e, timeoutMs) });
+      process.exitCode = await run(await endpointsOf(a, transport), formatOf(a, fallback, OUTPUT_FORMATS), { io: processIo, probe: (e) => probeOnce(transport, e, timeoutMs) });
     } finally {
       transport.close();
     }
@@ -83,8 +84,8 @@ export const endpointCommand: CommandModule<GlobalArgs, EndpointArgs> = {
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
       .option('cluster', { type: 'boolean', default: false, describe: 'check every member\'s client URL (from the member list), not just --endpoints' })
-      .command('health', 'whether each endpoint is healthy, and how long it took to say (exit 4 if one is not)', {}, handle(runEndpointHealth, 'simple'))
-      .command('status', 'each endpoint\'s member id, leader or not, raft term and index, version, latency', {}, handle(runEndpointStatus, 'table'))
+      .command('health', 'whether each endpoint is healthy, and how long it took to say (exit 4 if one is not)', (y: Argv) => ownOptionsFirst(y).example('$0 endpoint health --cluster', 'every member\'s health (exit 4 if one is not healthy)'), handle(runEndpointHealth, 'simple'))
+      .command('status', 'each endpoint\'s member id, leader or not, raft term and index, version, latency', (y: Argv) => ownOptionsFirst(y).example('$0 endpoint status --cluster -w json', 'every member\'s status, for scripts'), handle(runEndpointStatus, 'table'))
       .demandCommand(1, 'name an endpoint command: health, status')
       .example('$0 endpoint health --cluster', 'every member\'s health')
       .example('$0 endpoint status -w json', 'for scripts') as unknown as Argv<EndpointArgs>,

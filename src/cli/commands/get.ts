@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import type { V2Event } from '../../api/wire.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
@@ -45,19 +45,24 @@ interface GetArgs extends GlobalArgs {
   consistency: Consistency;
 }
 
+/** get's options as data, for yargs and for the quick path. */
+export const GET_OPTIONS: Record<string, Options> = {
+  recursive: { alias: 'r', type: 'boolean', default: false, describe: 'include everything below a directory' },
+  sorted: { type: 'boolean', default: false, describe: 'sort the children of directories by key' },
+  consistency: {
+    choices: CONSISTENCY,
+    default: 'l' as Consistency,
+    describe: 'l: linearizable read through the leader; s: the local member\'s data, possibly stale',
+  },
+};
+
 export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
   command: 'get <KEY>',
   describe: 'print the value of a key, or the contents of a directory',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
       .positional('KEY', { type: 'string', demandOption: true, describe: 'the key, e.g. /config/db' })
-      .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'include everything below a directory' })
-      .option('sorted', { type: 'boolean', default: false, describe: 'sort the children of directories by key' })
-      .option('consistency', {
-        choices: CONSISTENCY,
-        default: 'l' as Consistency,
-        describe: 'l: linearizable read through the leader; s: the local member\'s data, possibly stale',
-      })
+      .options(GET_OPTIONS)
       .example('$0 get /config/db', 'print one value')
       .example('$0 get -r --sorted /config', 'print every key=value below /config') as unknown as Argv<GetArgs>,
   handler: (argv) =>
@@ -72,5 +77,6 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         },
         deps,
       ),
+      'a linearizable read',
     ),
 };

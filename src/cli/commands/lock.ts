@@ -1,12 +1,14 @@
 import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
+import { parseDuration } from '../../api/duration.ts';
+import type { V2Node } from '../../api/wire.ts';
 import { KVCTL_DIR } from '../../client/services.ts';
 import type { Turn } from '../../client/turn.ts';
-import { takeTurn } from '../../client/turn.ts';
+import { TurnTimeout, takeTurn } from '../../client/turn.ts';
 import { runChild } from '../child.ts';
-import { ExitCode } from '../exit-code.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
+import { UsageError } from '../errors.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
@@ -21,6 +23,10 @@ export interface LockOptions {
   /** Run while holding the lock; without it, hold until signalled. */
   readonly command?: readonly string[];
   readonly format: OutputFormat;
+  /** How many may hold it at once: 1 is a mutex, more a counting semaphore. */
+  readonly limit: number;
+  /** Give up (exit 3) after this long in line; 0 (--try): unless it is free at once. Default: wait. */
+  readonly waitMs?: number;
 }
 
 export interface LockDeps extends SessionDeps {
@@ -34,18 +40,28 @@ export interface LockDeps extends SessionDeps {
  * held, CMD is stopped and the command fails with LeaseLostError: the lock is never held by two.
  */
 export async function runLock(options: LockOptions, deps: LockDeps): Promise<number> {
-  const exec = deps.exec ?? ((command, stop) => runChild(command, { stop }));
+  // Its own process group, so that a lost session stops everything CMD started; not when CMD
+  // may read the terminal (then only CMD itself is stopped).
+  const exec = deps.exec ?? ((command, stop) => runChild(command, { stop, ownGroup: !process.stdin.isTTY }));
   const owner = `${os.hostname()}:${process.pid}`;
   const turn: Turn = await takeTurn(deps.client, `${LOCKS_DIR}/${options.name}`, owner, {
     ttlSeconds: options.ttlSeconds,
     signal: deps.signal,
     warn: (message) => deps.io.err(`warning: ${message}`),
+    wait: {
+      limit: options.limit,
+      ...(options.waitMs !== undefined ? { deadline: Date.now() + options.waitMs } : {}),
+      onWait: (holders) => deps.io.err(`waiting for lock ${options.name}: held by ${holderNames(holders)}`),
+    },
+  }).catch((error: unknown) => {
+    if (!(error instanceof TurnTimeout)) throw error;
+    const waited = options.waitMs ? ` (gave up after ${options.waitMs} ms)` : '';
+    throw new TurnTimeout(`lock ${options.name} is held by ${holderNames(error.holders)}${waited}`, error.holders);
   });
   try {
     if (options.command === undefined) {
       deps.io.out(options.format === 'json' ? JSON.stringify({ name: options.name, key: turn.key }) : turn.key);
-      await holdUntil(deps.signal, turn.lost);
-      return ExitCode.OK;
+      return await holdUntil(deps.signal, turn.lost);
     }
     const code = await exec(options.command, turn.lost);
     if (turn.lost.aborted) throw turn.lost.reason;
@@ -55,9 +71,21 @@ export async function runLock(options: LockOptions, deps: LockDeps): Promise<num
   }
 }
 
+function checkLimit(limit: number): number {
+  if (!(Number.isInteger(limit) && limit >= 1)) throw new UsageError(`--limit must be a whole number, at least 1, not ${limit}`);
+  return limit;
+}
+
+function holderNames(holders: readonly V2Node[]): string {
+  return holders.map((holder) => holder.value ?? holder.key).join(', ');
+}
+
 interface LockArgs extends GlobalArgs {
   name: string;
   ttl: number;
+  limit: number;
+  try: boolean;
+  waitTimeout?: string;
   '--'?: Array<string | number>;
 }
 
@@ -67,16 +95,24 @@ export const lockCommand: CommandModule<GlobalArgs, LockArgs> = {
   builder: (yargs) =>
     ttlOption(yargs as Argv<GlobalArgs>, 'lock', 10)
       .positional('name', { type: 'string', demandOption: true, describe: 'the lock\'s name (kept under /_kvctl/locks/)' })
+      .option('limit', { type: 'number', default: 1, describe: 'how many may hold it at once: a counting semaphore (as consul lock -n); every holder must give the same' })
+      .option('try', { type: 'boolean', default: false, describe: 'do not wait: exit 3 at once if it is held' })
+      .option('wait-timeout', { type: 'string', describe: 'give up (exit 3) if it is still held after this long, e.g. 30s (default: wait for ever)' })
       .example('$0 lock deploy', 'print the lock key once held; release on Ctrl-C or SIGTERM')
       .example('$0 lock deploy -- ./deploy.sh prod', 'run a command under the lock and exit with its code')
+      .example('$0 lock deploy --try -- ./deploy.sh prod', 'run it only if nobody holds the lock now (else exit 3)')
+      .example('$0 lock encoders --limit 3 -- ./encode.sh', 'at most 3 encoders at once across the cluster')
       .epilogue(`Waiters queue in order of arrival; each watches only the one ahead of it. If the lock's session expires while it is held (the cluster was unreachable for --ttl seconds), the command is stopped and kvctl exits with 6.`) as unknown as Argv<LockArgs>,
   handler: (argv) => {
+    if (argv.try && argv.waitTimeout !== undefined) throw new UsageError('--try and --wait-timeout go apart: --try is --wait-timeout 0');
     const command = argv['--']?.map(String);
     const options: LockOptions = {
       name: segmentName('the lock name', argv.name),
       ttlSeconds: checkTtl(argv.ttl),
       ...(command !== undefined && command.length > 0 ? { command } : {}),
       format: formatOf(argv),
+      limit: checkLimit(argv.limit),
+      ...(argv.try ? { waitMs: 0 } : argv.waitTimeout !== undefined ? { waitMs: parseDuration(argv.waitTimeout) } : {}),
     };
     return runSessionCommand(argv, processIo, async (deps) => {
       process.exitCode = await runLock(options, deps);

@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import type { V2Event } from '../../api/wire.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
@@ -44,15 +44,23 @@ interface LsArgs extends GlobalArgs {
   consistency: Consistency;
 }
 
+/** The directory ls lists when none is named: the root. */
+export const LS_DEFAULT_KEY = '/';
+
+/** ls's options as data, for yargs and for the quick path. */
+export const LS_OPTIONS: Record<string, Options> = {
+  recursive: { alias: 'r', type: 'boolean', default: false, describe: 'list everything below the directory' },
+  p: { type: 'boolean', default: false, describe: 'append / to directories' },
+  consistency: { choices: CONSISTENCY, default: 'l' as Consistency, describe: 'l: linearizable; s: local, possibly stale' },
+};
+
 export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   command: 'ls [KEY]',
   describe: 'list the keys in a directory',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .positional('KEY', { type: 'string', default: '/', describe: 'the directory (default: the root)' })
-      .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'list everything below the directory' })
-      .option('p', { type: 'boolean', default: false, describe: 'append / to directories' })
-      .option('consistency', { choices: CONSISTENCY, default: 'l' as Consistency, describe: 'l: linearizable; s: local, possibly stale' })
+      .positional('KEY', { type: 'string', default: LS_DEFAULT_KEY, describe: 'the directory (default: the root)' })
+      .options(LS_OPTIONS)
       .example('$0 ls -r -p /services', 'every key below /services, directories marked with /') as unknown as Argv<LsArgs>,
   handler: (argv) =>
     runKeysCommand(argv, processIo, (deps) =>
@@ -60,5 +68,6 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
         { key: normalizeKey(argv.KEY), recursive: argv.recursive, slash: argv.p, consistency: argv.consistency, format: formatOf(argv) },
         deps,
       ),
+      'a linearizable read',
     ),
 };

@@ -5,10 +5,11 @@ import { MembersClient } from '../../client/members-client.ts';
 import { UsageError } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf, transportFor } from '../global-options.ts';
+import { ownOptionsFirst } from '../help-layout.ts';
 import type { Io } from '../io.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
-import { formatTable } from '../printers.ts';
+import { OUTPUT_FORMATS, formatTable } from '../printers.ts';
 
 export interface MemberDeps {
   readonly members: Pick<MembersClient, 'list' | 'leader' | 'add' | 'remove' | 'update' | 'promote' | 'transferLeadership'>;
@@ -80,33 +81,34 @@ export const memberCommand: CommandModule<GlobalArgs, MemberArgs> = {
   describe: 'list and change the cluster\'s members',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('list', 'list the members (a table unless -w simple|json)', {}, (argv) => withMembers(args(argv), (deps) => runMemberList(formatOf(args(argv), 'table'), deps)))
+      .command('list', 'list the members (a table unless -w simple|json)', (y: Argv) => y.example('$0 member list', 'a table of the members').example('$0 member list -w json', 'for scripts'), (argv) => withMembers(args(argv), (deps) => runMemberList(formatOf(args(argv), 'table', OUTPUT_FORMATS), deps)))
       .command(
         'add <name> <peer-urls>',
         'add a member (then start it with --initial-cluster-state existing)',
         (y: Argv) =>
-          y
+          ownOptionsFirst(y)
             .positional('name', { type: 'string', demandOption: true })
             .positional('peer-urls', { type: 'string', demandOption: true, describe: 'comma-separated' })
-            .option('learner', { type: 'boolean', default: false, describe: 'add it as a learner: it gets the log but does not vote until promoted' }),
+            .option('learner', { type: 'boolean', default: false, describe: 'add it as a learner: it gets the log but does not vote until promoted' })
+            .example('$0 member add m4 http://10.0.0.4:2380 --learner', 'add a learner, then start it with --initial-cluster-state existing'),
         (argv) => {
           const a = args(argv);
           return withMembers(a, (deps) => runMemberAdd({ name: a.name!, peerURLs: peerUrls(a.peerUrls!), learner: a.learner === true, format: formatOf(a) }, deps));
         },
       )
-      .command('remove <id>', 'remove a member (the leader too: it steps down)', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }), (argv) => {
+      .command('remove <id>', 'remove a member (the leader too: it steps down)', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }).example('$0 member remove 8e9e05c52164694d', 'remove a member by its ID (from member list)'), (argv) => {
         const a = args(argv);
         return withMembers(a, (deps) => simpleAction(formatOf(a), deps, () => deps.members.remove(a.id!), () => `Removed member ${a.id!} from cluster`));
       })
-      .command('update <id> <peer-urls>', 'change a member\'s peer URLs', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }).positional('peer-urls', { type: 'string', demandOption: true }), (argv) => {
+      .command('update <id> <peer-urls>', 'change a member\'s peer URLs', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }).positional('peer-urls', { type: 'string', demandOption: true }).example('$0 member update 8e9e05c52164694d http://10.0.0.5:2380', 'the member moved to another address'), (argv) => {
         const a = args(argv);
         return withMembers(a, (deps) => simpleAction(formatOf(a), deps, () => deps.members.update(a.id!, peerUrls(a.peerUrls!)), () => `Updated member with ID ${a.id!} in cluster`));
       })
-      .command('promote <id>', 'make a learner a voter (refused while it lags behind the leader)', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }), (argv) => {
+      .command('promote <id>', 'make a learner a voter (refused while it lags behind the leader)', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }).example('$0 member promote 8e9e05c52164694d', 'the learner votes from now on'), (argv) => {
         const a = args(argv);
         return withMembers(a, (deps) => simpleAction(formatOf(a), deps, () => deps.members.promote(a.id!), (m) => `Promoted member ${a.id!}${m ? ` (${m.name})` : ''} to voter`));
       })
-      .command('transfer-leader <id>', 'hand leadership to a member (kvd extension)', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }), (argv) => {
+      .command('transfer-leader <id>', 'hand leadership to a member (kvd extension)', (y: Argv) => y.positional('id', { type: 'string', demandOption: true }).example('$0 member transfer-leader 8e9e05c52164694d', 'before restarting the current leader'), (argv) => {
         const a = args(argv);
         return withMembers(a, (deps) => simpleAction(formatOf(a), deps, () => deps.members.transferLeadership(a.id!), (m) => `Leadership transferred to ${a.id!}${m ? ` (${m.name})` : ''}`));
       })

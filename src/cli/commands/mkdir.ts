@@ -1,9 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
-import { parseNonNegativeInteger } from '../../api/numbers.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
+import { parseKeyTtl } from '../key-ttl.ts';
 import type { OutputFormat } from '../printers.ts';
 import { printEvent, printNothing } from '../printers.ts';
 import { runKeysCommand } from '../run-keys-command.ts';
@@ -39,7 +39,7 @@ export const mkdirCommand: CommandModule<GlobalArgs, MkdirArgs> = {
         {
           key: normalizeKey(argv.KEY),
           format: formatOf(argv),
-          ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
+          ...(argv.ttl !== undefined ? { ttl: parseKeyTtl(argv.ttl) } : {}),
         },
         deps,
       ),

@@ -1,10 +1,11 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { normalizeKey } from '../../api/key-path.ts';
 import { parseNonNegativeInteger } from '../../api/numbers.ts';
 import { UsageError } from '../errors.ts';
 import type { GlobalArgs, KeysDeps } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
 import { processIo } from '../io.ts';
+import { parseKeyTtl } from '../key-ttl.ts';
 import type { OutputFormat } from '../printers.ts';
 import { printEvent, printValue } from '../printers.ts';
 import { runKeysCommand } from '../run-keys-command.ts';
@@ -46,17 +47,24 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** put's options as data, for yargs and for the quick path. */
+export const PUT_OPTIONS: Record<string, Options> = {
+  ttl: { type: 'string', describe: 'seconds until the key expires, at least 1 (without it the key is permanent)' },
+  'prev-value': { type: 'string', describe: 'write only if the current value is this (compare-and-swap)' },
+  'prev-index': { type: 'string', describe: 'write only if the key was last modified at this index' },
+  'prev-exist': { choices: ['true', 'false'], describe: 'true: only update an existing key; false: only create' },
+};
+
 export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
   command: 'put <KEY> [value]',
+  // etcdctl v2's name for it.
+  aliases: ['set'],
   describe: 'set the value of a key (read from standard input when VALUE is left out)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
       .positional('KEY', { type: 'string', demandOption: true, describe: 'the key' })
       .positional('value', { type: 'string', describe: 'the value' })
-      .option('ttl', { type: 'string', describe: 'seconds until the key expires (without it the key is permanent)' })
-      .option('prev-value', { type: 'string', describe: 'write only if the current value is this (compare-and-swap)' })
-      .option('prev-index', { type: 'string', describe: 'write only if the key was last modified at this index' })
-      .option('prev-exist', { choices: ['true', 'false'], describe: 'true: only update an existing key; false: only create' })
+      .options(PUT_OPTIONS)
       .example('$0 put /config/db postgres://db:5432', 'set a value')
       .example('$0 put /leases/a holder --ttl 30', 'a key that expires after 30 s')
       .example('$0 put /config/db new --prev-value old', 'compare-and-swap')
@@ -68,7 +76,7 @@ export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
           key: normalizeKey(argv.KEY),
           value: argv.value ?? (await readStdin()),
           format: formatOf(argv),
-          ...(argv.ttl !== undefined ? { ttl: parseNonNegativeInteger('--ttl', argv.ttl) } : {}),
+          ...(argv.ttl !== undefined ? { ttl: parseKeyTtl(argv.ttl) } : {}),
           ...(argv.prevValue !== undefined ? { prevValue: argv.prevValue } : {}),
           ...(argv.prevIndex !== undefined ? { prevIndex: parseNonNegativeInteger('--prev-index', argv.prevIndex) } : {}),
           ...(argv.prevExist !== undefined ? { prevExist: argv.prevExist === 'true' } : {}),
@@ -77,3 +85,26 @@ export const putCommand: CommandModule<GlobalArgs, PutArgs> = {
       ),
     ),
 };
+
+/**
+ * etcdctl v2's `mk` and `update`: put that only creates, or only updates, an existing key
+ * (put --prev-exist false / true), so that an etcd user's scripts find what they type.
+ */
+function conditionalPut(name: 'mk' | 'update', prevExist: 'true' | 'false', describe: string): CommandModule<GlobalArgs, PutArgs> {
+  const { 'prev-exist': _, ...options } = PUT_OPTIONS;
+  return {
+    command: `${name} <KEY> [value]`,
+    describe,
+    builder: (yargs) =>
+      (yargs as Argv<GlobalArgs>)
+        .positional('KEY', { type: 'string', demandOption: true, describe: 'the key' })
+        .positional('value', { type: 'string', describe: 'the value (default: standard input)' })
+        .options(options)
+        .example(`$0 ${name} /config/db postgres://db:5432`, describe)
+        .example(`$0 ${name} /leases/a holder --ttl 30`, 'the same, with a key that expires after 30 s') as unknown as Argv<PutArgs>,
+    handler: (argv) => putCommand.handler({ ...argv, prevExist }),
+  };
+}
+
+export const mkCommand = conditionalPut('mk', 'false', 'create a key that does not exist yet (put --prev-exist false; exit code 3 if it exists)');
+export const updateCommand = conditionalPut('update', 'true', 'update a key that exists (put --prev-exist true; exit code 2 if it does not)');

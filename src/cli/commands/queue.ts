@@ -5,6 +5,7 @@ import { childrenInOrder } from '../../client/turn.ts';
 import { NothingFound, UsageError } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf } from '../global-options.ts';
+import { ownOptionsFirst } from '../help-layout.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import type { SessionDeps } from '../run-keys-command.ts';
@@ -57,18 +58,18 @@ export const queueCommand: CommandModule<GlobalArgs, QueueArgs> = {
   describe: 'a distributed FIFO queue: push, pop, wait, list',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('push <queue> <value>', 'append an item; prints its key', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).positional('value', { type: 'string', demandOption: true }), (argv) =>
+      .command('push <queue> <value>', 'append an item; prints its key', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).positional('value', { type: 'string', demandOption: true }).example('$0 queue push /jobs "resize img42"', 'enqueue a job'), (argv) =>
         run(argv, (queue, a, deps) => runQueuePush({ queue, value: String(a.value), format: formatOf(a) }, deps)),
       )
-      .command('pop <queue>', 'take the oldest item; prints its value (exit 2 when empty)', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('wait', { type: 'boolean', default: false, describe: 'wait for an item when the queue is empty' }), (argv) =>
+      .command('pop <queue>', 'take the oldest item; prints its value (exit 2 when empty)', (y: Argv) => ownOptionsFirst(y).positional('queue', { type: 'string', demandOption: true }).option('wait', { type: 'boolean', default: false, describe: 'wait for an item when the queue is empty' }).example('$0 queue pop /jobs --wait', 'take the oldest job, waiting for one'), (argv) =>
         run(argv, (queue, a, deps) => runQueuePop({ queue, wait: a.wait === true, format: formatOf(a) }, deps)),
       )
-      .command('wait <queue>', 'block until the queue holds --count items', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('count', { type: 'number', demandOption: true, describe: 'how many items to wait for' }), (argv) => {
+      .command('wait <queue>', 'block until the queue holds --count items', (y: Argv) => ownOptionsFirst(y).positional('queue', { type: 'string', demandOption: true }).option('count', { type: 'number', demandOption: true, describe: 'how many items to wait for' }).example('$0 queue wait /jobs --count 10', 'block until 10 jobs are ready'), (argv) => {
         const count = args(argv).count!;
         if (!(Number.isInteger(count) && count >= 1)) throw new UsageError(`--count must be a whole number, at least 1, not ${count}`);
         return run(argv, (queue, a, deps) => runQueueWait({ queue, count, format: formatOf(a) }, deps));
       })
-      .command('list <queue>', 'print the items, oldest first, without taking them', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }), (argv) =>
+      .command('list <queue>', 'print the items, oldest first, without taking them', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).example('$0 queue list /jobs -w json', 'the items as JSON'), (argv) =>
         run(argv, (queue, a, deps) => runQueueList({ queue, format: formatOf(a) }, deps)),
       )
       .demandCommand(1, 'name a queue command: push, pop, wait, list')
