@@ -28,6 +28,16 @@ export interface RaftConfig {
   readonly random: () => number;
   /** Members of a brand-new cluster (ignored when storage already has state). */
   readonly peers?: readonly NodeId[];
+  /**
+   * The commit index this member had acknowledged before its storage lost entries (its hard
+   * state committed past what it still holds). Until a leader has brought its commit index back
+   * to here, it neither campaigns nor grants votes or pre-votes: a member that forgot entries it
+   * helped commit could otherwise elect a leader without them (§5.4.1's Leader Completeness
+   * rests on every voter that acknowledged an entry still holding it), and that leader would
+   * overwrite an entry already reported committed. It still takes and acknowledges a leader's
+   * entries: that is how it catches up, and a leader holds every committed entry.
+   */
+  readonly catchUpTo?: number;
 }
 
 /** A campaign started by a leadership transfer ignores leases and skips pre-vote. */
@@ -122,9 +132,14 @@ export class Raft {
     return this.config.electionTick;
   }
 
-  /** Whether this member may become leader: a voter of the current configuration. */
+  /** Whether this member may become leader: a voter of the current configuration, caught up. */
   promotable(): boolean {
-    return this.tracker.isVoter(this.id);
+    return this.tracker.isVoter(this.id) && this.caughtUp();
+  }
+
+  /** Whether the commit index reached what this member had acknowledged before a loss (RaftConfig.catchUpTo). */
+  caughtUp(): boolean {
+    return this.log.committed >= (this.config.catchUpTo ?? 0);
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -367,7 +382,7 @@ export class Raft {
   private handleVote(m: Message): void {
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
     const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === 'preVote' && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && this.caughtUp() && this.log.isUpToDate(m.index, m.logTerm)) {
       this.send({ type: respType, to: m.from, term: m.term });
       if (m.type === 'vote') {
         this.electionElapsed = 0;
