@@ -3,7 +3,9 @@ import path from 'node:path';
 import { ENTRY_PREFIX, IMAGE_PREFIX, KEY_HARD_STATE, KEY_MEMBERSHIP, KEY_SNAPSHOT_META, entryIndexOf } from './codec.ts';
 import { DataDirError } from './errors.ts';
 import type { LogRead } from './leveldb-log.ts';
-import { LogCorruption, batchOperations, readLogFile, readSlice, readVarint } from './leveldb-log.ts';
+import { readSlice, readVarint } from './leveldb-coding.ts';
+import { LogCorruption, batchOperations, readLogFile } from './leveldb-log.ts';
+import { tableProblem } from './leveldb-table.ts';
 
 /** What the check of a data dir found, before LevelDB was let near it. */
 export interface DataDirCheck {
@@ -155,12 +157,17 @@ function applyEdit(manifest: Manifest, edit: Buffer): boolean {
   return true;
 }
 
-/** A table the MANIFEST lists must be there, whole (LevelDB names them .ldb, formerly .sst). */
+/**
+ * A table the MANIFEST lists must be there, whole, every block passing its checksum (LevelDB
+ * names tables .ldb, formerly .sst).
+ */
 async function checkTable(dir: string, names: readonly string[], number: number, size: number): Promise<void> {
   const name = [`${fileNumber(number)}.ldb`, `${fileNumber(number)}.sst`].find((candidate) => names.includes(candidate));
   if (name === undefined) throw new DataDirError(dir, `the table ${fileNumber(number)}.ldb that LevelDB's MANIFEST lists is missing; ${UNTOUCHED}`);
-  const actual = (await stat(path.join(dir, name))).size;
-  if (actual !== size) throw new DataDirError(dir, `the table ${name} has ${actual} bytes where LevelDB's MANIFEST says ${size}; ${UNTOUCHED}`);
+  const bytes = await readFile(path.join(dir, name));
+  if (bytes.length !== size) throw new DataDirError(dir, `the table ${name} has ${bytes.length} bytes where LevelDB's MANIFEST says ${size}; ${UNTOUCHED}`);
+  const problem = tableProblem(bytes);
+  if (problem !== undefined) throw new DataDirError(dir, `the table ${name} is damaged: ${problem}; ${UNTOUCHED}`);
 }
 
 function fileNumber(number: number): string {

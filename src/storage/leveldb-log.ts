@@ -9,6 +9,8 @@
  * is one FULL record or FIRST, MIDDLE..., LAST; a block's last < 7 bytes are zero padding.
  */
 
+import { readSlice, verifyMaskedCrc } from './leveldb-coding.ts';
+
 const BLOCK = 32 * 1024;
 const HEADER = 7;
 const ZERO = 0;
@@ -73,8 +75,7 @@ export function readLogFile(bytes: Buffer): LogRead {
       if (lastBlock) return tornHere(at, bytes.subarray(at + HEADER, blockEnd));
       throw new LogCorruption(at, `a record of ${length} bytes that runs past its block`);
     }
-    const expected = unmask(bytes.readUInt32LE(at));
-    if (crc32c(bytes.subarray(at + 6, end)) !== expected) throw new LogCorruption(at, 'a record that fails its checksum');
+    if (!verifyMaskedCrc(bytes.subarray(at + 6, end), bytes.readUInt32LE(at))) throw new LogCorruption(at, 'a record that fails its checksum');
     const data = bytes.subarray(at + HEADER, end);
     if (type === FULL || type === FIRST) {
       if (recordStart >= 0) throw new LogCorruption(at, 'a new record inside an unfinished one');
@@ -104,51 +105,7 @@ function isZeros(bytes: Buffer, from: number, to: number): boolean {
   return true;
 }
 
-// --- CRC-32C (Castagnoli), as LevelDB stores it: masked, so that a CRC of data holding CRCs is
-// not itself a CRC of that data. Node's zlib has only the IEEE polynomial.
-
-const CRC32C_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = CRC32C_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function unmask(masked: number): number {
-  const rot = (masked - 0xa282ead8) >>> 0;
-  return ((rot >>> 17) | (rot << 15)) >>> 0;
-}
-
 // --- the records' contents --------------------------------------------------------------------
-
-/** A little-endian base-128 integer (LevelDB's varint32/varint64; ours stay below 2^53). */
-export function readVarint(bytes: Buffer, at: number): { value: number; next: number } | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = at; i < bytes.length && i < at + 10; i++) {
-    const byte = bytes[i]!;
-    value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) return { value, next: i + 1 };
-    scale *= 128;
-  }
-  return undefined;
-}
-
-/** A length-prefixed byte string. */
-export function readSlice(bytes: Buffer, at: number): { value: Buffer; next: number } | undefined {
-  const length = readVarint(bytes, at);
-  if (length === undefined || length.next + length.value > bytes.length) return undefined;
-  return { value: bytes.subarray(length.next, length.next + length.value), next: length.next + length.value };
-}
 
 /**
  * The operations of a write batch (a *.log record): a u64le sequence number, a u32le count, then

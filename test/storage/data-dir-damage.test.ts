@@ -117,6 +117,22 @@ describe('a damaged data dir (real LevelDB files)', function () {
     });
   });
 
+  it('with a byte flipped anywhere in a table (LevelDB reads data blocks without checking them)', async () => {
+    await writeEntries(dir, 300);
+    await (await DiskStorage.open(dir)).close();
+    const table = await fileNamed(dir, /\.ldb$/);
+    const original = await readFile(table);
+    // Data blocks first, then the filter, metaindex and index blocks, then the footer.
+    for (const at of [100, Math.floor(original.length / 2), original.length - 200, original.length - 60, original.length - 5]) {
+      const bytes = Buffer.from(original);
+      bytes[at]! ^= 0x10;
+      await writeFile(table, bytes);
+      await refusedUntouched(dir, new RegExp(`the table ${path.basename(table)} is damaged: `));
+    }
+    await writeFile(table, original);
+    await (await DiskStorage.open(dir)).close();
+  });
+
   describe('a write torn by a stop is dropped, and the member says which entries', () => {
     it('the last write cut short: its entries are named and the log ends before them', async () => {
       await writeEntries(dir);
