@@ -35,14 +35,16 @@ const LEVELDB_NAME = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(log|ldb|sst
  * (`tornWrite`: LevelDB drops that last write, which was never durable).
  */
 export async function checkDataDir(dir: string): Promise<DataDirCheck> {
-  const names = await listDir(dir);
-  if (names === undefined) {
+  const listed = await listDir(dir);
+  if (listed === undefined) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     return { fresh: true, warnings: [] };
   }
   const warnings: string[] = [];
   const mode = (await stat(dir)).mode & 0o777;
   if ((mode & 0o077) !== 0) warnings.push(`data dir ${dir} has mode 0${mode.toString(8)}: other users of this machine can read or change it; chmod 700 ${dir}`);
+  // A data dir that is a file system's mount point has the file system's lost+found.
+  const names = listed.filter((name) => name !== 'lost+found');
   if (names.length === 0) return { fresh: true, warnings };
   const foreign = names.filter((name) => !LEVELDB_NAME.test(name));
   if (foreign.length > 0) throw new DataDirError(dir, `holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}, which LevelDB does not write: it is not a kvd data dir (or something else writes into it); nothing was changed`);

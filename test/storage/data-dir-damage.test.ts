@@ -133,6 +133,14 @@ describe('a damaged data dir (real LevelDB files)', function () {
     await (await DiskStorage.open(dir)).close();
   });
 
+  it("a mount point's lost+found is not foreign: a dir with only that is a new data dir", async () => {
+    await mkdir(path.join(dir, 'lost+found'), { recursive: true });
+    await writeEntries(dir, 5);
+    const storage = await DiskStorage.open(dir);
+    assert.equal(storage.lastIndex(), 5);
+    await storage.close();
+  });
+
   describe('a write torn by a stop is dropped, and the member says which entries', () => {
     it('the last write cut short: its entries are named and the log ends before them', async () => {
       await writeEntries(dir);
