@@ -31,8 +31,8 @@ const LEVELDB_NAME = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(log|ldb|sst
  * opening LevelDB writes (it rotates its LOG, replays and deletes logs, and over a missing
  * CURRENT creates a new database and deletes the old one's files). Creates the dir (0700) only
  * when it is absent. Throws DataDirError for a dir that is not a LevelDB database with all its
- * files, or whose logs fail their checksums; a log cut short by a stopped writer is reported
- * (`tornWrite`: LevelDB drops that last write, which was never durable).
+ * files, or whose MANIFEST, tables or logs fail their checksums; a log cut short by a stopped
+ * writer is reported (`tornWrite`: LevelDB drops that last write, which was never durable).
  */
 export async function checkDataDir(dir: string): Promise<DataDirCheck> {
   const listed = await listDir(dir);
@@ -178,8 +178,10 @@ function fileNumber(number: number): string {
 
 /** What a torn write held, as far as its bytes go: the kvd records it would have written. */
 function describeDropped(partial: Buffer): string {
+  const operations = batchOperations(partial);
+  if (operations.length > 0 && operations.every((operation) => !operation.put)) return 'deletions of old rows only';
   const parts: string[] = [];
-  for (const { put, key } of batchOperations(partial)) {
+  for (const { put, key } of operations) {
     if (!put) continue;
     if (key[0] === ENTRY_PREFIX && key.length === 9) parts.push(`log entries from index ${entryIndexOf(key)} on`);
     else if (key.equals(KEY_HARD_STATE)) parts.push('a hard state');

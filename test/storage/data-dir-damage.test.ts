@@ -175,6 +175,22 @@ describe('a damaged data dir (real LevelDB files)', function () {
       }
     });
 
+    it('a write of several blocks (FIRST, MIDDLE, LAST records) cut in its middle block', async () => {
+      await writeEntries(dir, 10);
+      const storage = await DiskStorage.open(dir);
+      await storage.persist({ entries: [{ ...entry(11), data: new Uint8Array(100_000).fill(7) }], hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
+      await storage.close();
+      const log = await fileNamed(dir, /\.log$/);
+      await truncate(log, (await stat(log)).size - 50_000);
+      const reopened = await DiskStorage.open(dir);
+      try {
+        assert.equal(reopened.lastIndex(), 10);
+        assert.match(reopened.warnings.join('\n'), /it is dropped: log entries from index 11 on; the log now ends at index 10$/);
+      } finally {
+        await reopened.close();
+      }
+    });
+
     it('a zero-filled tail (a file system that extended the file before a crash) holds nothing and opens', async () => {
       await writeEntries(dir, 20);
       await appendFile(await fileNamed(dir, /\.log$/), Buffer.alloc(100));
