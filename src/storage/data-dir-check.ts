@@ -48,13 +48,7 @@ export async function checkDataDir(dir: string): Promise<DataDirCheck> {
   if (names.length === 0) return { fresh: true, warnings };
   const foreign = names.filter((name) => !LEVELDB_NAME.test(name));
   if (foreign.length > 0) throw new DataDirError(dir, `holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}, which LevelDB does not write: it is not a kvd data dir (or something else writes into it); nothing was changed`);
-  if (!names.includes('CURRENT')) {
-    if (names.some((name) => /\.(log|ldb|sst)$/.test(name))) {
-      throw new DataDirError(dir, `LevelDB's CURRENT file is missing, so which of its files hold the data is unknown; ${UNTOUCHED}`);
-    }
-    // LevelDB stopped while it created the database: no data was ever written.
-    return { fresh: true, warnings };
-  }
+  if (!names.includes('CURRENT')) throw new DataDirError(dir, `LevelDB's CURRENT file is missing, so which of its files hold the data is unknown; ${UNTOUCHED}`);
   const manifest = await readManifest(dir, names);
   for (const [number, size] of manifest.tables) await checkTable(dir, names, number, size);
   const logs = names
