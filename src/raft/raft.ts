@@ -35,7 +35,9 @@ export interface RaftConfig {
    * helped commit could otherwise elect a leader without them (§5.4.1's Leader Completeness
    * rests on every voter that acknowledged an entry still holding it), and that leader would
    * overwrite an entry already reported committed. It still takes and acknowledges a leader's
-   * entries: that is how it catches up, and a leader holds every committed entry.
+   * entries: that is how it catches up, and a leader holds every committed entry. And it answers
+   * each heartbeat with where its log really ends, so that the leader stops counting the
+   * acknowledgements it gave before the loss towards committing anything.
    */
   readonly catchUpTo?: number;
 }
@@ -423,6 +425,14 @@ export class Raft {
       case 'appResp':
         pr.recentActive = true;
         if (m.reject) {
+          if (m.rejectHint < pr.match && pr.state !== 'snapshot') {
+            // Its log ends before what it acknowledged: it lost entries (RaftConfig.catchUpTo), or
+            // this rejection is older than its acknowledgements. Count only what it holds.
+            pr.match = m.rejectHint;
+            pr.becomeProbe();
+            this.sendAppend(m.from);
+            return;
+          }
           const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
           if (pr.maybeDecrTo(m.index, hint)) {
             if (pr.state === 'replicate') pr.becomeProbe();
@@ -645,6 +655,12 @@ export class Raft {
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
     this.send({ type: 'heartbeatResp', to: m.from, context: m.context });
+    if (!this.caughtUp()) {
+      // The leader may still count acknowledgements of entries this member lost: say where its
+      // log ends, so that it counts only what this member holds.
+      const last = this.log.lastIndex();
+      this.send({ type: 'appResp', to: m.from, index: last, reject: true, rejectHint: last, logTerm: this.log.lastTerm() });
+    }
   }
 
   private handleSnapshot(m: Message): void {

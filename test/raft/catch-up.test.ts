@@ -99,4 +99,56 @@ describe('raft: a member that lost acknowledged entries (catchUpTo)', () => {
     assert.equal(two.node.status().role, 'leader');
     assert.equal(members.get(3)!.applied.get(k), 'k');
   });
+
+  it("the leader stops counting the member's acknowledgements of entries it lost, once it hears where its log ends", () => {
+    // Five members; 3, 4 and 5 are cut off. Member 2 acknowledges "x", which is not committed
+    // (2 of 5), then restarts having lost it and the entry before, which it knew committed.
+    const members = new Map([1, 2, 3, 4, 5].map((id) => [id, new TestMember(id, [1, 2, 3, 4, 5], 11)]));
+    const all = new Set([1, 2, 3, 4, 5]);
+    stabilize(members, all);
+    const one = members.get(1)!;
+    one.node.campaign();
+    stabilize(members, all);
+    one.node.propose(text('committed'));
+    stabilize(members, all);
+    const before = one.node.status().commit;
+    one.node.propose(text('x'));
+    stabilize(members, new Set([1, 2]));
+    const x = one.node.status().lastIndex;
+    assert.equal(one.node.status().commit, before, 'x is not committed yet');
+    assert.equal(one.node.status().progress.get(2)!.match, x, 'member 2 acknowledged x');
+
+    const old = members.get(2)!.storage;
+    assert.equal(old.hardState.commit, before);
+    const storage = new MemoryStorage();
+    storage.load(old.snapshot(), old.entries(old.firstIndex(), before, Infinity), { ...old.hardState, commit: before - 1 });
+    const two = new TestMember(2, [1, 2, 3, 4, 5], 11, { catchUpTo: before }, storage);
+    members.set(2, two);
+    stabilize(members, new Set([2]));
+
+    // A heartbeat reaches member 2; its answer says where its log ends; nothing more is sent.
+    one.node.tick();
+    deliver(one, two);
+    deliver(two, one);
+    assert.ok(one.node.status().progress.get(2)!.match < x, 'the leader no longer counts 2 as holding x');
+    // 3 is heard again (its transport had reported it unreachable) and acknowledges x: 1 and 3
+    // hold it, not a majority of 5.
+    one.node.reportUnreachable(3);
+    one.node.tick();
+    stabilize(members, new Set([1, 3]));
+    assert.equal(members.get(3)!.storage.lastIndex(), x);
+    assert.ok(one.node.status().commit < x, `x counted as committed with member 2's lost acknowledgement (commit ${one.node.status().commit})`);
+
+    // Once 2 has caught up (the leader's next heartbeat resumes the probe whose message 2 never
+    // got), x is held by a majority again and commits.
+    one.node.tick();
+    stabilize(members, new Set([1, 2, 3]));
+    assert.ok(one.node.status().commit >= x);
+    assert.equal(two.applied.get(x), 'x');
+  });
 });
+
+/** Processes `from`'s Ready and delivers what it sends to `to` (and nothing else). */
+function deliver(from: TestMember, to: TestMember): void {
+  for (const m of from.processReady()) if (m.to === to.id) to.node.step(m);
+}
