@@ -28,6 +28,18 @@ export interface RaftConfig {
   readonly random: () => number;
   /** Members of a brand-new cluster (ignored when storage already has state). */
   readonly peers?: readonly NodeId[];
+  /**
+   * The commit index this member had acknowledged before its storage lost entries (its hard
+   * state committed past what it still holds). Until a leader has brought its commit index back
+   * to here, it neither campaigns nor grants votes or pre-votes: a member that forgot entries it
+   * helped commit could otherwise elect a leader without them (§5.4.1's Leader Completeness
+   * rests on every voter that acknowledged an entry still holding it), and that leader would
+   * overwrite an entry already reported committed. It still takes and acknowledges a leader's
+   * entries: that is how it catches up, and a leader holds every committed entry. And it answers
+   * each heartbeat with where its log really ends, so that the leader stops counting the
+   * acknowledgements it gave before the loss towards committing anything.
+   */
+  readonly catchUpTo?: number;
 }
 
 /** A campaign started by a leadership transfer ignores leases and skips pre-vote. */
@@ -122,9 +134,14 @@ export class Raft {
     return this.config.electionTick;
   }
 
-  /** Whether this member may become leader: a voter of the current configuration. */
+  /** Whether this member may become leader: a voter of the current configuration, caught up. */
   promotable(): boolean {
-    return this.tracker.isVoter(this.id);
+    return this.tracker.isVoter(this.id) && this.caughtUp();
+  }
+
+  /** Whether the commit index reached what this member had acknowledged before a loss (RaftConfig.catchUpTo). */
+  caughtUp(): boolean {
+    return this.log.committed >= (this.config.catchUpTo ?? 0);
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -367,7 +384,7 @@ export class Raft {
   private handleVote(m: Message): void {
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
     const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === 'preVote' && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && this.caughtUp() && this.log.isUpToDate(m.index, m.logTerm)) {
       this.send({ type: respType, to: m.from, term: m.term });
       if (m.type === 'vote') {
         this.electionElapsed = 0;
@@ -408,6 +425,14 @@ export class Raft {
       case 'appResp':
         pr.recentActive = true;
         if (m.reject) {
+          if (m.rejectHint < pr.match && pr.state !== 'snapshot') {
+            // Its log ends before what it acknowledged: it lost entries (RaftConfig.catchUpTo), or
+            // this rejection is older than its acknowledgements. Count only what it holds.
+            pr.match = m.rejectHint;
+            pr.becomeProbe();
+            this.sendAppend(m.from);
+            return;
+          }
           const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
           if (pr.maybeDecrTo(m.index, hint)) {
             if (pr.state === 'replicate') pr.becomeProbe();
@@ -630,6 +655,12 @@ export class Raft {
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
     this.send({ type: 'heartbeatResp', to: m.from, context: m.context });
+    if (!this.caughtUp()) {
+      // The leader may still count acknowledgements of entries this member lost: say where its
+      // log ends, so that it counts only what this member holds.
+      const last = this.log.lastIndex();
+      this.send({ type: 'appResp', to: m.from, index: last, reject: true, rejectHint: last, logTerm: this.log.lastTerm() });
+    }
   }
 
   private handleSnapshot(m: Message): void {

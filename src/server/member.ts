@@ -135,6 +135,8 @@ export class Member implements TransportHost {
   private snapshotTask: Promise<void> = Promise.resolve();
   /** States restored from peers' snapshots when they were checked, by data, for installing them. */
   private readonly checkedSnapshots = new WeakMap<Uint8Array, MemberState<Membership>>();
+  /** The data dir lost entries this member had acknowledged: it does not vote until caught up. */
+  private catchingUp: boolean;
 
   private constructor(config: ServeConfig, storage: DiskStorage, log: Logger, fatal: Fatal, membership: Membership, id: NodeId, peers: readonly NodeId[], outbound: Outbound, restored: MemberState<Membership> | undefined) {
     this.config = config;
@@ -163,7 +165,9 @@ export class Member implements TransportHost {
       preVote: true,
       random: seededRandom(Number(BigInt(Date.now()) % 0xffffffffn) ^ id),
       peers,
+      catchUpTo: storage.catchUpTo,
     });
+    this.catchingUp = storage.catchUpTo > 0;
     this.transport = new PeerTransport(this, log, outbound, maxFrameBytesFor(config.maxRequestBytes));
   }
 
@@ -175,6 +179,7 @@ export class Member implements TransportHost {
     const outbound = new Outbound(peerTls, 4);
     const opening = performance.now();
     const storage = await DiskStorage.open(config.dataDir);
+    for (const warning of storage.warnings) log.warn(warning);
     try {
       const opened = performance.now();
       const restored = await loadSnapshot(storage);
@@ -210,6 +215,7 @@ export class Member implements TransportHost {
       if (self === undefined && !fresh) {
         throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
       }
+      checkLostEntries(storage, membership, log);
       const member = new Member(config, storage, log, fatal, membership, id, peers, outbound, restored);
       // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).
       if (restored !== undefined && !storage.takesImageChanges) {
@@ -431,6 +437,10 @@ export class Member implements TransportHost {
 
   private tick(): void {
     this.droppedByCore('the Raft core failed on a tick', () => this.node.tick());
+    if (this.catchingUp && this.node.raft.caughtUp()) {
+      this.catchingUp = false;
+      this.log.info('caught up on the entries the data dir lost: this member votes again', { commit: this.node.status().commit });
+    }
   }
 
   private wake(): void {
@@ -903,6 +913,19 @@ async function loadSnapshot(storage: DiskStorage): Promise<MemberState<Membershi
     if (error instanceof DataDirError) throw error;
     throw new DataDirError(storage.dir, `its snapshot cannot be read: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/**
+ * A data dir that lost entries this member had acknowledged (its hard state commits past them):
+ * a single voter cannot get them back from anyone and refuses to start; in a cluster the member
+ * starts, and votes only once a leader has caught it up (RaftConfig.catchUpTo).
+ */
+function checkLostEntries(storage: DiskStorage, membership: Membership, log: Logger): void {
+  if (storage.catchUpTo === 0) return;
+  const voters = membership.members.filter((m) => m.isLearner !== true).length;
+  const lost = `its hard state commits index ${storage.catchUpTo}, but it holds entries only up to ${storage.lastIndex()}: entries this member acknowledged are lost`;
+  if (voters <= 1) throw new DataDirError(storage.dir, `${lost}, and a single member cannot get them back from anyone: restore the data dir from a backup`);
+  log.warn('data dir lost entries this member acknowledged: it will not vote or campaign until the leader has caught it up', { dataDir: storage.dir, committed: storage.catchUpTo, lastIndex: storage.lastIndex() });
 }
 
 /**

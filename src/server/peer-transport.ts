@@ -9,6 +9,7 @@ import { FrameReader } from './frame-reader.ts';
 import type { Logger } from './logger.ts';
 import { Outbound } from './outbound.ts';
 import { formatId, parseId } from './member-id.ts';
+import { INCOMING_SNAPSHOT_FILE } from '../storage/data-dir-check.ts';
 import { checkEntry } from './payload.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
 
@@ -21,8 +22,6 @@ const MAX_QUEUED = 4096;
 const FRAME_SPLIT_BYTES = 4 * 1024 * 1024;
 /** The largest snapshot a member takes (streamed to a file in its data dir as it arrives). */
 export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
-/** Where a snapshot being received is written, in the data dir (LevelDB ignores the name). */
-export const INCOMING_SNAPSHOT_FILE = 'incoming-snapshot.part';
 /** Connections the peer listener takes at once: a few per member is all a cluster uses. */
 export const MAX_PEER_CONNECTIONS = 128;
 /**

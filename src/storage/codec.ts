@@ -26,9 +26,9 @@ export const KEY_VERSION = Buffer.from('v');
 export const KEY_HARD_STATE = Buffer.from('h');
 export const KEY_MEMBERSHIP = Buffer.from('c');
 export const KEY_SNAPSHOT_META = Buffer.from('m');
-const ENTRY_PREFIX = 0x65; // 'e'
+export const ENTRY_PREFIX = 0x65; // 'e'
 const CHUNK_PREFIX = 0x73; // 's'
-const IMAGE_PREFIX = 0x72; // 'r'
+export const IMAGE_PREFIX = 0x72; // 'r'
 
 /** The key of the image head in `slot`. */
 export function imageHeadKey(slot: number): Buffer {

@@ -33,6 +33,7 @@ import {
   openRecord,
   recordInPlace,
 } from './codec.ts';
+import { checkDataDir } from './data-dir-check.ts';
 import { DataDirError, StorageFailedError } from './errors.ts';
 import type { ImageChanges, ImageRecord } from './image.ts';
 import { decodeImage, encodeImage, packRecords, unpackRecords } from './image.ts';
@@ -92,10 +93,23 @@ export class DiskStorage implements Storage {
   private failure: StorageFailedError | undefined;
   /** The server's membership record as last saved (Raft itself reads the snapshot's ConfState). */
   membership: unknown;
+  /** For the operator, once the member has a logger: a torn final write dropped, wide modes. */
+  readonly warnings: readonly string[];
+  /**
+   * Non-zero when the data dir lost entries it had acknowledged: its hard state committed this
+   * index, past the end of what it holds. Raft is given the commit clamped to the log's end, and
+   * must not vote until it has committed this index again (RaftConfig.catchUpTo).
+   */
+  readonly catchUpTo: number;
+  /** The commit index the hard state on disk keeps until Raft's reaches it (0 once it has). */
+  private keptCommit: number;
 
-  private constructor(dir: string, db: Db, loaded: Loaded) {
+  private constructor(dir: string, db: Db, loaded: Loaded, warnings: readonly string[]) {
     this.dir = dir;
     this.db = db;
+    this.warnings = warnings;
+    this.catchUpTo = loaded.catchUpTo;
+    this.keptCommit = loaded.catchUpTo;
     this.memory = loaded.memory;
     this.form = loaded.form;
     this.rows = loaded.rows;
@@ -106,11 +120,16 @@ export class DiskStorage implements Storage {
 
   /**
    * Opens (or creates) the data dir and loads it. Throws DataDirError, naming the dir and the
-   * problem, for anything it cannot trust: a failed checksum, a gap in the log, an unknown format
-   * version, a lock held by another member.
+   * problem, for anything it cannot trust: a dir that is not a whole LevelDB database, a failed
+   * checksum (LevelDB's logs are checked before LevelDB opens them: checkDataDir), a gap in the
+   * log, an unknown format version, a lock held by another member.
    */
   static async open(dir: string): Promise<DiskStorage> {
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    keepFilesPrivate();
+    const { fresh, warnings, tornWrite } = await checkDataDir(dir);
+    // A database is created only in an absent or empty dir: over anything else LevelDB would
+    // start a new one and delete the old one's files.
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: fresh, errorIfExists: false });
     try {
       await db.open();
     } catch (error) {
@@ -118,7 +137,8 @@ export class DiskStorage implements Storage {
     }
     try {
       const loaded = await load(db, dir);
-      return new DiskStorage(dir, db, loaded);
+      const dropped = tornWrite === undefined ? [] : [`data dir ${dir}: ${tornWrite}; the log now ends at index ${loaded.memory.lastIndex()}`];
+      return new DiskStorage(dir, db, loaded, [...warnings, ...dropped]);
     } catch (error) {
       await db.close();
       throw error;
@@ -176,7 +196,7 @@ export class DiskStorage implements Storage {
       installed = { kind: 'image', slot, shape };
     }
     if (request.entries.length > 0) this.appendRow(ops, request.entries);
-    if (request.hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(request.hardState) });
+    if (request.hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(this.hardStateOnDisk(request.hardState)) });
     if (request.membership !== undefined) ops.push({ type: 'put', key: KEY_MEMBERSHIP, value: encodeJson(request.membership) });
     await this.write(ops, request.sync);
     if (request.snapshot !== undefined) {
@@ -187,6 +207,15 @@ export class DiskStorage implements Storage {
     this.memory.append(request.entries);
     if (request.hardState !== undefined) this.memory.setHardState(request.hardState);
     if (request.membership !== undefined) this.membership = request.membership;
+  }
+
+  /**
+   * The hard state to write: while the member catches up on entries it lost, the commit index it
+   * had acknowledged stays on disk, so that a restart before then still knows what was lost.
+   */
+  private hardStateOnDisk(hardState: HardState): HardState {
+    if (hardState.commit >= this.keptCommit) this.keptCommit = 0;
+    return this.keptCommit === 0 ? hardState : { ...hardState, commit: this.keptCommit };
   }
 
   /**
@@ -458,6 +487,16 @@ function* mergeImage(pages: readonly Buffer[], deltas: readonly Buffer[]): Gener
   yield added;
 }
 
+/**
+ * LevelDB creates its files with the process's umask for as long as the member runs (new logs,
+ * compaction output), so the mask, not a chmod after opening, keeps them private: files 0600,
+ * the dir 0700, whatever umask kvd was started with. kvd writes no file meant for other users.
+ */
+function keepFilesPrivate(): void {
+  const previous = process.umask(0o077);
+  if ((previous | 0o077) !== 0o077) process.umask(previous | 0o077);
+}
+
 function describeOpenError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code === 'LEVEL_LOCKED') return 'in use by another running member (its lock is held); stop that member or choose another --data-dir';
@@ -470,6 +509,7 @@ interface Loaded {
   form: SnapshotForm;
   rows: number[];
   membership: unknown;
+  catchUpTo: number;
 }
 
 async function readRecord(db: Db, dir: string, key: Buffer, what: string): Promise<Buffer | undefined> {
@@ -542,12 +582,12 @@ async function load(db: Db, dir: string): Promise<Loaded> {
     throw new DataDirError(dir, `the log has a gap: entries ${snapshotIndex + 1} to ${first.index - 1} are missing after the snapshot at ${snapshotIndex}`);
   }
   const lastIndex = Math.max(snapshotIndex, entries[entries.length - 1]?.index ?? 0);
-  if (hardState.commit > lastIndex) {
-    throw new DataDirError(dir, `the hard state commits index ${hardState.commit}, but the log ends at ${lastIndex}`);
-  }
+  if (hardPayload === undefined && lastIndex > 0) throw new DataDirError(dir, `the log reaches index ${lastIndex}, but the hard state record is missing`);
+  // Entries the hard state commits were acknowledged by this member; Raft must not count on them.
+  const catchUpTo = hardState.commit > lastIndex ? hardState.commit : 0;
   const memory = new MemoryStorage();
-  memory.load(snapshot, entries, hardState);
-  return { memory, form, rows, membership };
+  memory.load(snapshot, entries, catchUpTo === 0 ? hardState : { ...hardState, commit: lastIndex });
+  return { memory, form, rows, membership, catchUpTo };
 }
 
 /** The log's entries, checked (checksums, keys, no gaps), and where its rows start. */

@@ -72,7 +72,7 @@ describe('DiskStorage (classic-level)', () => {
 
   it('entries that a new leader replaced are removed from disk', async () => {
     const storage = await DiskStorage.open(dir);
-    await storage.persist({ entries: range(1, 5, 1), sync: true });
+    await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 0 }, sync: true });
     await storage.persist({ entries: [entry(3, 2, 'new3'), entry(4, 2, 'new4')], sync: true });
     assert.equal(storage.lastIndex(), 4);
     await storage.close();
@@ -362,10 +362,10 @@ describe('DiskStorage (classic-level)', () => {
       await refused(/the hard state record fails its checksum/);
     });
 
-    it('a hard state that commits past the log', async () => {
+    it('a log without a hard state', async () => {
       await populated();
-      await rawDb(dir, (db) => db.del(entryKey(7)));
-      await refused(/the hard state commits index 8, but the log ends at 6/);
+      await rawDb(dir, (db) => db.del(KEY_HARD_STATE));
+      await refused(/the log reaches index 10, but the hard state record is missing/);
     });
 
     it('an unknown format version', async () => {
@@ -389,6 +389,29 @@ describe('DiskStorage (classic-level)', () => {
     });
   });
 
+  it('a hard state that commits past the log (entries it acknowledged are lost): the commit is clamped for Raft and kept on disk until Raft commits it again', async () => {
+    const storage = await DiskStorage.open(dir);
+    await storage.persist({ entries: range(1, 6, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
+    await storage.persist({ entries: range(7, 8, 1), hardState: { term: 1, vote: 1, commit: 8 }, sync: true });
+    await storage.close();
+    await rawDb(dir, (db) => db.del(entryKey(7)));
+    const damaged = await DiskStorage.open(dir);
+    assert.equal(damaged.catchUpTo, 8);
+    assert.deepEqual(damaged.initialState().hardState, { term: 1, vote: 1, commit: 6 });
+    // Catching up: commit 7 is still short of what was lost, so the disk keeps 8.
+    await damaged.persist({ entries: [entry(7, 1)], hardState: { term: 2, vote: 0, commit: 7 }, sync: true });
+    assert.deepEqual(damaged.initialState().hardState, { term: 2, vote: 0, commit: 7 });
+    await damaged.close();
+    const stillBehind = await DiskStorage.open(dir);
+    assert.equal(stillBehind.catchUpTo, 8, 'a restart while catching up still knows what was lost');
+    await stillBehind.persist({ entries: [entry(8, 2)], hardState: { term: 2, vote: 0, commit: 8 }, sync: true });
+    await stillBehind.close();
+    const caughtUp = await DiskStorage.open(dir);
+    assert.equal(caughtUp.catchUpTo, 0);
+    assert.deepEqual(caughtUp.initialState().hardState, { term: 2, vote: 0, commit: 8 });
+    await caughtUp.close();
+  });
+
   it('after a failed write it refuses every later write (never acknowledges what is not on disk)', async () => {
     const storage = await DiskStorage.open(dir);
     await storage.persist({ entries: range(1, 2, 1), sync: true });
@@ -400,7 +423,7 @@ describe('DiskStorage (classic-level)', () => {
 
   it('concurrent writes are grouped into few batches, in order', async () => {
     const storage = await DiskStorage.open(dir);
-    await Promise.all(Array.from({ length: 200 }, (_, i) => storage.persist({ entries: [entry(i + 1, 1)], sync: true })));
+    await Promise.all(Array.from({ length: 200 }, (_, i) => storage.persist({ entries: [entry(i + 1, 1)], hardState: { term: 1, vote: 1, commit: i }, sync: true })));
     assert.equal(storage.lastIndex(), 200);
     assert.ok(storage.writeStats.syncs < 50, `${storage.writeStats.syncs} syncs for 200 writes`);
     await storage.close();
