@@ -49,6 +49,18 @@ export interface StoreChanges {
   readonly removed: readonly string[];
 }
 
+/**
+ * What an open transaction keeps: how to undo each mutation (newest last), the history records and
+ * watcher notifications held back until it commits, and the state it began from.
+ */
+interface OpenTransaction {
+  /** Each undo adds to `reordered` the directories whose children it put back out of order. */
+  readonly undo: Array<(reordered: Set<TreeNode>) => void>;
+  readonly held: Array<() => void>;
+  readonly index: number;
+  readonly counters: StoreStats;
+}
+
 /** Why a lookup found no node. */
 interface Miss {
   readonly code: ErrorCode;
@@ -79,6 +91,8 @@ export class Store {
   private readonly counters: StoreStats = emptyStats();
   /** Paths written (to the node now there) or removed (null) since `takeChanges`; undefined: not tracking. */
   private changed: Map<string, TreeNode | null> | undefined;
+  /** Set between beginTransaction and its commit or rollback. */
+  private open: OpenTransaction | undefined;
   index = 0;
 
   constructor(history: EventHistory = new EventHistory()) {
@@ -116,6 +130,42 @@ export class Store {
     }
     if (this.changed !== undefined) this.changed = new Map();
     return { written, removed };
+  }
+
+  /**
+   * Starts a transaction: the writes that follow take their indexes as usual and later ones see
+   * them, but no history record or watcher notification leaves the store until commitTransaction,
+   * and rollbackTransaction undoes them all. Transactions do not nest.
+   */
+  beginTransaction(): void {
+    if (this.open !== undefined) throw new Error('store: a transaction is already open');
+    this.open = { undo: [], held: [], index: this.index, counters: { ...this.counters } };
+  }
+
+  /** Publishes the transaction's events, in index order, as if each write had just happened. */
+  commitTransaction(): void {
+    const open = this.endTransaction();
+    for (const publish of open.held) publish();
+  }
+
+  /**
+   * Puts the tree, TTL heap, index, change tracking and success counters back as they were at
+   * beginTransaction (failure counters keep the failed operation). Nothing was published.
+   */
+  rollbackTransaction(): void {
+    const open = this.endTransaction();
+    const reordered = new Set<TreeNode>();
+    for (let i = open.undo.length - 1; i >= 0; i--) open.undo[i]!(reordered);
+    for (const dir of reordered) sortByCreation(dir);
+    this.index = open.index;
+    for (const [success] of Object.values(COUNTER_NAMES)) this.counters[success] = open.counters[success];
+  }
+
+  private endTransaction(): OpenTransaction {
+    const open = this.open;
+    if (open === undefined) throw new Error('store: no transaction is open');
+    this.open = undefined;
+    return open;
   }
 
   /** Every node but the root, a directory before its children, with its path. */
@@ -250,6 +300,12 @@ export class Store {
     return { events, watcher: this.hub.add(path, recursive, stream, liveSince, listener), index: this.index };
   }
 
+  /** The node at `key`, if there is one: a read that counts no get (a transaction's compare). */
+  find(key: string): TreeNode | undefined {
+    const found = this.lookup(cleanPath(key));
+    return found instanceof TreeNode ? found : undefined;
+  }
+
   private internalGet(path: string): TreeNode {
     const found = this.lookup(path);
     if (found instanceof TreeNode) return found;
@@ -283,8 +339,8 @@ export class Store {
       const child = node.children!.get(segment);
       if (child === undefined) {
         const dir = new TreeNode(segment, node, true, '', this.index + 1, PERMANENT);
-        node.children!.set(segment, dir);
-        this.changed?.set(`/${segments.slice(0, i + 1).join('/')}`, dir);
+        this.attach(dir);
+        this.markChanged(`/${segments.slice(0, i + 1).join('/')}`, dir);
         node = dir;
       } else if (child.isDir) {
         node = child;
@@ -311,9 +367,8 @@ export class Store {
       this.detach(existing);
     }
     const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
-    parent.children!.set(name, node);
-    this.changed?.set(path, node);
-    if (!node.isPermanent) this.ttlHeap.push(node);
+    this.attach(node);
+    this.markChanged(path, node);
     this.index = next;
     return this.event(action, path, next, node, dir ? undefined : value, prevNode, now);
   }
@@ -322,13 +377,14 @@ export class Store {
   private rewrite(action: 'update' | 'compareAndSwap', path: string, node: TreeNode, value: string, ttl: TtlOptions, now: number): StoreEvent {
     const next = this.index + 1;
     const prevNode = node.view(now, false, false, false, path);
+    this.journalRewrite(node);
     // A directory's value and modifiedIndex never change (etcd's Write refuses directories).
     if (!node.isDir) {
       node.value = value;
       node.modifiedIndex = next;
     }
     this.updateTtl(node, ttl.expireTime);
-    this.changed?.set(path, node);
+    this.markChanged(path, node);
     const event = this.event(action, path, next, node, node.isDir ? undefined : value, prevNode, now);
     this.index = next;
     this.publish(event, ttl.refresh === true);
@@ -347,9 +403,11 @@ export class Store {
     const removedPaths: string[] = [];
     this.removeTree(node, path, removedPaths);
     this.index = next;
-    this.history.add(event, false);
-    for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
-    this.hub.notify(event);
+    this.announce(() => {
+      this.history.add(event, false);
+      for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
+      this.hub.notify(event);
+    });
     return event;
   }
 
@@ -359,13 +417,58 @@ export class Store {
       for (const [name, child] of node.children) this.removeTree(child, `${path === '/' ? '' : path}/${name}`, removed);
     }
     this.detach(node);
-    this.changed?.set(path, null);
+    this.markChanged(path, null);
     removed.push(path);
+  }
+
+  /** Puts a new node into its parent (and the TTL heap if it has a TTL). */
+  private attach(node: TreeNode): void {
+    node.parent!.children!.set(node.name, node);
+    if (!node.isPermanent) this.ttlHeap.push(node);
+    this.open?.undo.push(() => this.detach(node));
   }
 
   private detach(node: TreeNode): void {
     if (node.parent !== null && node.parent.children!.get(node.name) === node) node.parent.children!.delete(node.name);
     if (!node.isPermanent) this.ttlHeap.remove(node);
+    this.open?.undo.push((reordered) => {
+      // Back at the end of its directory: the rollback restores the creation order.
+      node.parent!.children!.set(node.name, node);
+      if (!node.isPermanent) this.ttlHeap.push(node);
+      reordered.add(node.parent!);
+    });
+  }
+
+  /** In a transaction, remembers a node's value, modifiedIndex and TTL before a rewrite changes them. */
+  private journalRewrite(node: TreeNode): void {
+    if (this.open === undefined) return;
+    const { value, modifiedIndex, expireTime } = node;
+    this.open.undo.push(() => {
+      node.value = value;
+      node.modifiedIndex = modifiedIndex;
+      this.updateTtl(node, expireTime);
+    });
+  }
+
+  /** Records a written (node) or removed (null) path for takeChanges, undoably in a transaction. */
+  private markChanged(path: string, node: TreeNode | null): void {
+    const changed = this.changed;
+    if (changed === undefined) return;
+    if (this.open !== undefined) {
+      const before = changed.get(path);
+      const had = changed.has(path);
+      this.open.undo.push(() => {
+        if (had) changed.set(path, before!);
+        else changed.delete(path);
+      });
+    }
+    changed.set(path, node);
+  }
+
+  /** Records and notifies an event now, or at commit when a transaction is open. */
+  private announce(publish: () => void): void {
+    if (this.open !== undefined) this.open.held.push(publish);
+    else publish();
   }
 
   private updateTtl(node: TreeNode, expireTime: number): void {
@@ -401,12 +504,10 @@ export class Store {
 
   /** Records a write's event; a refresh is recorded but notifies no watcher. */
   private publish(event: StoreEvent, refresh: boolean): void {
-    if (refresh) {
-      this.history.add(event, true);
-      return;
-    }
-    this.history.add(event, false);
-    this.hub.notify(event);
+    this.announce(() => {
+      this.history.add(event, refresh);
+      if (!refresh) this.hub.notify(event);
+    });
   }
 
   private refuseRoot(path: string): void {
@@ -428,4 +529,11 @@ export class Store {
       throw error;
     }
   }
+}
+
+/** Restores a directory's children to creation order, the order every write keeps them in. */
+function sortByCreation(dir: TreeNode): void {
+  const children = [...dir.children!.values()].sort((a, b) => a.createdIndex - b.createdIndex);
+  dir.children!.clear();
+  for (const child of children) dir.children!.set(child.name, child);
 }
