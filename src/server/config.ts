@@ -22,6 +22,8 @@ export interface ServeFlags {
   readonly logLevel: string;
   readonly logFormat: string;
   readonly maxRequestBytes: number;
+  /** Operations a transaction (POST /v2/txn) may hold, compares and both branches together; default 128. */
+  readonly maxTxnOps?: number;
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly trustedCaFile?: string;
@@ -40,6 +42,9 @@ export interface ServeFlags {
   readonly endpoints?: string;
   readonly proxyRefreshInterval?: number;
 }
+
+/** etcd v3's default --max-txn-ops. */
+export const DEFAULT_MAX_TXN_OPS = 128;
 
 export type ProxyMode = 'on' | 'readonly';
 
@@ -72,6 +77,7 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
   /** TLS of the client URLs: certificate files, and whether clients must present a certificate. */
   readonly clientTls?: TlsFiles;
   readonly peerTls?: TlsFiles;
@@ -211,6 +217,7 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
     logLevel: flags.logLevel as LogLevel,
     logFormat: flags.logFormat,
     maxRequestBytes: positiveInteger('max-request-bytes', flags.maxRequestBytes),
+    maxTxnOps: positiveInteger('max-txn-ops', flags.maxTxnOps ?? DEFAULT_MAX_TXN_OPS),
     ...optionalTls('clientTls', clientTls),
     ...optionalTls('peerTls', peerTls),
     ...(proxy !== undefined ? { proxy } : {}),
