@@ -16,6 +16,7 @@ import { lockCommand } from './commands/lock.ts';
 import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
 import { statusCommand } from './commands/status.ts';
+import { txnCommand } from './commands/txn.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
 import { addGlobalOptions } from './global-options.ts';
@@ -38,6 +39,7 @@ export function kvctlParser(args: readonly string[]) {
     .command(delCommand)
     .command(lsCommand)
     .command(mkdirCommand)
+    .command(txnCommand)
     .command(memberCommand)
     .command(watchCommand)
     .command(lockCommand)
