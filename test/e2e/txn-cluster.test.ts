@@ -3,6 +3,9 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import type { V2Event, V2Node } from '../../src/api/wire.ts';
 import { ExitCode } from '../../src/cli/exit-code.ts';
+import { HttpTransport } from '../../src/client/http-transport.ts';
+import { KeysClient } from '../../src/client/keys-client.ts';
+import { popItem } from '../../src/client/queue.ts';
 import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
 import type { ClusterMember } from '../helpers/cluster.ts';
 import { TestCluster } from '../helpers/cluster.ts';
@@ -106,6 +109,31 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
     assert.equal(watch.events.length, 4);
     assert.equal(watch.events[3]!.node!.modifiedIndex, base + 3, 'the rolled-back transaction used no index');
     assert.equal(watch.events[3]!.node!.key, '/tw/after');
+  });
+
+  it('queue pop --taken: concurrent poppers move every item into the taken directory exactly once', async () => {
+    const transport = new HttpTransport({ endpoints: cluster.members.map((m) => m.clientUrl), timeoutMs: 5000 });
+    try {
+      const client = new KeysClient(transport);
+      const pushed = new Map<string, string>();
+      for (let i = 0; i < 40; i++) pushed.set((await client.createInOrder('/jobs', `job-${i}`)).event.node!.key!.split('/').pop()!, `job-${i}`);
+      const never = new AbortController().signal;
+      const taken: string[] = [];
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        for (let item = await popItem(client, '/jobs', { wait: false, signal: never, takenDir: '/jobs-taken' }); item !== undefined; item = await popItem(client, '/jobs', { wait: false, signal: never, takenDir: '/jobs-taken' })) taken.push(item.key!);
+      }));
+      assert.equal(taken.length, 40, 'no item was taken twice');
+      const moved = (await client.get('/jobs-taken', { quorum: true })).event.node!.nodes!;
+      assert.deepEqual(new Map(moved.map((node) => [node.key!.split('/').pop()!, node.value!])), pushed);
+      assert.deepEqual(new Set(taken), new Set(moved.map((node) => node.key!)));
+      await client.createInOrder('/jobs', 'last');
+      const cli = await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', 'jobs-taken', '-w', 'json']);
+      assert.equal(cli.code, ExitCode.OK, cli.stderr);
+      assert.match((JSON.parse(cli.stdout) as V2Node).key!, /^\/jobs-taken\/\d{20}$/);
+      assert.equal((await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', '/jobs-taken'])).code, ExitCode.KEY_NOT_FOUND);
+    } finally {
+      transport.close();
+    }
   });
 
   it('a proxy forwards transactions', async () => {

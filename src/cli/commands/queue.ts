@@ -17,8 +17,8 @@ export async function runQueuePush(options: { queue: string; value: string; form
 }
 
 /** Takes the oldest item and prints its value; an empty queue is NothingFound unless `wait`. */
-export async function runQueuePop(options: { queue: string; wait: boolean; format: OutputFormat }, deps: SessionDeps): Promise<void> {
-  const item = await popItem(deps.client, options.queue, { wait: options.wait, signal: deps.signal });
+export async function runQueuePop(options: { queue: string; wait: boolean; takenDir?: string; format: OutputFormat }, deps: SessionDeps): Promise<void> {
+  const item = await popItem(deps.client, options.queue, { wait: options.wait, signal: deps.signal, ...(options.takenDir !== undefined ? { takenDir: options.takenDir } : {}) });
   if (item === undefined) throw new NothingFound(`queue ${options.queue} is empty`);
   deps.io.out(options.format === 'json' ? JSON.stringify(item) : (item.value ?? ''));
 }
@@ -41,6 +41,7 @@ interface QueueArgs extends GlobalArgs {
   value?: string;
   wait?: boolean;
   count?: number;
+  taken?: string;
 }
 
 const args = (argv: unknown) => argv as QueueArgs & { queue: string };
@@ -60,8 +61,9 @@ export const queueCommand: CommandModule<GlobalArgs, QueueArgs> = {
       .command('push <queue> <value>', 'append an item; prints its key', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).positional('value', { type: 'string', demandOption: true }), (argv) =>
         run(argv, (queue, a, deps) => runQueuePush({ queue, value: String(a.value), format: formatOf(a) }, deps)),
       )
-      .command('pop <queue>', 'take the oldest item; prints its value (exit 2 when empty)', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('wait', { type: 'boolean', default: false, describe: 'wait for an item when the queue is empty' }), (argv) =>
-        run(argv, (queue, a, deps) => runQueuePop({ queue, wait: a.wait === true, format: formatOf(a) }, deps)),
+      .command('pop <queue>', 'take the oldest item; prints its value (exit 2 when empty)', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('wait', { type: 'boolean', default: false, describe: 'wait for an item when the queue is empty' })
+        .option('taken', { type: 'string', describe: 'move the item below this directory in the same step (kvd\'s transactions), to delete when its work is done' }), (argv) =>
+        run(argv, (queue, a, deps) => runQueuePop({ queue, wait: a.wait === true, format: formatOf(a), ...(a.taken !== undefined ? { takenDir: normalizeKey(a.taken) } : {}) }, deps)),
       )
       .command('wait <queue>', 'block until the queue holds --count items', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).option('count', { type: 'number', demandOption: true, describe: 'how many items to wait for' }), (argv) => {
         const count = args(argv).count!;
@@ -74,6 +76,7 @@ export const queueCommand: CommandModule<GlobalArgs, QueueArgs> = {
       .demandCommand(1, 'name a queue command: push, pop, wait, list')
       .example('$0 queue push /jobs "resize img42"', 'enqueue')
       .example('$0 queue pop /jobs --wait', 'take the oldest job, waiting for one; concurrent poppers never get the same item')
+      .example('$0 queue pop /jobs --taken /jobs-taken', 'take the oldest job into /jobs-taken/<same name> atomically; delete it there when done')
       .example('$0 queue wait /jobs --count 10', 'block until 10 jobs are ready') as unknown as Argv<QueueArgs>,
   handler: () => undefined,
 };
