@@ -25,6 +25,8 @@ export function expireTimeFor(ttlSeconds: number | undefined, now: number): numb
   return now + ttlSeconds * 1000;
 }
 
+const NO_PATHS: readonly string[] = [];
+
 /** How a write treats the TTL: expireTime (PERMANENT for none) and whether it is a refresh. */
 export interface TtlOptions {
   readonly expireTime: number;
@@ -205,7 +207,7 @@ export class Store {
       const existing = found instanceof TreeNode ? found : undefined;
       const newValue = ttl.refresh && existing !== undefined ? existing.value : value;
       const event = this.internalCreate(path, dir, newValue, true, ttl.expireTime, 'set', now);
-      this.publish(event, ttl.refresh === true);
+      this.announce(event, ttl.refresh === true);
       return event;
     });
   }
@@ -215,7 +217,7 @@ export class Store {
     return this.counted('create', () => {
       const path = unique ? `${cleanPath(key)}/${String(this.index + 1).padStart(20, '0')}` : key;
       const event = this.internalCreate(cleanPath(path), dir, value, false, ttl.expireTime, 'create', now);
-      this.publish(event, false);
+      this.announce(event, false);
       return event;
     });
   }
@@ -387,7 +389,7 @@ export class Store {
     this.markChanged(path, node);
     const event = this.event(action, path, next, node, node.isDir ? undefined : value, prevNode, now);
     this.index = next;
-    this.publish(event, ttl.refresh === true);
+    this.announce(event, ttl.refresh === true);
     return event;
   }
 
@@ -403,11 +405,7 @@ export class Store {
     const removedPaths: string[] = [];
     this.removeTree(node, path, removedPaths);
     this.index = next;
-    this.announce(() => {
-      this.history.add(event, false);
-      for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
-      this.hub.notify(event);
-    });
+    this.announce(event, false, removedPaths);
     return event;
   }
 
@@ -465,10 +463,20 @@ export class Store {
     changed.set(path, node);
   }
 
-  /** Records and notifies an event now, or at commit when a transaction is open. */
-  private announce(publish: () => void): void {
-    if (this.open !== undefined) this.open.held.push(publish);
-    else publish();
+  /**
+   * Records an event in the history and notifies its watchers (also those of `removedPaths`, the
+   * paths a deletion took with it); a refresh is recorded but notifies no one. Held back until
+   * the commit while a transaction is open.
+   */
+  private announce(event: StoreEvent, refresh: boolean, removedPaths: readonly string[] = NO_PATHS): void {
+    if (this.open !== undefined) {
+      this.open.held.push(() => this.announce(event, refresh, removedPaths));
+      return;
+    }
+    this.history.add(event, refresh);
+    if (refresh) return;
+    for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
+    this.hub.notify(event);
   }
 
   private updateTtl(node: TreeNode, expireTime: number): void {
@@ -500,14 +508,6 @@ export class Store {
     out.modifiedIndex = modifiedIndex;
     out.createdIndex = node.createdIndex;
     return prevNode === undefined ? { action, node: out } : { action, node: out, prevNode };
-  }
-
-  /** Records a write's event; a refresh is recorded but notifies no watcher. */
-  private publish(event: StoreEvent, refresh: boolean): void {
-    this.announce(() => {
-      this.history.add(event, refresh);
-      if (!refresh) this.hub.notify(event);
-    });
   }
 
   private refuseRoot(path: string): void {
