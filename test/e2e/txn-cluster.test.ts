@@ -5,7 +5,7 @@ import type { V2Event, V2Node } from '../../src/api/wire.ts';
 import { ExitCode } from '../../src/cli/exit-code.ts';
 import { HttpTransport } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
-import { popItem } from '../../src/client/queue.ts';
+import { popItem, pushCounted, pushedCounterKey, waitForPushed } from '../../src/client/queue.ts';
 import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
 import type { ClusterMember } from '../helpers/cluster.ts';
 import { TestCluster } from '../helpers/cluster.ts';
@@ -132,6 +132,33 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
       assert.match((JSON.parse(cli.stdout) as V2Node).key!, /^\/jobs-taken\/\d{20}$/);
       assert.equal((await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', '/jobs-taken'])).code, ExitCode.KEY_NOT_FOUND);
     } finally {
+      transport.close();
+    }
+  });
+
+  it('queue push --counted and wait --pushed: a barrier on the items ever pushed, which taking items does not undo', async () => {
+    const transport = new HttpTransport({ endpoints: cluster.members.map((m) => m.clientUrl), timeoutMs: 5000 });
+    const stop = new AbortController();
+    try {
+      const client = new KeysClient(transport);
+      let released: number | undefined;
+      const barrier = waitForPushed(client, '/parts', 10, stop.signal).then((count) => (released = count));
+      // Aborted in `finally` if the test fails first: that rejection is expected.
+      barrier.catch(() => undefined);
+      const pushes = await Promise.all(Array.from({ length: 9 }, (_, i) => pushCounted(client, '/parts', `part-${i}`)));
+      assert.deepEqual(pushes.map((p) => p.pushed).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'each push raised the counter once');
+      for (let i = 0; i < 5; i++) assert.ok((await popItem(client, '/parts', { wait: false, signal: stop.signal })) !== undefined);
+      const waiting = await run(KVCTL_BIN, ['--endpoints', cluster.members[1]!.clientUrl, 'queue', 'wait', '/parts', '--count', '9', '--pushed']);
+      assert.deepEqual([waiting.code, waiting.stdout], [ExitCode.OK, '9\n'], 'the barrier counts the 9 pushes though 5 items were taken');
+      assert.equal(released, undefined, 'the barrier of 10 held at 9');
+      const last = await run(KVCTL_BIN, ['--endpoints', cluster.members[2]!.clientUrl, 'queue', 'push', '/parts', 'part-9', '--counted']);
+      assert.equal(last.code, ExitCode.OK, last.stderr);
+      assert.equal(await barrier, 10);
+      const listing = await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'list', '/parts']);
+      assert.equal(listing.stdout.trim().split('\n').length, 5, 'the counter is hidden from the items');
+      assert.equal((await client.get(pushedCounterKey('/parts'), { quorum: true })).event.node!.value, '10');
+    } finally {
+      stop.abort();
       transport.close();
     }
   });
