@@ -16,6 +16,7 @@ import { lockCommand } from './commands/lock.ts';
 import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
 import { statusCommand } from './commands/status.ts';
+import { txnCommand } from './commands/txn.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
 import type { GlobalArgs } from './global-options.ts';
@@ -30,7 +31,7 @@ export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 type AnyCommand = CommandModule<GlobalArgs, never>;
 
 const COMMANDS = [
-  getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, memberCommand, watchCommand,
+  getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, txnCommand, memberCommand, watchCommand,
   lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
 ] as unknown as readonly AnyCommand[];
 

@@ -23,6 +23,21 @@ export class EtcdError extends Error {
   }
 }
 
+/** An operation of a transaction's chosen branch failed, so none of it was applied. */
+export class TxnOperationFailed extends EtcdError {
+  /** Its position in the branch, from 0. */
+  readonly failedOperation: number;
+
+  constructor(body: V2ErrorBody, status: number, failedOperation: number) {
+    super(body, status);
+    this.failedOperation = failedOperation;
+  }
+
+  override describe(): string {
+    return `${super.describe()} in operation ${this.failedOperation + 1}; the transaction was not applied`;
+  }
+}
+
 /** No endpoint answered in time, or the cluster said it cannot serve now. */
 export class UnavailableError extends Error {
   constructor(message: string) {

@@ -1,7 +1,8 @@
 import { keysApiPath } from '../api/key-path.ts';
+import type { TxnErrorBody, TxnRequestBody, TxnResponseBody } from '../api/txn-wire.ts';
 import type { V2Event } from '../api/wire.ts';
 import { isV2ErrorBody } from '../api/wire.ts';
-import { ApiError, EtcdError, ProtocolError } from './errors.ts';
+import { ApiError, EtcdError, ProtocolError, TxnOperationFailed } from './errors.ts';
 import type { HttpRequest, HttpResponse, HttpTransport } from './http-transport.ts';
 
 export interface GetOptions {
@@ -38,6 +39,11 @@ export interface WatchOptions {
 export interface KeysResult {
   readonly event: V2Event;
   /** X-Etcd-Index of the reply. */
+  readonly etcdIndex: number;
+}
+
+/** A transaction's answer: which branch ran, one event per operation, and X-Etcd-Index. */
+export interface TxnResult extends TxnResponseBody {
   readonly etcdIndex: number;
 }
 
@@ -118,6 +124,31 @@ export class KeysClient {
     return this.send({ method: 'DELETE', path: keysApiPath(key), query, idempotent });
   }
 
+  /**
+   * kvd's atomic transaction (POST /v2/txn). Resolves whichever branch ran; rejects with
+   * TxnOperationFailed when an operation failed (nothing was applied). Never retried once it may
+   * have arrived: the caller learns whether it applied by reading.
+   */
+  async txn(body: TxnRequestBody): Promise<TxnResult> {
+    const response = await this.transport.request({ method: 'POST', path: '/v2/txn', body: JSON.stringify(body), contentType: 'application/json', idempotent: false });
+    if (response.status === 501) throw new ApiError(501, `${response.endpoint} does not take this request (501 Not Implemented: a read-only proxy refuses writes)`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(response.body);
+    } catch {
+      throw new ProtocolError(`${response.endpoint} answered ${response.status} to a transaction with a body that is not JSON (is it kvd?)`);
+    }
+    if (isV2ErrorBody(parsed)) {
+      const failed = (parsed as TxnErrorBody).failedOperation;
+      throw failed === undefined ? new EtcdError(parsed, response.status) : new TxnOperationFailed(parsed, response.status, failed);
+    }
+    const result = parsed as TxnResponseBody;
+    if (response.status !== 200 || typeof result.succeeded !== 'boolean' || !Array.isArray(result.responses)) {
+      throw new ProtocolError(`${response.endpoint} answered ${response.status} without a transaction result`);
+    }
+    return { ...result, etcdIndex: etcdIndexOf(response) };
+  }
+
   private async send(request: HttpRequest): Promise<KeysResult> {
     return parseKeysResponse(await this.transport.request(request));
   }
@@ -135,9 +166,13 @@ export function parseKeysResponse(response: HttpResponse): KeysResult {
   if (response.status >= 300 || typeof parsed !== 'object' || parsed === null || !('action' in parsed)) {
     throw new ProtocolError(`${response.endpoint} answered ${response.status} without a keys API event`);
   }
+  return { event: parsed as V2Event, etcdIndex: etcdIndexOf(response) };
+}
+
+function etcdIndexOf(response: HttpResponse): number {
   const header = response.headers['x-etcd-index'];
   const etcdIndex = Number(Array.isArray(header) ? header[0] : header);
-  return { event: parsed as V2Event, etcdIndex: Number.isFinite(etcdIndex) ? etcdIndex : 0 };
+  return Number.isFinite(etcdIndex) ? etcdIndex : 0;
 }
 
 /**

@@ -19,6 +19,7 @@ import { Metrics } from './metrics.ts';
 import { BodyTooLarge, RequestAborted, readBody } from './read-body.ts';
 import { redirectLocation } from './redirect-location.ts';
 import { StreamBacklog } from './stream-backlog.ts';
+import { answerTxn } from './txn-request.ts';
 
 const KEYS_PREFIX = '/v2/keys';
 const KEYS_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
@@ -131,6 +132,8 @@ export class ClientApi {
         return this.members(req, res);
       case '/v2/members/leader':
         return this.leader(req, res);
+      case '/v2/txn':
+        return this.txn(req, res);
       case '/v2/machines':
         if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(res, 'GET,HEAD');
         res.writeHead(200, { 'content-type': TEXT_TYPE }).end(this.clientUrls().join(', '));
@@ -198,6 +201,14 @@ export class ClientApi {
       if (error instanceof StoreError) return this.writeError(res, error);
       throw error;
     }
+  }
+
+  /** kvd's extension: an atomic multi-key transaction (docs/api.md). */
+  private async txn(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return this.notAllowed(res, 'POST');
+    const answer = await answerTxn(req, this.member);
+    const body = `${JSON.stringify(answer.body)}\n`;
+    res.writeHead(answer.status, { ...this.headers(answer.etcdIndex, answer.status === 200), 'content-length': Buffer.byteLength(body) }).end(body);
   }
 
   private watch(req: http.IncomingMessage, res: http.ServerResponse, request: KeysRequest): void {

@@ -25,6 +25,8 @@ export interface ServeFlags {
   readonly maxRequestBytes: number;
   /** Client connections open at once (default: from the descriptor limit). */
   readonly maxClientConnections?: number;
+  /** Operations a transaction (POST /v2/txn) may hold, compares and both branches together; default 128. */
+  readonly maxTxnOps?: number;
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly trustedCaFile?: string;
@@ -43,6 +45,9 @@ export interface ServeFlags {
   readonly endpoints?: string;
   readonly proxyRefreshInterval?: number;
 }
+
+/** etcd v3's default --max-txn-ops. */
+export const DEFAULT_MAX_TXN_OPS = 128;
 
 export type ProxyMode = 'on' | 'readonly';
 
@@ -77,6 +82,7 @@ export interface ServeConfig {
   readonly maxRequestBytes: number;
   /** Client connections open at once, across the client URLs; more are closed as they come. */
   readonly maxClientConnections: number;
+  readonly maxTxnOps: number;
   /** TLS of the client URLs: certificate files, and whether clients must present a certificate. */
   readonly clientTls?: TlsFiles;
   readonly peerTls?: TlsFiles;
@@ -217,6 +223,7 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
     logFormat: flags.logFormat,
     maxRequestBytes: positiveInteger('max-request-bytes', flags.maxRequestBytes),
     maxClientConnections: flags.maxClientConnections === undefined ? defaultMaxClientConnections(processOpenFileLimit()) : positiveInteger('max-client-connections', flags.maxClientConnections),
+    maxTxnOps: positiveInteger('max-txn-ops', flags.maxTxnOps ?? DEFAULT_MAX_TXN_OPS),
     ...optionalTls('clientTls', clientTls),
     ...optionalTls('peerTls', peerTls),
     ...(proxy !== undefined ? { proxy } : {}),

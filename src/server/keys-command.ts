@@ -1,6 +1,8 @@
 import type { StoreEvent } from '../store/event.ts';
 import type { Store } from '../store/store.ts';
 import { expireTimeFor } from '../store/store.ts';
+import type { TxnCompare, TxnOutcome } from '../store/transaction.ts';
+import { runTransaction } from '../store/transaction.ts';
 import type { KeysRequest } from './keys-request.ts';
 
 /**
@@ -63,4 +65,17 @@ export function applyCommand(store: Store, command: KeysCommand): StoreEvent {
       if (prevIndex > 0 || prevValue !== '') return store.compareAndSwap(key, prevValue, prevIndex, value, ttl, now);
       return store.set(key, dir, value, ttl, now);
   }
+}
+
+/** A transaction (POST /v2/txn) as it travels through Raft: one entry, applied all or nothing. */
+export interface TxnCommand {
+  readonly compare: readonly TxnCompare[];
+  readonly success: readonly KeysCommand[];
+  readonly failure: readonly KeysCommand[];
+}
+
+/** Applies a transaction; throws TxnOperationError when an operation of the chosen branch fails. */
+export function applyTxnCommand(store: Store, command: TxnCommand): TxnOutcome {
+  const operation = (keys: KeysCommand) => (target: Store) => applyCommand(target, keys);
+  return runTransaction(store, command.compare, command.success.map(operation), command.failure.map(operation));
 }

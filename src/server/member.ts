@@ -9,10 +9,12 @@ import { decodeImage } from '../storage/image.ts';
 import { DataDirError } from '../storage/errors.ts';
 import { Store } from '../store/store.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
+import type { TxnOutcome } from '../store/transaction.ts';
+import { TxnOperationError } from '../store/transaction.ts';
 import type { ServeConfig } from './config.ts';
 import type { Fatal } from './fail-stop.ts';
-import type { KeysCommand } from './keys-command.ts';
-import { applyCommand } from './keys-command.ts';
+import type { KeysCommand, TxnCommand } from './keys-command.ts';
+import { applyCommand, applyTxnCommand } from './keys-command.ts';
 import type { Logger } from './logger.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import { Outbound } from './outbound.ts';
@@ -57,8 +59,15 @@ export interface Applied {
   readonly etcdIndex: number;
 }
 
+/** A transaction's outcome and the store index right after it. */
+export interface AppliedTxn {
+  readonly outcome: TxnOutcome;
+  readonly etcdIndex: number;
+}
+
 interface Pending {
-  readonly resolve: (applied: Applied) => void;
+  /** With an Applied for a keys command, an AppliedTxn for a transaction. */
+  readonly resolve: (applied: Applied | AppliedTxn) => void;
   readonly reject: (error: unknown) => void;
   /** The proposal, kept to propose again if a leader change may have lost it. */
   readonly data: Uint8Array;
@@ -334,11 +343,25 @@ export class Member implements TransportHost {
 
   /** Proposes a keys command; resolves when this member has applied it. */
   proposeKeys(command: KeysCommand): Promise<Applied> {
+    const id = this.nextProposalId();
+    return this.proposeWithId<Applied>(id, encodeKeysPayload(id, command));
+  }
+
+  /** Proposes a transaction; resolves when this member has applied it, rejects with its failed operation. */
+  proposeTxn(command: TxnCommand): Promise<AppliedTxn> {
+    const id = this.nextProposalId();
+    return this.proposeWithId<AppliedTxn>(id, encoder.encode(JSON.stringify({ kind: 'txn', id, command } satisfies Payload)));
+  }
+
+  private nextProposalId(): string {
     // Unique across restarts too: a repeated id would be skipped as a duplicate.
     if (this.idPrefix === '') this.idPrefix = `${formatId(this.id)}-${this.bootId}-`;
-    const id = `${this.idPrefix}${++this.sequence}`;
-    const data = encodeKeysPayload(id, command);
-    return new Promise<Applied>((resolve, reject) => {
+    return `${this.idPrefix}${++this.sequence}`;
+  }
+
+  /** Proposes `data`, known by `id` when applied; resolves with what applying it gave. */
+  private proposeWithId<T extends Applied | AppliedTxn>(id: string, data: Uint8Array): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
         this.counters.proposalsFailed++;
@@ -348,7 +371,8 @@ export class Member implements TransportHost {
         data,
         resolve: (applied) => {
           clearTimeout(timer);
-          resolve(applied);
+          // The apply switch resolves each id with the kind its payload gives.
+          resolve(applied as T);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -571,6 +595,21 @@ export class Member implements TransportHost {
           // The store refused the command (its answer), or apply is broken and the member stops.
           waiter?.reject(error instanceof StoreError ? error : stoppedError(this.store.index));
           if (!(error instanceof StoreError)) throw error;
+        }
+        return;
+      }
+      case 'txn': {
+        if (this.appliedIds.has(payload.id)) return;
+        this.rememberId(payload.id, entry.index);
+        const waiter = this.pending.get(payload.id);
+        this.pending.delete(payload.id);
+        try {
+          const outcome = applyTxnCommand(this.store, payload.command);
+          this.counters.proposalsCommitted++;
+          waiter?.resolve({ outcome, etcdIndex: this.store.index });
+        } catch (error) {
+          if (!(error instanceof TxnOperationError)) throw error;
+          waiter?.reject(error);
         }
         return;
       }

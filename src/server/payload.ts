@@ -1,12 +1,13 @@
 import type { ConfChange, Entry, NodeId } from '../raft/types.ts';
 import { cleanPath } from '../store/clean-path.ts';
-import type { KeysCommand } from './keys-command.ts';
+import type { KeysCommand, TxnCommand } from './keys-command.ts';
 import type { MemberInfo } from './member.ts';
 import { BINARY_KEYS, decodeKeysPayload } from './payload-codec.ts';
 
 /** What a normal log entry carries. */
 export type Payload =
   | { readonly kind: 'keys'; readonly id: string; readonly command: KeysCommand }
+  | { readonly kind: 'txn'; readonly id: string; readonly command: TxnCommand }
   | { readonly kind: 'expire'; readonly time: number }
   | { readonly kind: 'attributes'; readonly member: NodeId; readonly name: string; readonly clientURLs: readonly string[] }
   | { readonly kind: 'updatePeers'; readonly member: NodeId; readonly peerURLs: readonly string[] };
@@ -35,6 +36,9 @@ export function decodePayload(data: Uint8Array): Payload {
     case 'keys':
       if (typeof value.id !== 'string' || typeof value.command !== 'object' || value.command === null) break;
       return checkedKeys({ kind: 'keys', id: value.id, command: value.command as KeysCommand });
+    case 'txn':
+      if (typeof value.id !== 'string' || !isTxnCommand(value.command)) break;
+      return { kind: 'txn', id: value.id, command: value.command };
     case 'expire':
       if (!isTime(value.time)) break;
       return { kind: 'expire', time: value.time };
@@ -73,14 +77,36 @@ export function checkEntry(entry: Entry): void {
 }
 
 function checkedKeys(payload: Payload & { kind: 'keys' }): Payload {
-  const c = payload.command;
-  const fine = METHODS.has(c.method) && typeof c.key === 'string' && c.key === cleanPath(c.key)
+  if (!isKeysCommand(payload.command)) throw new MalformedEntryError('keys payload: a field is out of range');
+  return payload;
+}
+
+function isKeysCommand(value: unknown): value is KeysCommand {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as KeysCommand;
+  return METHODS.has(c.method) && typeof c.key === 'string' && c.key === cleanPath(c.key)
     && typeof c.value === 'string' && typeof c.prevValue === 'string'
     && typeof c.dir === 'boolean' && typeof c.recursive === 'boolean' && typeof c.sorted === 'boolean' && typeof c.refresh === 'boolean'
     && (c.prevExist === undefined || typeof c.prevExist === 'boolean')
     && Number.isSafeInteger(c.prevIndex) && c.prevIndex >= 0 && isTime(c.expireTime) && isTime(c.now);
-  if (!fine) throw new MalformedEntryError('keys payload: a field is out of range');
-  return payload;
+}
+
+/** A transaction: clean keys, compares with fields of the right types, and keys commands in both branches. */
+function isTxnCommand(value: unknown): value is TxnCommand {
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Record<string, unknown>;
+  return Array.isArray(t.compare) && t.compare.every(isTxnCompare)
+    && Array.isArray(t.success) && t.success.every(isKeysCommand)
+    && Array.isArray(t.failure) && t.failure.every(isKeysCommand);
+}
+
+function isTxnCompare(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return typeof c.key === 'string' && c.key === cleanPath(c.key)
+    && (c.prevValue === undefined || typeof c.prevValue === 'string')
+    && (c.prevIndex === undefined || (Number.isSafeInteger(c.prevIndex) && (c.prevIndex as number) > 0))
+    && (c.prevExist === undefined || typeof c.prevExist === 'boolean');
 }
 
 /** A member's record, as a membership change or a snapshot carries it; throws MalformedEntryError. */

@@ -26,6 +26,8 @@ export function expireTimeFor(ttlSeconds: number | undefined, now: number): numb
   return now + ttlSeconds * 1000;
 }
 
+const NO_PATHS: readonly string[] = [];
+
 /** How a write treats the TTL: expireTime (PERMANENT for none) and whether it is a refresh. */
 export interface TtlOptions {
   readonly expireTime: number;
@@ -48,6 +50,18 @@ const COUNTER_NAMES: Readonly<Record<CountedOperation, readonly [keyof StoreStat
 export interface StoreChanges {
   readonly written: ReadonlyArray<readonly [string, TreeNode]>;
   readonly removed: readonly string[];
+}
+
+/**
+ * What an open transaction keeps: how to undo each mutation (newest last), the history records and
+ * watcher notifications held back until it commits, and the state it began from.
+ */
+interface OpenTransaction {
+  /** Each undo adds to `reordered` the directories whose children it put back out of order. */
+  readonly undo: Array<(reordered: Set<TreeNode>) => void>;
+  readonly held: Array<() => void>;
+  readonly index: number;
+  readonly counters: StoreStats;
 }
 
 /** Why a lookup found no node. */
@@ -82,6 +96,8 @@ export class Store {
   private readonly reads = new Set<SlicedRead>();
   /** Paths written (to the node now there) or removed (null) since `takeChanges`; undefined: not tracking. */
   private changed: Map<string, TreeNode | null> | undefined;
+  /** Set between beginTransaction and its commit or rollback. */
+  private open: OpenTransaction | undefined;
   index = 0;
 
   constructor(history: EventHistory = new EventHistory()) {
@@ -119,6 +135,42 @@ export class Store {
     }
     if (this.changed !== undefined) this.changed = new Map();
     return { written, removed };
+  }
+
+  /**
+   * Starts a transaction: the writes that follow take their indexes as usual and later ones see
+   * them, but no history record or watcher notification leaves the store until commitTransaction,
+   * and rollbackTransaction undoes them all. Transactions do not nest.
+   */
+  beginTransaction(): void {
+    if (this.open !== undefined) throw new Error('store: a transaction is already open');
+    this.open = { undo: [], held: [], index: this.index, counters: { ...this.counters } };
+  }
+
+  /** Publishes the transaction's events, in index order, as if each write had just happened. */
+  commitTransaction(): void {
+    const open = this.endTransaction();
+    for (const publish of open.held) publish();
+  }
+
+  /**
+   * Puts the tree, TTL heap, index, change tracking and success counters back as they were at
+   * beginTransaction (failure counters keep the failed operation). Nothing was published.
+   */
+  rollbackTransaction(): void {
+    const open = this.endTransaction();
+    const reordered = new Set<TreeNode>();
+    for (let i = open.undo.length - 1; i >= 0; i--) open.undo[i]!(reordered);
+    for (const dir of reordered) sortByCreation(dir);
+    this.index = open.index;
+    for (const [success] of Object.values(COUNTER_NAMES)) this.counters[success] = open.counters[success];
+  }
+
+  private endTransaction(): OpenTransaction {
+    const open = this.open;
+    if (open === undefined) throw new Error('store: no transaction is open');
+    this.open = undefined;
+    return open;
   }
 
   /** Every node but the root, a directory before its children, with its path. */
@@ -171,7 +223,7 @@ export class Store {
       const existing = found instanceof TreeNode ? found : undefined;
       const newValue = ttl.refresh && existing !== undefined ? existing.value : value;
       const event = this.internalCreate(path, dir, newValue, true, ttl.expireTime, 'set', now);
-      this.publish(event, ttl.refresh === true);
+      this.announce(event, ttl.refresh === true);
       return event;
     });
   }
@@ -181,7 +233,7 @@ export class Store {
     return this.counted('create', () => {
       const path = unique ? `${cleanPath(key)}/${String(this.index + 1).padStart(20, '0')}` : key;
       const event = this.internalCreate(cleanPath(path), dir, value, false, ttl.expireTime, 'create', now);
-      this.publish(event, false);
+      this.announce(event, false);
       return event;
     });
   }
@@ -266,6 +318,12 @@ export class Store {
     return { events, watcher: this.hub.add(path, recursive, stream, liveSince, listener), index: this.index };
   }
 
+  /** The node at `key`, if there is one: a read that counts no get (a transaction's compare). */
+  find(key: string): TreeNode | undefined {
+    const found = this.lookup(cleanPath(key));
+    return found instanceof TreeNode ? found : undefined;
+  }
+
   private internalGet(path: string): TreeNode {
     const found = this.lookup(path);
     if (found instanceof TreeNode) return found;
@@ -299,9 +357,8 @@ export class Store {
       const child = node.children!.get(segment);
       if (child === undefined) {
         const dir = new TreeNode(segment, node, true, '', this.index + 1, PERMANENT);
-        this.preserveForReads(node);
-        node.children!.set(segment, dir);
-        this.changed?.set(`/${segments.slice(0, i + 1).join('/')}`, dir);
+        this.attach(dir);
+        this.markChanged(`/${segments.slice(0, i + 1).join('/')}`, dir);
         node = dir;
       } else if (child.isDir) {
         node = child;
@@ -328,10 +385,8 @@ export class Store {
       this.detach(existing);
     }
     const node = new TreeNode(name, parent, dir, value, next, effectiveExpire);
-    this.preserveForReads(parent);
-    parent.children!.set(name, node);
-    this.changed?.set(path, node);
-    if (!node.isPermanent) this.ttlHeap.push(node);
+    this.attach(node);
+    this.markChanged(path, node);
     this.index = next;
     return this.event(action, path, next, node, dir ? undefined : value, prevNode, now);
   }
@@ -341,16 +396,17 @@ export class Store {
     const next = this.index + 1;
     const prevNode = node.view(now, false, false, false, path);
     this.preserveForReads(node);
+    this.journalRewrite(node);
     // A directory's value and modifiedIndex never change (etcd's Write refuses directories).
     if (!node.isDir) {
       node.value = value;
       node.modifiedIndex = next;
     }
     this.updateTtl(node, ttl.expireTime);
-    this.changed?.set(path, node);
+    this.markChanged(path, node);
     const event = this.event(action, path, next, node, node.isDir ? undefined : value, prevNode, now);
     this.index = next;
-    this.publish(event, ttl.refresh === true);
+    this.announce(event, ttl.refresh === true);
     return event;
   }
 
@@ -366,9 +422,7 @@ export class Store {
     const removedPaths: string[] = [];
     this.removeTree(node, path, removedPaths);
     this.index = next;
-    this.history.add(event, false);
-    for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
-    this.hub.notify(event);
+    this.announce(event, false, removedPaths);
     return event;
   }
 
@@ -378,8 +432,16 @@ export class Store {
       for (const [name, child] of node.children) this.removeTree(child, `${path === '/' ? '' : path}/${name}`, removed);
     }
     this.detach(node);
-    this.changed?.set(path, null);
+    this.markChanged(path, null);
     removed.push(path);
+  }
+
+  /** Puts a new node into its parent (and the TTL heap if it has a TTL). */
+  private attach(node: TreeNode): void {
+    this.preserveForReads(node.parent!);
+    node.parent!.children!.set(node.name, node);
+    if (!node.isPermanent) this.ttlHeap.push(node);
+    this.open?.undo.push(() => this.detach(node));
   }
 
   private detach(node: TreeNode): void {
@@ -388,6 +450,54 @@ export class Store {
       node.parent.children!.delete(node.name);
     }
     if (!node.isPermanent) this.ttlHeap.remove(node);
+    this.open?.undo.push((reordered) => {
+      // Back at the end of its directory: the rollback restores the creation order.
+      node.parent!.children!.set(node.name, node);
+      if (!node.isPermanent) this.ttlHeap.push(node);
+      reordered.add(node.parent!);
+    });
+  }
+
+  /** In a transaction, remembers a node's value, modifiedIndex and TTL before a rewrite changes them. */
+  private journalRewrite(node: TreeNode): void {
+    if (this.open === undefined) return;
+    const { value, modifiedIndex, expireTime } = node;
+    this.open.undo.push(() => {
+      node.value = value;
+      node.modifiedIndex = modifiedIndex;
+      this.updateTtl(node, expireTime);
+    });
+  }
+
+  /** Records a written (node) or removed (null) path for takeChanges, undoably in a transaction. */
+  private markChanged(path: string, node: TreeNode | null): void {
+    const changed = this.changed;
+    if (changed === undefined) return;
+    if (this.open !== undefined) {
+      const before = changed.get(path);
+      const had = changed.has(path);
+      this.open.undo.push(() => {
+        if (had) changed.set(path, before!);
+        else changed.delete(path);
+      });
+    }
+    changed.set(path, node);
+  }
+
+  /**
+   * Records an event in the history and notifies its watchers (also those of `removedPaths`, the
+   * paths a deletion took with it); a refresh is recorded but notifies no one. Held back until
+   * the commit while a transaction is open.
+   */
+  private announce(event: StoreEvent, refresh: boolean, removedPaths: readonly string[] = NO_PATHS): void {
+    if (this.open !== undefined) {
+      this.open.held.push(() => this.announce(event, refresh, removedPaths));
+      return;
+    }
+    this.history.add(event, refresh);
+    if (refresh) return;
+    for (const removed of removedPaths) this.hub.notifyAt(event, removed, true);
+    this.hub.notify(event);
   }
 
   private updateTtl(node: TreeNode, expireTime: number): void {
@@ -421,16 +531,6 @@ export class Store {
     return prevNode === undefined ? { action, node: out } : { action, node: out, prevNode };
   }
 
-  /** Records a write's event; a refresh is recorded but notifies no watcher. */
-  private publish(event: StoreEvent, refresh: boolean): void {
-    if (refresh) {
-      this.history.add(event, true);
-      return;
-    }
-    this.history.add(event, false);
-    this.hub.notify(event);
-  }
-
   /** Every change to a node's fields or children comes here first (see SlicedRead). */
   private preserveForReads(node: TreeNode): void {
     for (const read of this.reads) read.preserve(node);
@@ -455,4 +555,11 @@ export class Store {
       throw error;
     }
   }
+}
+
+/** Restores a directory's children to creation order, the order every write keeps them in. */
+function sortByCreation(dir: TreeNode): void {
+  const children = [...dir.children!.values()].sort((a, b) => a.createdIndex - b.createdIndex);
+  dir.children!.clear();
+  for (const child of children) dir.children!.set(child.name, child);
 }

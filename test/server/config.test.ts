@@ -75,3 +75,11 @@ describe('kvd serve flags: which peers are members', () => {
     assert.deepEqual(resolveConfig({ ...base, ...clientTls, name: 'p', proxy: 'on', endpoints: 'https://10.0.0.1:2379' }).warnings, []);
   });
 });
+
+describe('kvd serve flags: transactions', () => {
+  it('--max-txn-ops defaults to etcd v3\'s 128 and must be a positive integer', () => {
+    assert.equal(resolveConfig(base).maxTxnOps, 128);
+    assert.equal(resolveConfig({ ...base, maxTxnOps: 16 }).maxTxnOps, 16);
+    refused({ maxTxnOps: 0 }, /--max-txn-ops/);
+  });
+});

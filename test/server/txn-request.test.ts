@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { expireTimeFor } from '../../src/store/store.ts';
+import { StoreError } from '../../src/store/store-error.ts';
+import { Store } from '../../src/store/store.ts';
+import { PERMANENT } from '../../src/store/node.ts';
+import { applyTxnCommand } from '../../src/server/keys-command.ts';
+import { MalformedEntryError, decodePayload } from '../../src/server/payload.ts';
+import { parseTxnRequest, txnCommandFor } from '../../src/server/txn-request.ts';
+
+const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
+
+function refused(body: unknown, errorCode: number, cause: string, maxOps = 128): void {
+  assert.throws(() => parseTxnRequest(typeof body === 'string' ? body : JSON.stringify(body), maxOps), (error: unknown) => {
+    assert.ok(error instanceof StoreError, String(error));
+    assert.deepEqual({ errorCode: error.errorCode, cause: error.errorCause, index: error.index }, { errorCode, cause, index: 0 });
+    return true;
+  });
+}
+
+describe('POST /v2/txn: parsing the body', () => {
+  it('turns the issue\'s example into v2 requests and commands stamped with one clock', () => {
+    const request = parseTxnRequest(JSON.stringify({
+      compare: [{ key: '/a', prevValue: 'x' }, { key: 'b', prevIndex: 7 }, { key: '/c/', prevExist: false }],
+      success: [
+        { action: 'set', key: '/a', value: 'y', ttl: 30 },
+        { action: 'delete', key: '/b' },
+        { action: 'create', key: '/queue', value: 'job' },
+        { action: 'get', key: '/d', recursive: true, sorted: true },
+      ],
+      failure: [{ action: 'get', key: '/a' }],
+    }), 128);
+    assert.deepEqual(request.compare, [{ key: '/a', prevValue: 'x' }, { key: '/b', prevIndex: 7 }, { key: '/c', prevExist: false }]);
+    const command = txnCommandFor(request, T0);
+    assert.deepEqual(command.success.map((c) => [c.method, c.key, c.value, c.recursive, c.sorted, c.expireTime]), [
+      ['PUT', '/a', 'y', false, false, expireTimeFor(30, T0)],
+      ['DELETE', '/b', '', false, false, PERMANENT],
+      ['POST', '/queue', 'job', false, false, PERMANENT],
+      ['QGET', '/d', '', true, true, PERMANENT],
+    ]);
+    assert.deepEqual(command.failure.map((c) => [c.method, c.key, c.now]), [['QGET', '/a', T0]]);
+  });
+
+  it('missing lists are empty', () => {
+    assert.deepEqual(parseTxnRequest('{}', 128), { compare: [], success: [], failure: [] });
+  });
+
+  it('a body that is not a JSON object is refused', () => {
+    refused('{"compare": [', 210, 'body: invalid JSON: Unexpected end of JSON input');
+    refused([], 209, 'body: must be a JSON object');
+    refused({ compares: [] }, 209, 'compares: unknown field (compare, success and failure are)');
+    refused({ success: {} }, 209, 'success: must be an array');
+  });
+
+  it('compares are refused naming the field', () => {
+    refused({ compare: [{ prevValue: 'x' }] }, 209, 'compare[0].key: must be a non-empty string');
+    refused({ compare: [{ key: '/a' }, { key: '/a', prevValue: '' }] }, 209, 'compare[1].prevValue: must be a non-empty string');
+    refused({ compare: [{ key: '/a', prevIndex: -1 }] }, 209, 'compare[0].prevIndex: must be a positive integer');
+    refused({ compare: [{ key: '/a', prevIndex: 1.5 }] }, 209, 'compare[0].prevIndex: must be a positive integer');
+    refused({ compare: [{ key: '/a', prevExist: 'yes' }] }, 209, 'compare[0].prevExist: must be true or false');
+    refused({ compare: [{ key: '/a', value: 'x' }] }, 209, 'compare[0].value: unknown field');
+  });
+
+  it('operations are refused naming the field, for what the single-key API refuses', () => {
+    refused({ success: [{ action: 'put', key: '/a' }] }, 209, 'success[0].action: must be one of set, create, delete, get');
+    refused({ failure: [{ action: 'set' }] }, 209, 'failure[0].key: must be a non-empty string');
+    refused({ success: [{ action: 'get', key: '/a', value: 'x' }] }, 209, 'success[0].value: not a parameter of get (recursive, sorted are)');
+    refused({ success: [{ action: 'set', key: '/a', value: 1 }] }, 209, 'success[0].value: must be a string');
+    refused({ success: [{ action: 'set', key: '/a', ttl: -1 }] }, 209, 'success[0].ttl: must be a whole number of seconds');
+    refused({ success: [{ action: 'delete', key: '/a', recursive: 'true' }] }, 209, 'success[0].recursive: must be true or false');
+    refused({ success: [{ action: 'set', key: '/a', refresh: true }] }, 212, 'success[0]: No TTL value set');
+    refused({ success: [{ action: 'set', key: '/a', refresh: true, ttl: 5, value: 'v' }] }, 211, 'success[0]: A value was provided on a refresh');
+  });
+
+  it('more compares and operations than --max-txn-ops are refused', () => {
+    const get = { action: 'get', key: '/a' };
+    assert.doesNotThrow(() => parseTxnRequest(JSON.stringify({ compare: [{ key: '/a' }], success: [get], failure: [get] }), 3));
+    refused({ compare: [{ key: '/a' }], success: [get, get], failure: [get] }, 209, 'body: 4 compares and operations, more than the 3 of --max-txn-ops', 3);
+  });
+});
+
+describe('txn payloads', () => {
+  const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  const command = txnCommandFor(parseTxnRequest(JSON.stringify({ compare: [{ key: '/a', prevExist: false }], success: [{ action: 'set', key: '/a', value: 'v' }] }), 128), T0);
+
+  it('a transaction travels as one payload and decodes to the same command', () => {
+    assert.deepEqual(decodePayload(encode({ kind: 'txn', id: 'x-1', command })), { kind: 'txn', id: 'x-1', command });
+  });
+
+  it('a peer\'s malformed transaction is refused before it is applied', () => {
+    const bad = [
+      { ...command, compare: [{ key: '/a/../b' }] },
+      { ...command, compare: [{ key: '/a', prevIndex: -1 }] },
+      { ...command, success: [{ ...command.success[0], method: 'PATCH' }] },
+      { ...command, failure: undefined },
+      { ...command, success: 'set /a' },
+    ];
+    for (const value of bad) assert.throws(() => decodePayload(encode({ kind: 'txn', id: 'x-1', command: value })), MalformedEntryError, JSON.stringify(value));
+    assert.throws(() => decodePayload(encode({ kind: 'txn', command })), MalformedEntryError);
+  });
+
+  it('applying it picks the v2 operation each command names', () => {
+    const store = new Store();
+    const outcome = applyTxnCommand(store, command);
+    assert.deepEqual(outcome.events.map((e) => e.action), ['set']);
+    const created = txnCommandFor(parseTxnRequest(JSON.stringify({ success: [{ action: 'set', key: '/b', value: 'v', prevExist: false }, { action: 'set', key: '/b', value: 'w', prevExist: true }, { action: 'create', key: '/q', value: 'j' }] }), 128), T0);
+    assert.deepEqual(applyTxnCommand(store, created).events.map((e) => `${e.action} ${e.node.key}`), ['create /b', 'update /b', 'create /q/00000000000000000004']);
+  });
+});
