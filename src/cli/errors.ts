@@ -1,5 +1,6 @@
 import { ErrorCode, isUnavailableCode } from '../api/error-code.ts';
 import { ApiError, EtcdError, ProtocolError, UnavailableError } from '../client/errors.ts';
+import { MalformedExportError } from '../client/export-format.ts';
 import { LeaseLostError } from '../client/lease.ts';
 import { HistoryClearedError } from '../client/watcher.ts';
 import { ExitCode } from './exit-code.ts';
@@ -26,7 +27,7 @@ export class NothingFound extends Error {
 
 /** Maps any error that reaches the top of a command to its exit code. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError) return ExitCode.USAGE;
+  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError || error instanceof MalformedExportError) return ExitCode.USAGE;
   if (error instanceof NothingFound) return ExitCode.KEY_NOT_FOUND;
   if (error instanceof UnavailableError) return ExitCode.UNAVAILABLE;
   if (error instanceof LeaseLostError) return ExitCode.SESSION_LOST;
@@ -54,7 +55,7 @@ export function exitCodeFor(error: unknown): number {
 export function describeError(error: unknown): string {
   if (error instanceof EtcdError) return `Error: ${error.describe()}`;
   if (error instanceof Error) {
-    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound].some((kind) => error instanceof kind);
+    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound, MalformedExportError].some((kind) => error instanceof kind);
     return known ? `Error: ${error.message}` : `Error: internal: ${error.stack ?? error.message}`;
   }
   return `Error: ${String(error)}`;

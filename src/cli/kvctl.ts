@@ -17,6 +17,9 @@ import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
 import { statusCommand } from './commands/status.ts';
 import { watchCommand } from './commands/watch.ts';
+import { exportCommand } from './commands/export.ts';
+import { importCommand } from './commands/import.ts';
+import { mirrorCommand } from './commands/mirror.ts';
 import { exitCodeTable } from './exit-code.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { processIo } from './io.ts';
@@ -48,6 +51,9 @@ export function kvctlParser(args: readonly string[]) {
     .command(endpointCommand)
     .command(statusCommand)
     .command(benchCommand)
+    .command(exportCommand)
+    .command(importCommand)
+    .command(mirrorCommand)
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',

@@ -48,3 +48,8 @@ export class ApiError extends Error {
     this.status = status;
   }
 }
+
+/** Whether a request failed in a way worth sending again: nobody answered, or the cluster could not serve it now. */
+export function isTransientError(error: unknown): boolean {
+  return error instanceof UnavailableError || error instanceof ProtocolError || (error instanceof EtcdError && error.status >= 500);
+}
