@@ -9,6 +9,7 @@ import type { KeysClient } from './keys-client.ts';
 import { OrderedApplier } from './ordered-applier.ts';
 import type { NodeToWrite } from './tree-writer.ts';
 import { TreeWriter } from './tree-writer.ts';
+import { TtlKeeper } from './ttl-keeper.ts';
 import { HistoryClearedError, Watcher, isRemoval, sleep } from './watcher.ts';
 
 export interface MirrorOptions {
@@ -38,6 +39,9 @@ export interface MirrorProgress {
   readonly copiedNodes: number;
 }
 
+/** A copied TTL key is read again from the source this long before it would expire (refreshes are not events). */
+const TTL_MARGIN_MS = 1500;
+
 /** Whether some segment of `key` below `root` starts with "_": what the API never lists, so never copied. */
 function isHiddenBelow(key: string, root: string): boolean {
   const rest = root === '/' ? key : key.slice(root.length);
@@ -57,25 +61,28 @@ function sameContent(a: ExportedNode, b: ExportedNode): boolean {
  * Copies a tree from a source cluster into a target, then applies every later change of the source
  * in order (a recursive watch from the copied index + 1), until stopped. A lost connection is
  * retried from the last change applied; when the source's history no longer reaches back that far
- * (etcd error 401), the tree is copied again, removing what the source no longer has.
+ * (etcd error 401), the tree is copied again, removing what the source no longer has. Copies of
+ * TTL keys are extended while their source keys are refreshed (TtlKeeper).
  */
 export class Mirror {
   private readonly source: Pick<KeysClient, 'get' | 'watch'>;
-  private readonly target: Pick<KeysClient, 'get' | 'set' | 'delete'>;
+  private readonly target: Pick<KeysClient, 'get' | 'set' | 'delete' | 'refresh'>;
   private readonly writer: TreeWriter;
   private readonly options: MirrorOptions;
   private readonly applier: OrderedApplier;
+  private readonly keeper: TtlKeeper;
   private sourceIndex = 0;
   private applied = 0;
   private copies = 0;
   private copiedNodes = 0;
 
-  constructor(source: Pick<KeysClient, 'get' | 'watch'>, target: Pick<KeysClient, 'get' | 'set' | 'delete'>, options: MirrorOptions) {
+  constructor(source: Pick<KeysClient, 'get' | 'watch'>, target: Pick<KeysClient, 'get' | 'set' | 'delete' | 'refresh'>, options: MirrorOptions) {
     this.source = source;
     this.target = target;
     this.writer = new TreeWriter(target);
     this.options = options;
     this.applier = new OrderedApplier(options.concurrency);
+    this.keeper = new TtlKeeper(source, target, { marginMs: TTL_MARGIN_MS, now: options.now, warn: options.warn });
   }
 
   progress(): MirrorProgress {
@@ -84,6 +91,7 @@ export class Mirror {
 
   /** Copies and follows until the signal aborts; resolves with where it stopped. */
   async run(): Promise<MirrorProgress> {
+    const keepAlive = setInterval(() => void this.keeper.extendDue(), TTL_MARGIN_MS / 6);
     try {
       for (;;) {
         const copiedIndex = await this.copy();
@@ -95,6 +103,8 @@ export class Mirror {
     } catch (error) {
       if (this.options.signal.aborted) return this.progress();
       throw error;
+    } finally {
+      clearInterval(keepAlive);
     }
   }
 
@@ -111,6 +121,8 @@ export class Mirror {
     // Directories first, parents before children, so that each keeps its own TTL.
     for (const entry of changed) if (entry[1].dir) await write(entry);
     await forEachConcurrently(changed.filter(([, node]) => !node.dir), this.options.concurrency, write, this.options.signal);
+    this.keeper.clear();
+    for (const [target, node] of wanted) this.keeper.track(target, node.key, !node.dir, node.expiration);
     this.sourceIndex = Math.max(this.sourceIndex, source.index);
     this.copies++;
     this.copiedNodes += changed.length;
@@ -164,6 +176,8 @@ export class Mirror {
       if (isRemoval(event)) await this.writer.remove(target);
       else await this.writer.write(target, nodeToWrite(node), 'replace', this.options.now());
     });
+    if (isRemoval(event)) this.keeper.forget(target);
+    else this.keeper.track(target, node.key!, !node.dir, node.expiration);
     this.applied++;
   }
 

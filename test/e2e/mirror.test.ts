@@ -119,6 +119,22 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
     assert.ok(mirror.io.stderr.some((line) => /history has moved past index \d+: copying the tree again/.test(line)), mirror.io.stderr.join('\n'));
   });
 
+  it('keeps a copied TTL key alive while a client refreshes it on the source (refreshes are not events)', async function () {
+    this.timeout(30_000);
+    await keys(etcd.endpoint, 'PUT', '/r/session', { value: 'alive', ttl: '2' });
+    const mirror = startMirror(etcd.endpoint, target, '/r');
+    mirrors.push(mirror);
+    await waitUntil('the copy', () => mirror.io.stderr.some((line) => line.includes('following changes')));
+    const started = Date.now();
+    // A client keeping its session alive for 2.5 times its TTL: without the keeper the copy expires after 2 s.
+    while (Date.now() - started < 5000) {
+      await keys(etcd.endpoint, 'PUT', '/r/session', { ttl: '2', refresh: 'true', prevExist: 'true' });
+      assert.equal(((await keys(target, 'GET', '/r/session')).node as { value?: string } | undefined)?.value, 'alive', `the copy expired after ${Date.now() - started} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    await waitUntil('the key to expire on both sides once the refreshes stop', async () => (await keys(etcd.endpoint, 'GET', '/r/session')).errorCode === 100 && (await keys(target, 'GET', '/r/session')).errorCode === 100);
+  });
+
   it('bin/kvctl mirror follows until SIGTERM, then exits 0 with a summary', async function () {
     this.timeout(30_000);
     const mirror = background(KVCTL_BIN, ['mirror', '/b', '--to-prefix', '/bb', '--from', etcd.endpoint, '--endpoints', target, '--lag-interval', '100ms']);
