@@ -10,7 +10,8 @@ import { OrderedApplier } from './ordered-applier.ts';
 import type { NodeToWrite } from './tree-writer.ts';
 import { TreeWriter } from './tree-writer.ts';
 import { TtlKeeper } from './ttl-keeper.ts';
-import { HistoryClearedError, Watcher, isRemoval, sleep } from './watcher.ts';
+import { PollWindow } from './poll-window.ts';
+import { HistoryClearedError, isRemoval, sleep } from './watcher.ts';
 
 export interface MirrorOptions {
   /** The source key whose tree is mirrored. */
@@ -144,13 +145,13 @@ export class Mirror {
 
   /** Applies the source's changes after `afterIndex` until stopped ('stopped') or out of history ('cleared'). */
   private async follow(afterIndex: number): Promise<'stopped' | 'cleared'> {
-    const watcher = new Watcher(this.source, { key: this.options.key, recursive: true, afterIndex, retryRounds: Infinity, signal: this.options.signal, warn: this.options.warn });
+    const changes = new PollWindow(this.source, afterIndex, this.options.concurrency, { key: this.options.key, recursive: true, retryRounds: Infinity, signal: this.options.signal, warn: this.options.warn });
     try {
       for (;;) {
-        const event = await watcher.next();
+        const event = await changes.next();
         const node = event.node!;
         const index = node.modifiedIndex!;
-        this.sourceIndex = Math.max(this.sourceIndex, watcher.serverIndex, index);
+        this.sourceIndex = Math.max(this.sourceIndex, changes.serverIndex, index);
         // The history answers changes of hidden keys that live watches leave out: never copied, never followed.
         if (isHiddenBelow(node.key!, this.options.key)) {
           this.applier.skip(index);
@@ -167,6 +168,8 @@ export class Mirror {
       if (!this.options.signal.aborted) throw error;
       await this.applier.drain().catch(() => undefined);
       return 'stopped';
+    } finally {
+      changes.close();
     }
   }
 
