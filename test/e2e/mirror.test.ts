@@ -5,7 +5,8 @@ import { ExitCode } from '../../src/cli/exit-code.ts';
 import { BufferIo } from '../../src/cli/io.ts';
 import { HttpTransport } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
-import { KVCTL_BIN, background, requireBinary } from '../helpers/binary.ts';
+import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
+import { TestPki } from '../helpers/certs.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
@@ -145,6 +146,48 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
       await waitUntil('a lag line', () => /mirror: source index \d+, applied through \d+/.test(mirror.stderr));
       assert.equal(await mirror.stop('SIGTERM'), ExitCode.OK);
       assert.match(mirror.stderr, /mirror: stopped at source index \d+: 1 changes applied, 1 copies/);
+    } finally {
+      await mirror.stop('SIGKILL');
+    }
+  });
+});
+
+describe('kvctl mirror from a kvd cluster over TLS', function () {
+  this.timeout(60_000);
+  let pki: TestPki;
+  let source: TestCluster;
+  let target: TestCluster;
+  let tlsArgs: string[];
+
+  before(async () => {
+    requireBinary();
+    pki = await TestPki.create();
+    const ca = await pki.ca('ca');
+    const member = await pki.issue(ca, 'member');
+    const client = await pki.issue(ca, 'client');
+    tlsArgs = ['--cacert', ca.cert, '--cert', client.cert, '--key', client.key];
+    const tls = ['--cert-file', member.cert, '--key-file', member.key, '--client-cert-auth', '--trusted-ca-file', ca.cert];
+    [source, target] = await Promise.all([
+      TestCluster.start(1, tls, { clientScheme: 'https', clientTls: { ca: ca.cert, cert: client.cert, key: client.key } }),
+      TestCluster.start(1),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([source?.destroy(), target?.destroy()]);
+    await pki?.destroy();
+  });
+
+  it('copies and follows with the source\'s CA and client certificate (--from-cacert, --from-cert, --from-key)', async () => {
+    const put = (key: string, value: string) => run(KVCTL_BIN, ['--endpoints', source.members[0]!.clientUrl, ...tlsArgs, 'put', key, value]);
+    assert.equal((await put('/t/before', 'copied')).code, ExitCode.OK);
+    const to = target.members[0]!.clientUrl;
+    const mirror = background(KVCTL_BIN, ['mirror', '/t', '--from', source.members[0]!.clientUrl, '--from-cacert', tlsArgs[1]!, '--from-cert', tlsArgs[3]!, '--from-key', tlsArgs[5]!, '--endpoints', to]);
+    try {
+      await waitUntil('the copy', () => mirror.stderr.includes('following changes'));
+      assert.equal((await put('/t/after', 'followed')).code, ExitCode.OK);
+      await waitUntil('the change in the target', async () => ((await keys(to, 'GET', '/t/after')).node as { value?: string } | undefined)?.value === 'followed');
+      assert.equal(((await keys(to, 'GET', '/t/before')).node as { value?: string }).value, 'copied');
+      assert.equal(await mirror.stop('SIGTERM'), ExitCode.OK);
     } finally {
       await mirror.stop('SIGKILL');
     }
