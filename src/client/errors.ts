@@ -25,9 +25,12 @@ export class EtcdError extends Error {
 
 /** No endpoint answered in time, or the cluster said it cannot serve now. */
 export class UnavailableError extends Error {
-  constructor(message: string) {
+  /** Every endpoint was reached but none answered before the timeout (a long poll with nothing to report, or a hung server). */
+  readonly timedOut: boolean;
+  constructor(message: string, options: { readonly timedOut?: boolean } = {}) {
     super(message);
     this.name = 'UnavailableError';
+    this.timedOut = options.timedOut ?? false;
   }
 }
 

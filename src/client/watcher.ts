@@ -1,6 +1,6 @@
 import { ErrorCode } from '../api/error-code.ts';
 import type { V2Event } from '../api/wire.ts';
-import { EtcdError, ProtocolError, isTransientError } from './errors.ts';
+import { EtcdError, ProtocolError, UnavailableError, isTransientError } from './errors.ts';
 import type { KeysClient, KeysResult } from './keys-client.ts';
 
 /** The events a watch waits for have left the server's history (etcd error 401). */
@@ -60,20 +60,29 @@ export class Watcher {
   /** The next event; throws HistoryClearedError when events were lost to the server's history. */
   async next(): Promise<V2Event> {
     if (this.nextIndex === undefined) await this.resync();
-    const result = await this.retrying(() =>
-      this.client.watch(this.options.key, {
-        waitIndex: this.nextIndex!,
-        recursive: this.options.recursive,
-        pollTimeoutMs: this.options.pollTimeoutMs ?? 60_000,
-        ...(this.options.signal ? { signal: this.options.signal } : {}),
-      }),
-    );
+    const result = await this.retrying(() => this.poll());
     const event = result.event;
     this.highestServerIndex = Math.max(this.highestServerIndex, result.etcdIndex);
     const index = event.node?.modifiedIndex;
     if (index === undefined || index < this.nextIndex!) throw new ProtocolError(`a watch at index ${this.nextIndex} was answered with an event at ${index}`);
     this.nextIndex = index + 1;
     return event;
+  }
+
+  /** One long poll at the next index, sent again at once when it times out with nothing to report (not a failure: the key was quiet). */
+  private async poll(): Promise<KeysResult> {
+    for (;;) {
+      try {
+        return await this.client.watch(this.options.key, {
+          waitIndex: this.nextIndex!,
+          recursive: this.options.recursive,
+          pollTimeoutMs: this.options.pollTimeoutMs ?? 60_000,
+          ...(this.options.signal ? { signal: this.options.signal } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof UnavailableError && error.timedOut)) throw error;
+      }
+    }
   }
 
   /** The highest X-Etcd-Index the server answered with: how far its history had gone (0 before the first answer). */
