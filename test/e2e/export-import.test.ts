@@ -44,13 +44,13 @@ async function exportText(endpoint: string, key: string, hidden: string[] = []):
   return io.stdout.join('\n');
 }
 
-async function importText(endpoint: string, text: string, options: { prefix?: string; overwrite?: boolean; verbose?: boolean } = {}): Promise<BufferIo> {
+async function importText(endpoint: string, text: string, options: { prefix?: string; overwrite?: boolean; verbose?: boolean; progress?: (done: number, total: number) => void } = {}): Promise<BufferIo> {
   const { client, transport } = clientOf(endpoint);
   const io = new BufferIo();
   try {
     await runImport(
       { text, source: 'test.json', ...(options.prefix !== undefined ? { prefix: options.prefix } : {}), overwrite: options.overwrite ?? false, verbose: options.verbose ?? false, concurrency: 8, format: 'simple' },
-      { client, io, now: Date.now, target: endpoint },
+      { client, io, now: Date.now, target: endpoint, ...(options.progress !== undefined ? { progress: options.progress } : {}) },
     );
   } finally {
     transport.close();
@@ -82,7 +82,10 @@ describe('kvctl export and import', function () {
     assert.equal(doc.format, 'kvd-export');
     assert.equal(doc.version, 1);
     assert.ok(doc.nodes.some((node: { key: string; expiration?: string }) => node.key === '/src/ttl' && node.expiration !== undefined));
-    const io = await importText(endpoint, text, { prefix: '/dst' });
+    const progress: number[] = [];
+    const io = await importText(endpoint, text, { prefix: '/dst', progress: (done, total) => progress.push(done, total) });
+    assert.deepEqual(progress.slice(-2), [15, 15]);
+    assert.equal(progress.length, 30);
     assert.deepEqual(await treeBelow(endpoint, '/dst'), await treeBelow(endpoint, '/src'));
     assert.equal((await treeBelow(endpoint, '/dst')).filter((entry) => entry.expires).length, 2);
     assert.equal(((await keys(endpoint, 'GET', '/dst/_hidden/secret')).node as { value: string }).value, 's3cret');
