@@ -1,7 +1,8 @@
 // make bench-migrate: kvctl import of many keys (into kvd and into etcd 3.4), and the lag of kvctl
 // mirror from etcd into kvd under a steady write rate. Prints figures; asserts nothing. Starts a
 // 3-member kvd cluster and a 1-member etcd on loopback with temp dirs, and stops everything.
-// Env: BENCH_IMPORT_KEYS (100000), BENCH_MIRROR_RATE (writes/s, 1000), BENCH_MIRROR_SECONDS (10).
+// Env: BENCH_IMPORT_KEYS (100000), BENCH_MIRROR_RATE (writes/s, 1000), BENCH_MIRROR_SECONDS (10),
+// BENCH_MIRROR_CONCURRENCY (the mirror's --concurrency, 64).
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +18,7 @@ const run = promisify(execFile);
 const IMPORT_KEYS = Number(process.env.BENCH_IMPORT_KEYS ?? 100_000);
 const RATE = Number(process.env.BENCH_MIRROR_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_MIRROR_SECONDS ?? 10);
+const CONCURRENCY = process.env.BENCH_MIRROR_CONCURRENCY ?? '64';
 
 /** An export document of `count` keys in directories of 1,000. */
 function documentOf(count: number): string {
@@ -39,7 +41,7 @@ const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sor
 
 /** Writes RATE keys a second to etcd (each value its send time) and measures when each shows in kvd's watch. */
 async function mirrorLag(etcd: string, kvd: string): Promise<void> {
-  const mirror = background(KVCTL_BIN, ['mirror', '/lag', '--from', etcd, '--endpoints', kvd, '--lag-interval', '1s']);
+  const mirror = background(KVCTL_BIN, ['mirror', '/lag', '--from', etcd, '--endpoints', kvd, '--lag-interval', '1s', '--concurrency', CONCURRENCY]);
   try {
     await waitUntil('the mirror to copy', () => mirror.stderr.includes('following changes'), 30_000);
     const lags: number[] = [];

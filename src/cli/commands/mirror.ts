@@ -87,7 +87,7 @@ export const mirrorCommand: CommandModule<GlobalArgs, MirrorArgs> = {
       .positional('KEY', { type: 'string', default: '/', describe: 'the source key or directory to mirror (default: everything but hidden keys)' })
       .option('from', { type: 'string', demandOption: true, describe: 'comma-separated client URLs of the source cluster' })
       .option('to-prefix', { type: 'string', describe: 'where KEY lands in this cluster (default: KEY itself)' })
-      .option('concurrency', { type: 'number', default: 16, describe: 'writes in flight at once (changes to related keys stay in order)' })
+      .option('concurrency', { type: 'number', default: 64, describe: 'writes in flight at once, and polls of the source (changes to related keys stay in order)' })
       .option('lag-interval', { type: 'string', default: '10s', describe: 'how often to print the lag (source index, applied index) on stderr' })
       .option('from-cacert', { type: 'string', describe: 'for an https:// source: its CA (default: --cacert)' })
       .option('from-cert', { type: 'string', describe: 'a client certificate for the source (default: --cert)' })
