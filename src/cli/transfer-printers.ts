@@ -36,6 +36,8 @@ export function formatMirrorLag(progress: MirrorProgress): string {
   return `mirror: source index ${progress.sourceIndex}, applied through ${progress.appliedIndex} (${Math.max(0, progress.sourceIndex - progress.appliedIndex)} behind), ${progress.applied} changes applied`;
 }
 
+const counted = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+
 export function formatMirrorSummary(progress: MirrorProgress): string {
-  return `mirror: stopped at source index ${progress.appliedIndex}: ${progress.applied} changes applied, ${progress.copies} copies (${progress.copiedNodes} nodes written)`;
+  return `mirror: stopped at source index ${progress.appliedIndex}: ${counted(progress.applied, 'change', 'changes')} applied, ${counted(progress.copies, 'copy', 'copies')} of the tree (${counted(progress.copiedNodes, 'node', 'nodes')} written)`;
 }

@@ -31,21 +31,21 @@ export interface ExportOptions {
   /** Hidden keys or directories to include, each read by name (the API cannot list them). */
   readonly hidden: readonly string[];
   readonly now: Date;
-  /** How many times to read again when a write landed between the reads of the tree and of the hidden keys. */
-  readonly attempts?: number;
   /** Tells that the hidden keys could not be read at the tree's index. */
   readonly warn?: (message: string) => void;
 }
 
+/** How many times the tree and the hidden keys are read when writes keep landing between the reads. */
+const HIDDEN_READ_ATTEMPTS = 5;
+
 /**
  * The key's tree as an export document. The tree is one consistent read; each hidden key is a
- * read of its own, taken again (up to `attempts` times) until all were read at one index.
+ * read of its own, taken again (up to HIDDEN_READ_ATTEMPTS times) until all were read at one index.
  */
 export async function exportTree(client: Pick<KeysClient, 'get'>, options: ExportOptions): Promise<ExportDocument> {
   for (const name of options.hidden) {
     if (!isAtOrBelow(name, options.key)) throw new RangeError(`--hidden ${name} is not below the exported key ${options.key}`);
   }
-  const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     const { event, etcdIndex } = await client.get(options.key, { recursive: true, sorted: true, quorum: true });
     const nodes = event.node === undefined ? [] : flattenNode(event.node);
@@ -56,7 +56,7 @@ export async function exportTree(client: Pick<KeysClient, 'get'>, options: Expor
       nodes.push(...read.nodes);
     }
     const consistent = hidden.every((read) => read.index === etcdIndex);
-    if (consistent || attempt >= attempts) {
+    if (consistent || attempt >= HIDDEN_READ_ATTEMPTS) {
       if (!consistent) options.warn?.(`the cluster kept changing: hidden keys were read at indexes ${hidden.map((read) => read.index).join(', ')}, the tree at ${etcdIndex} (see "hidden" in the document)`);
       return { format: EXPORT_FORMAT, version: EXPORT_VERSION, key: options.key, index: etcdIndex, exportedAt: options.now.toISOString(), hidden, nodes: withoutDuplicates(nodes) };
     }

@@ -17,7 +17,6 @@ export interface ImportOptions {
   readonly onSkip?: (key: string, reason: SkipReason) => void;
   /** Told after each node, with how many are done. */
   readonly onProgress?: (done: number, total: number) => void;
-  readonly signal?: AbortSignal;
 }
 
 export type SkipReason = 'exists' | 'expired' | 'conflict';
@@ -68,8 +67,8 @@ export async function importDocument(client: Pick<KeysClient, 'get' | 'set' | 'd
   };
   const dirs = nodes.filter((node) => node.dir);
   for (const depth of [...new Set(dirs.map((node) => depthOf(node.key)))].sort((a, b) => a - b)) {
-    await forEachConcurrently(dirs.filter((node) => depthOf(node.key) === depth), options.concurrency, writeOne, options.signal);
+    await forEachConcurrently(dirs.filter((node) => depthOf(node.key) === depth), options.concurrency, writeOne);
   }
-  await forEachConcurrently(nodes.filter((node) => !node.dir), options.concurrency, writeOne, options.signal);
+  await forEachConcurrently(nodes.filter((node) => !node.dir), options.concurrency, writeOne);
   return { total: nodes.length, written, skipped };
 }

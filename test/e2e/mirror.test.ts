@@ -98,7 +98,7 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
     assert.equal(((await keys(target, 'GET', '/m/later')).node as { ttl?: number }).ttl !== undefined, true);
     await waitUntil('a lag line', () => mirror.io.stderr.some((line) => /^mirror: source index \d+, applied through \d+ \(0 behind\)/.test(line)));
     await mirror.stop();
-    assert.match(mirror.io.stderr.at(-1)!, /^mirror: stopped at source index \d+: \d+ changes applied, 1 copies/);
+    assert.match(mirror.io.stderr.at(-1)!, /^mirror: stopped at source index \d+: \d+ changes applied, 1 copy of the tree/);
   });
 
   it('survives losing the target, and copies again (removing what the source deleted) when the source\'s history moved past it', async function () {
@@ -145,7 +145,7 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
       await waitUntil('the change in the target', async () => ((await keys(target, 'GET', '/bb/x')).node as { value?: string } | undefined)?.value === 'followed');
       await waitUntil('a lag line', () => /mirror: source index \d+, applied through \d+/.test(mirror.stderr));
       assert.equal(await mirror.stop('SIGTERM'), ExitCode.OK);
-      assert.match(mirror.stderr, /mirror: stopped at source index \d+: 1 changes applied, 1 copies/);
+      assert.match(mirror.stderr, /mirror: stopped at source index \d+: 1 change applied, 1 copy of the tree/);
     } finally {
       await mirror.stop('SIGKILL');
     }
