@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage sim
+.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage bench-migrate sim
 
 all: bin/kvd
 
@@ -65,3 +65,7 @@ bench-raft: $(NPM_STAMP)
 
 bench-storage: $(NPM_STAMP)
 	$(NODE) bench/storage-bench.ts
+
+# kvctl import of 100,000 keys (kvd and etcd) and kvctl mirror's lag at 1,000 writes/s from etcd into kvd.
+bench-migrate: bin/kvd
+	$(NODE) bench/migrate-bench.ts

@@ -3,6 +3,10 @@
 export const ErrorCode = {
   KeyNotFound: 100,
   TestFailed: 101,
+  /** A file was expected where a directory is. */
+  NotFile: 102,
+  /** A directory was expected where a file is (the cause names it). */
+  NotDir: 104,
   NodeExist: 105,
   /** A watch's waitIndex is older than the server's event history (1,000 events). */
   EventIndexCleared: 401,

@@ -1,5 +1,6 @@
 import { ErrorCode, isUnavailableCode } from '../api/error-code.ts';
 import { ApiError, EtcdError, ProtocolError, UnavailableError } from '../client/errors.ts';
+import { MalformedExportError } from '../client/export-format.ts';
 import { LeaseLostError } from '../client/lease.ts';
 import { InstanceTaken } from '../client/services.ts';
 import { TurnTimeout } from '../client/turn.ts';
@@ -28,7 +29,7 @@ export class NothingFound extends Error {
 
 /** Maps any error that reaches the top of a command to its exit code. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError) return ExitCode.USAGE;
+  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError || error instanceof MalformedExportError) return ExitCode.USAGE;
   if (error instanceof NothingFound) return ExitCode.KEY_NOT_FOUND;
   if (error instanceof TurnTimeout || error instanceof InstanceTaken) return ExitCode.PRECONDITION_FAILED;
   if (error instanceof UnavailableError) return ExitCode.UNAVAILABLE;
@@ -60,7 +61,7 @@ const NATIVE_ADDON_REFUSED = 'KVD_NATIVE_ADDON';
 export function describeError(error: unknown): string {
   if (error instanceof EtcdError) return `Error: ${error.describe()}`;
   if (error instanceof Error) {
-    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound, TurnTimeout, InstanceTaken].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
+    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound, TurnTimeout, InstanceTaken, MalformedExportError].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
     return known ? `Error: ${error.message}` : `Error: internal: ${error.stack ?? error.message}`;
   }
   return `Error: ${String(error)}`;

@@ -18,6 +18,9 @@ import { registerCommand } from './commands/register.ts';
 import { statusCommand } from './commands/status.ts';
 import { txnCommand } from './commands/txn.ts';
 import { watchCommand } from './commands/watch.ts';
+import { exportCommand } from './commands/export.ts';
+import { importCommand } from './commands/import.ts';
+import { mirrorCommand } from './commands/mirror.ts';
 import { exitCodeTable } from './exit-code.ts';
 import type { GlobalArgs } from './global-options.ts';
 import { addGlobalOptions } from './global-options.ts';
@@ -33,6 +36,7 @@ type AnyCommand = CommandModule<GlobalArgs, never>;
 const COMMANDS = [
   getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, txnCommand, memberCommand, watchCommand,
   lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
+  exportCommand, importCommand, mirrorCommand,
 ] as unknown as readonly AnyCommand[];
 
 /** The command with its own options listed before the global ones in its --help. */

@@ -40,9 +40,12 @@ export class TxnOperationFailed extends EtcdError {
 
 /** No endpoint answered in time, or the cluster said it cannot serve now. */
 export class UnavailableError extends Error {
-  constructor(message: string) {
+  /** Every endpoint was reached but none answered before the timeout (a long poll with nothing to report, or a hung server). */
+  readonly timedOut: boolean;
+  constructor(message: string, options: { readonly timedOut?: boolean } = {}) {
     super(message);
     this.name = 'UnavailableError';
+    this.timedOut = options.timedOut ?? false;
   }
 }
 
@@ -62,4 +65,9 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = status;
   }
+}
+
+/** Whether a request failed in a way worth sending again: nobody answered, or the cluster could not serve it now. */
+export function isTransientError(error: unknown): boolean {
+  return error instanceof UnavailableError || error instanceof ProtocolError || (error instanceof EtcdError && error.status >= 500);
 }

@@ -63,7 +63,7 @@ export interface HttpResponse {
   readonly body: string;
 }
 
-type AttemptFailure = { readonly kind: 'not-sent' | 'maybe-sent'; readonly reason: string };
+type AttemptFailure = { readonly kind: 'not-sent' | 'maybe-sent'; readonly reason: string; readonly timedOut?: true };
 
 
 /**
@@ -103,6 +103,7 @@ export class HttpTransport {
   async request(req: HttpRequest): Promise<HttpResponse> {
     const { endpoints } = this.options;
     const failures: string[] = [];
+    let allTimedOut = true;
     for (let attempt = 0; attempt < endpoints.length; attempt++) {
       req.signal?.throwIfAborted();
       const index = (this.preferred + attempt) % endpoints.length;
@@ -113,13 +114,14 @@ export class HttpTransport {
         return result;
       }
       failures.push(`${endpoint}: ${result.reason}`);
+      allTimedOut &&= result.timedOut === true;
       if (result.kind === 'maybe-sent' && !req.idempotent) {
         throw new UnavailableError(
           `${endpoint}: ${result.reason}; the request may or may not have been applied`,
         );
       }
     }
-    throw new UnavailableError(`no endpoint answered (${failures.join('; ')})`);
+    throw new UnavailableError(`no endpoint answered (${failures.join('; ')})`, { timedOut: allTimedOut });
   }
 
   /** A transport to `endpoint` alone, with the same timeout and TLS options (the caller closes it). */
@@ -179,7 +181,7 @@ export class HttpTransport {
         : http.request(url, { ...options, agent: this.httpAgent });
       let sent = false;
       const timer = setTimeout(() => {
-        settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${timeoutMs} ms` });
+        settle({ kind: sent ? 'maybe-sent' : 'not-sent', reason: `timed out after ${timeoutMs} ms`, timedOut: true });
         request.destroy();
       }, timeoutMs);
       req.signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../api/error-code.ts';
 import type { V2Event } from '../api/wire.ts';
-import { EtcdError, ProtocolError, UnavailableError } from './errors.ts';
+import { EtcdError, ProtocolError, UnavailableError, isTransientError } from './errors.ts';
 import type { KeysClient, KeysResult } from './keys-client.ts';
 
 /** The events a watch waits for have left the server's history (etcd error 401). */
@@ -49,6 +49,7 @@ export class Watcher {
   private readonly client: Pick<KeysClient, 'get' | 'watch'>;
   private readonly options: WatcherOptions;
   private nextIndex: number | undefined;
+  private highestServerIndex = 0;
 
   constructor(client: Pick<KeysClient, 'get' | 'watch'>, options: WatcherOptions) {
     this.client = client;
@@ -59,19 +60,34 @@ export class Watcher {
   /** The next event; throws HistoryClearedError when events were lost to the server's history. */
   async next(): Promise<V2Event> {
     if (this.nextIndex === undefined) await this.resync();
-    const result = await this.retrying(() =>
-      this.client.watch(this.options.key, {
-        waitIndex: this.nextIndex!,
-        recursive: this.options.recursive,
-        pollTimeoutMs: this.options.pollTimeoutMs ?? 60_000,
-        ...(this.options.signal ? { signal: this.options.signal } : {}),
-      }),
-    );
+    const result = await this.retrying(() => this.poll());
     const event = result.event;
+    this.highestServerIndex = Math.max(this.highestServerIndex, result.etcdIndex);
     const index = event.node?.modifiedIndex;
     if (index === undefined || index < this.nextIndex!) throw new ProtocolError(`a watch at index ${this.nextIndex} was answered with an event at ${index}`);
     this.nextIndex = index + 1;
     return event;
+  }
+
+  /** One long poll at the next index, sent again at once when it times out with nothing to report (not a failure: the key was quiet). */
+  private async poll(): Promise<KeysResult> {
+    for (;;) {
+      try {
+        return await this.client.watch(this.options.key, {
+          waitIndex: this.nextIndex!,
+          recursive: this.options.recursive,
+          pollTimeoutMs: this.options.pollTimeoutMs ?? 60_000,
+          ...(this.options.signal ? { signal: this.options.signal } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof UnavailableError && error.timedOut)) throw error;
+      }
+    }
+  }
+
+  /** The highest X-Etcd-Index the server answered with: how far its history had gone (0 before the first answer). */
+  get serverIndex(): number {
+    return this.highestServerIndex;
   }
 
   /**
@@ -96,8 +112,7 @@ export class Watcher {
         return await send();
       } catch (error) {
         if (error instanceof EtcdError && error.errorCode === ErrorCode.EventIndexCleared) throw new HistoryClearedError(this.nextIndex ?? 0, error.cause ?? error.message);
-        const transient = error instanceof UnavailableError || error instanceof ProtocolError || (error instanceof EtcdError && error.status >= 500);
-        if (!transient || round > this.options.retryRounds) throw error;
+        if (!isTransientError(error) || round > this.options.retryRounds) throw error;
         const delayMs = Math.min(5000, 250 * 2 ** (round - 1));
         this.options.warn?.(`watch: ${(error as Error).message}; trying again in ${delayMs} ms`);
         await sleep(delayMs, this.options.signal);

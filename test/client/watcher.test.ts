@@ -46,6 +46,15 @@ describe('Watcher: long polls re-armed at the next index', () => {
     assert.equal(warnings.length, 1);
   });
 
+  it('sends a poll that timed out with nothing to report again at once, without a warning', async () => {
+    const { client, waits } = fake([new UnavailableError('timed out', { timedOut: true }), new UnavailableError('timed out', { timedOut: true }), event(12)]);
+    const warnings: string[] = [];
+    const watcher = new Watcher(client, { key: '/a', recursive: false, retryRounds: 0, warn: (m) => warnings.push(m) });
+    assert.equal((await watcher.next()).node?.modifiedIndex, 12);
+    assert.deepEqual(waits, [11, 11, 11]);
+    assert.deepEqual(warnings, []);
+  });
+
   it('gives up after retryRounds rounds of failure', async () => {
     const { client } = fake([new UnavailableError('down'), new UnavailableError('down')]);
     await assert.rejects(new Watcher(client, { key: '/a', recursive: false, retryRounds: 1 }).next(), UnavailableError);

@@ -12,6 +12,8 @@ export interface EtcdProcess {
   readonly endpoints: readonly string[];
   /** Sends a signal to member `index` (SIGKILL: it is gone for good). */
   kill(index: number, signal?: NodeJS.Signals): void;
+  /** Stops member `index` (SIGTERM), starts it again on the same data dir and ports, and waits until it answers /health. */
+  restart(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,11 +47,11 @@ async function waitHealthy(endpoint: string, children: readonly ChildProcess[], 
  */
 export async function startEtcd(size = 1): Promise<EtcdProcess> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-etcd-'));
-  const members = [];
+  const members: Array<{ name: string; client: string; peer: string }> = [];
   for (let i = 0; i < size; i++) members.push({ name: `e${i + 1}`, client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` });
   const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(',');
   let stderr = '';
-  const children: ChildProcess[] = members.map((m) => {
+  const spawnMember = (m: { name: string; client: string; peer: string }): ChildProcess => {
     const child = spawn(
       ETCD_BIN,
       [
@@ -69,11 +71,12 @@ export async function startEtcd(size = 1): Promise<EtcdProcess> {
     );
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     return child;
-  });
-  const exited = children.map((child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))));
+  };
+  const exitOf = (child: ChildProcess): Promise<void> => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  const children: ChildProcess[] = members.map(spawnMember);
   const stop = async (): Promise<void> => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await Promise.all(exited);
+    await Promise.all(children.map(exitOf));
     await rm(root, { recursive: true, force: true });
   };
   for (const m of members) await waitHealthy(m.client, children, () => stderr, stop);
@@ -81,6 +84,12 @@ export async function startEtcd(size = 1): Promise<EtcdProcess> {
     endpoint: members[0]!.client,
     endpoints: members.map((m) => m.client),
     kill: (index, signal = 'SIGKILL') => void children[index]!.kill(signal),
+    async restart(index) {
+      children[index]!.kill('SIGTERM');
+      await exitOf(children[index]!);
+      children[index] = spawnMember(members[index]!);
+      await waitHealthy(members[index]!.client, children, () => stderr, stop);
+    },
     stop,
   };
 }
