@@ -15,6 +15,7 @@ import { endpointCommand } from './commands/endpoint.ts';
 import { lockCommand } from './commands/lock.ts';
 import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
+import { snapshotCommand } from './commands/snapshot.ts';
 import { statusCommand } from './commands/status.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
@@ -48,6 +49,7 @@ export function kvctlParser(args: readonly string[]) {
     .command(endpointCommand)
     .command(statusCommand)
     .command(benchCommand)
+    .command(snapshotCommand)
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',
