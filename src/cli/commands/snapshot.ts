@@ -4,7 +4,7 @@ import { parseEndpoints } from '../../api/endpoints.ts';
 import type { VerifiedSnapshot } from '../../api/snapshot-file.ts';
 import { SnapshotFileError, verifySnapshotFile } from '../../api/snapshot-file.ts';
 import { downloadSnapshot } from '../../client/snapshot-download.ts';
-import { UsageError } from '../errors.ts';
+import { BadFile } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { clientTlsFor, formatOf } from '../global-options.ts';
 import type { Io } from '../io.ts';
@@ -57,11 +57,11 @@ async function runSnapshotRestore(args: RestoreArgs, io: Io): Promise<void> {
     const done = await restoreSnapshot(args.initialAdvertisePeerUrls === undefined ? options : { ...options, initialAdvertisePeerUrls: args.initialAdvertisePeerUrls });
     io.out(`Restored ${done.keys} keys at index ${done.index} into ${dataDir}: member ${done.memberId} of new cluster ${done.clusterId}`);
   } catch (error) {
-    throw error instanceof RestoreError ? new UsageError(error.message) : usageFor(error);
+    throw error instanceof RestoreError ? new BadFile(error.message) : usageFor(error);
   }
 }
 
-/** A damaged or unreadable file is the user's to fix: one line, exit 1. */
+/** A damaged or unreadable file (or a data dir in the way) is the user's to fix: one line, exit 1. */
 async function asUsage<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
@@ -71,7 +71,7 @@ async function asUsage<T>(work: Promise<T>): Promise<T> {
 }
 
 function usageFor(error: unknown): unknown {
-  return error instanceof SnapshotFileError ? new UsageError(error.message) : error;
+  return error instanceof SnapshotFileError ? new BadFile(error.message) : error;
 }
 
 interface SnapshotArgs extends GlobalArgs {
