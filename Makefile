@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench bench-store bench-raft bench-storage sim
+.PHONY: all test typecheck lint unit e2e clean completions bench bench-store bench-raft bench-storage bench-backup sim
 
 all: bin/kvd
 
@@ -60,3 +60,7 @@ bench-raft: $(NPM_STAMP)
 
 bench-storage: $(NPM_STAMP)
 	$(NODE) bench/storage-bench.ts
+
+# Restore, start and save of KEYS (default 1,000,000) keys with the built binary.
+bench-backup: bin/kvd
+	$(NODE) bench/backup-bench.ts
