@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { SNAPSHOT_FILE_VERSION, SnapshotFileEncoder } from '../../src/api/snapshot-file.ts';
 import type { V2Event, V2Node } from '../../src/api/wire.ts';
+import { encodeNode } from '../../src/server/store-image.ts';
 import { KVCTL_BIN, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 
@@ -67,6 +69,41 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+const SEED_DIRS = 30;
+const SEED_PER_DIR = 1000;
+/** Values big enough that the file outgrows the sockets' buffers (~10 MB): a slow reader holds the member back. */
+const PADDING = 'x'.repeat(300);
+
+/** A snapshot file of SEED_DIRS directories of SEED_PER_DIR keys under /big, made directly. */
+function seedFile(): Buffer {
+  const encoder = new SnapshotFileEncoder();
+  const last = 1 + SEED_DIRS * (1 + SEED_PER_DIR);
+  const store = { index: last, historyCapacity: 1000, history: [] };
+  const start = encoder.start({ version: SNAPSHOT_FILE_VERSION, created: new Date().toISOString(), index: last, raftIndex: last, term: 1, keys: SEED_DIRS * SEED_PER_DIR, clusterId: '0', member: 'seed', membership: {}, store });
+  let index = 0;
+  const node = (path: string, value: string | null) => encodeNode({ path, createdIndex: ++index, modifiedIndex: index, expireTime: 0, value });
+  const records = [node('/big', null)];
+  for (let d = 0; d < SEED_DIRS; d++) {
+    records.push(node(`/big/d${d}`, null));
+    for (let k = 0; k < SEED_PER_DIR; k++) records.push(node(`/big/d${d}/k${k}`, `seed-${d}-${k}-${PADDING}`));
+  }
+  return Buffer.concat([start, encoder.records(records), encoder.finish()]);
+}
+
+/** A new 3-member cluster whose members are restored from `file` with kvctl, then started. */
+async function restoredCluster(file: string, beforeStart: () => Promise<unknown> = async () => undefined): Promise<TestCluster> {
+  const cluster = await TestCluster.create(3);
+  const initialCluster = cluster.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  for (const member of cluster.members) {
+    const restore = await kvctl(['snapshot', 'restore', file, '--name', member.name, '--initial-cluster', initialCluster, '--initial-advertise-peer-urls', member.peerUrl, '--data-dir', member.dataDir]);
+    assert.equal(restore.code, 0, restore.stderr);
+  }
+  await beforeStart();
+  for (const member of cluster.members) cluster.launch(member);
+  await cluster.waitHealthy(30_000);
+  return cluster;
+}
+
 describe('kvctl snapshot save, status and restore (3-member clusters)', function () {
   this.timeout(120_000);
   let source: TestCluster;
@@ -82,7 +119,11 @@ describe('kvctl snapshot save, status and restore (3-member clusters)', function
     requireBinary();
     dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-snapshot-'));
     file = path.join(dir, 'backup.kvdsnap');
-    source = await TestCluster.start(3);
+    // A source big enough that its snapshot streams in many slices, with writes landing between them.
+    const seed = path.join(dir, 'seed.kvdsnap');
+    await writeFile(seed, seedFile());
+    source = await restoredCluster(seed);
+    await rm(seed);
     const leader = source.members[0]!.clientUrl;
     const follower = source.members[1]!.clientUrl;
     for (const [method, key, query] of [
@@ -100,22 +141,37 @@ describe('kvctl snapshot save, status and restore (3-member clusters)', function
     let stop = false;
     const writer = (async () => {
       for (let i = 0; !stop && i < 600; i++, ops++) {
-        if (i % 5 === 3) await call(leader, 'DELETE', `/load/k${(i * 7) % 40}`);
-        else if (i % 5 === 4) await call(leader, 'POST', '/load/q', `value=${i}`);
+        const big = `/big/d${i % SEED_DIRS}/k${(i * 37) % SEED_PER_DIR}`;
+        if (i % 6 === 3) await call(leader, 'DELETE', `/load/k${(i * 7) % 40}`);
+        else if (i % 6 === 4) await call(leader, 'POST', '/load/q', `value=${i}`);
+        else if (i % 6 === 5) await call(leader, 'DELETE', big);
+        else if (i % 2 === 0) await call(leader, 'PUT', big, `value=v${i}`);
         else await call(leader, 'PUT', `/load/k${i % 40}`, `value=v${i}`);
       }
     })();
     await until('the writer to get going', async () => (ops >= 20 ? true : undefined));
-    const save = await kvctl(['--endpoints', follower, 'snapshot', 'save', file, '-w', 'json']);
-    const opsAtSave = ops;
-    await until('writes after the save', async () => (ops >= opsAtSave + 20 ? true : undefined));
+    // A client that stops reading after the first part: the member waits for it (the file is far
+    // bigger than the sockets' buffers) while the writer's writes land, then sends the rest.
+    const response = await fetch(`${follower}/v2/kvd/snapshot`, { signal: AbortSignal.timeout(60_000) });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const parts: Uint8Array[] = [];
+    const first = await reader.read();
+    parts.push(first.value!);
+    const opsAtFirst = ops;
+    await until('writes while the member streams', async () => (ops >= opsAtFirst + 30 ? true : undefined));
+    for (let part = await reader.read(); !part.done; part = await reader.read()) parts.push(part.value);
+    const opsAtEnd = ops;
+    await until('writes after the save', async () => (ops >= opsAtEnd + 10 ? true : undefined));
     stop = true;
     await writer;
-    assert.equal(save.code, 0, save.stderr);
-    saved = JSON.parse(save.stdout) as { index: number; keys: number };
+    await writeFile(file, Buffer.concat(parts));
+    saved = { index: Number(response.headers.get('x-etcd-index')), keys: 0 };
     assert.ok(saved.index > start.index, 'writes happened before the save');
-    assert.ok((await call(follower, 'GET', '/', 'quorum=true')).index > saved.index, 'writes happened after the save');
+    assert.ok((await call(follower, 'GET', '/', 'quorum=true')).index > saved.index + 30, 'writes happened during and after the save');
     expected = await treeAt(follower, start, saved.index);
+    // Every file of the tree, and the two hidden keys.
+    saved.keys = [...expected.values()].filter((node) => node.dir !== true).length + 2;
   });
 
   after(async () => {
@@ -133,9 +189,31 @@ describe('kvctl snapshot save, status and restore (3-member clusters)', function
     assert.equal(shown.size, (await stat(file)).size);
     assert.equal(shown.checksum, 'ok');
     assert.ok(!Number.isNaN(Date.parse(String(shown.created))));
-    // Every file of the tree, and the two hidden keys.
-    assert.equal(saved.keys, [...expected.values()].filter((node) => node.dir !== true).length + 2);
-    assert.deepEqual((await readdir(dir)).sort(), ['backup.kvdsnap'], 'no temp file is left beside it');
+  });
+
+  it('kvctl snapshot save writes a checked file at the member\'s index, atomically', async () => {
+    const url = source.members[0]!.clientUrl;
+    const before = (await call(url, 'GET', '/')).index;
+    const target = path.join(dir, 'saved', 'by-kvctl.kvdsnap');
+    await mkdir(path.dirname(target));
+    const save = await kvctl(['--endpoints', `http://127.0.0.1:1,${url}`, 'snapshot', 'save', target, '-w', 'json']);
+    assert.equal(save.code, 0, save.stderr);
+    const after = (await call(url, 'GET', '/')).index;
+    const shown = JSON.parse(save.stdout) as Record<string, unknown>;
+    assert.equal(shown.endpoint, url, 'the first endpoint that answers');
+    assert.ok(Number(shown.index) >= before && Number(shown.index) <= after);
+    assert.equal(shown.size, (await stat(target)).size);
+    assert.deepEqual(await readdir(path.dirname(target)), ['by-kvctl.kvdsnap'], 'no temp file is left beside it');
+    const status = await kvctl(['snapshot', 'status', target]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^index=\d+ keys=\d+ size=\d+ created=\S+ .*checksum=ok\n$/);
+  });
+
+  it('save refuses an endpoint that serves no snapshots, and leaves no file', async () => {
+    const target = path.join(dir, 'saved', 'none.kvdsnap');
+    const save = await kvctl(['--endpoints', 'http://127.0.0.1:1', 'snapshot', 'save', target]);
+    assert.equal(save.code, 4, save.stderr);
+    await assert.rejects(stat(target), { code: 'ENOENT' });
   });
 
   it('a damaged or truncated file is refused by status and restore with one line, exit 1', async () => {
@@ -172,17 +250,9 @@ describe('kvctl snapshot save, status and restore (3-member clusters)', function
   });
 
   it('a new 3-member cluster restored from it serves exactly the saved tree, and goes on from its index', async () => {
-    target = await TestCluster.create(3);
-    const initialCluster = target.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-    for (const member of target.members) {
-      const restore = await kvctl(['snapshot', 'restore', file, '--name', member.name, '--initial-cluster', initialCluster, '--initial-advertise-peer-urls', member.peerUrl, '--data-dir', member.dataDir]);
-      assert.equal(restore.code, 0, restore.stderr);
-    }
     // The short TTL ran out while the backup sat on disk: it must expire when the cluster starts.
     assert.ok(expected.has('/ttl/short'), 'the short TTL key is in the backup');
-    await until('the short TTL to run out', async () => (Date.now() > shortExpiry + 100 ? true : undefined));
-    for (const member of target.members) target.launch(member);
-    await target.waitHealthy(30_000);
+    target = await restoredCluster(file, async () => until('the short TTL to run out', async () => (Date.now() > shortExpiry + 100 ? true : undefined)));
     const url = target.members[2]!.clientUrl;
     await until('the expired key to go', async () => ((await call(url, 'GET', '/ttl/short', 'quorum=true')).status === 404 ? true : undefined));
 
