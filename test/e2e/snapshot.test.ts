@@ -209,6 +209,12 @@ describe('kvctl snapshot save, status and restore (3-member clusters)', function
     assert.match(status.stdout, /^index=\d+ keys=\d+ size=\d+ created=\S+ .*checksum=ok\n$/);
   });
 
+  it('the endpoint answers GET only', async () => {
+    const response = await fetch(`${source.members[0]!.clientUrl}/v2/kvd/snapshot`, { method: 'POST' });
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get('allow'), 'GET');
+  });
+
   it('save refuses an endpoint that serves no snapshots, and leaves no file', async () => {
     const target = path.join(dir, 'saved', 'none.kvdsnap');
     const save = await kvctl(['--endpoints', 'http://127.0.0.1:1', 'snapshot', 'save', target]);
