@@ -26,12 +26,12 @@ export function printSnapshotStatus(snapshot: VerifiedSnapshot, format: OutputFo
 }
 
 export async function runSnapshotStatus(file: string, format: OutputFormat, io: Io): Promise<void> {
-  printSnapshotStatus(await asUsage(verifySnapshotFile(file)), format, io);
+  printSnapshotStatus(await asBadFile(verifySnapshotFile(file)), format, io);
 }
 
 async function runSnapshotSave(file: string, argv: GlobalArgs, io: Io): Promise<void> {
   const tls = clientTlsFor(argv);
-  const saved = await asUsage(downloadSnapshot(file, { endpoints: parseEndpoints(argv.endpoints), idleTimeoutMs: parseDuration(argv.timeout), ...(tls ? { tls } : {}) }));
+  const saved = await asBadFile(downloadSnapshot(file, { endpoints: parseEndpoints(argv.endpoints), idleTimeoutMs: parseDuration(argv.timeout), ...(tls ? { tls } : {}) }));
   if (formatOf(argv) === 'json') io.out(JSON.stringify({ file, endpoint: saved.endpoint, ...statusOf(saved) }));
   else io.out(`Snapshot saved at ${file} (index ${saved.header.index}, ${saved.header.keys} keys, ${saved.size} bytes, from ${saved.endpoint})`);
 }
@@ -57,20 +57,20 @@ async function runSnapshotRestore(args: RestoreArgs, io: Io): Promise<void> {
     const done = await restoreSnapshot(args.initialAdvertisePeerUrls === undefined ? options : { ...options, initialAdvertisePeerUrls: args.initialAdvertisePeerUrls });
     io.out(`Restored ${done.keys} keys at index ${done.index} into ${dataDir}: member ${done.memberId} of new cluster ${done.clusterId}`);
   } catch (error) {
-    throw error instanceof RestoreError ? new BadFile(error.message) : usageFor(error);
+    throw error instanceof RestoreError ? new BadFile(error.message) : badFileFor(error);
   }
 }
 
 /** A damaged or unreadable file (or a data dir in the way) is the user's to fix: one line, exit 1. */
-async function asUsage<T>(work: Promise<T>): Promise<T> {
+async function asBadFile<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    throw usageFor(error);
+    throw badFileFor(error);
   }
 }
 
-function usageFor(error: unknown): unknown {
+function badFileFor(error: unknown): unknown {
   return error instanceof SnapshotFileError ? new BadFile(error.message) : error;
 }
 
