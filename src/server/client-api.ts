@@ -149,7 +149,7 @@ export class ClientApi {
         // A kvd extension (etcd has no /v2/kvd): the whole store, hidden keys too. Auth hook: it
         // needs what a recursive GET of / needs (read access to every key) once auth exists.
         if (req.method !== 'GET') return this.notAllowed(res, 'GET');
-        return writeBackup(res, this.member.backupView(), this.headers(this.member.store.index, true), new Date());
+        return this.backup(res);
       case '/metrics':
         return this.getOnly(req, res, () => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
       default:
@@ -286,6 +286,11 @@ export class ClientApi {
   }
 
   // --- the other endpoints ---------------------------------------------------------------------
+
+  private backup(res: http.ServerResponse): Promise<void> {
+    const view = this.member.backupView();
+    return writeBackup(res, view, this.headers(view.read.index, true), new Date());
+  }
 
   private async members(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method === 'GET') {
