@@ -130,7 +130,7 @@ describe('kvctl snapshot save, status and restore (3-member clusters)', function
       ['PUT', '/base/dir/a', 'value=1'], ['PUT', '/base/_hidden', 'value=h'], ['PUT', '/_top', 'value=t'], ['PUT', '/base/empty', 'dir=true'],
       ['PUT', '/ttl/long', 'value=l&ttl=600'], ['PUT', '/ttl/dir', 'dir=true&ttl=600'], ['POST', '/queue', 'value=q1'], ['POST', '/queue', 'value=q2'], ['PUT', '/load/q', 'dir=true'],
     ] as const) assert.ok((await call(leader, method, key, query)).status < 300);
-    const shortTtl = await call(leader, 'PUT', '/ttl/short', 'value=s&ttl=5');
+    const shortTtl = await call(leader, 'PUT', '/ttl/short', 'value=s&ttl=8');
     shortExpiry = Date.parse(shortTtl.body.node!.expiration!);
     // The tree before the writer starts, from the member the backup comes from, at a known index.
     const quorum = await call(follower, 'GET', '/', 'recursive=true&sorted=true&quorum=true');
