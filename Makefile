@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage bench-migrate sim
+.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage bench-migrate bench-backup sim
 
 all: bin/kvd
 
@@ -69,3 +69,7 @@ bench-storage: $(NPM_STAMP)
 # kvctl import of 100,000 keys (kvd and etcd) and kvctl mirror's lag at 1,000 writes/s from etcd into kvd.
 bench-migrate: bin/kvd
 	$(NODE) bench/migrate-bench.ts
+
+# Restore, start and save of KEYS (default 1,000,000) keys with the built binary.
+bench-backup: bin/kvd
+	$(NODE) bench/backup-bench.ts

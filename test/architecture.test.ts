@@ -15,8 +15,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['client', 'api', 'tui'],
 };
 
-/** Only the serve command may reach into the server. */
-const SERVE_COMMAND = /^src\/cli\/commands\/serve(-[a-z-]+)?\.ts$/;
+/** Only the serve command, and snapshot restore (it writes a data dir, loaded lazily), may reach into the server. */
+const SERVE_COMMAND = /^src\/cli\/commands\/(serve(-[a-z-]+)?|snapshot)\.ts$/;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -18,6 +18,15 @@ export class UsageError extends Error {
   }
 }
 
+/** A file the command was given cannot be used (damaged, of another kind, in the way): exit 1, no usage hint. */
+export class BadFile extends Error {
+  readonly code = 'BAD_FILE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadFile';
+  }
+}
+
 /** Nothing to return: an empty queue, a service without a live instance. */
 export class NothingFound extends Error {
   readonly code = 'NOTHING_FOUND';
@@ -29,7 +38,7 @@ export class NothingFound extends Error {
 
 /** Maps any error that reaches the top of a command to its exit code. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError || error instanceof MalformedExportError) return ExitCode.USAGE;
+  if (error instanceof UsageError || error instanceof RangeError || error instanceof ChildError || error instanceof MalformedExportError || error instanceof BadFile) return ExitCode.USAGE;
   if (error instanceof NothingFound) return ExitCode.KEY_NOT_FOUND;
   if (error instanceof TurnTimeout || error instanceof InstanceTaken) return ExitCode.PRECONDITION_FAILED;
   if (error instanceof UnavailableError) return ExitCode.UNAVAILABLE;
@@ -61,7 +70,7 @@ const NATIVE_ADDON_REFUSED = 'KVD_NATIVE_ADDON';
 export function describeError(error: unknown): string {
   if (error instanceof EtcdError) return `Error: ${error.describe()}`;
   if (error instanceof Error) {
-    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound, TurnTimeout, InstanceTaken, MalformedExportError].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
+    const known = [UsageError, RangeError, UnavailableError, ProtocolError, ApiError, LeaseLostError, HistoryClearedError, Interrupted, ChildError, NothingFound, TurnTimeout, InstanceTaken, MalformedExportError, BadFile].some((kind) => error instanceof kind) || (error as NodeJS.ErrnoException).code === NATIVE_ADDON_REFUSED;
     return known ? `Error: ${error.message}` : `Error: internal: ${error.stack ?? error.message}`;
   }
   return `Error: ${String(error)}`;

@@ -15,6 +15,7 @@ import { endpointCommand } from './commands/endpoint.ts';
 import { lockCommand } from './commands/lock.ts';
 import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
+import { snapshotCommand } from './commands/snapshot.ts';
 import { statusCommand } from './commands/status.ts';
 import { txnCommand } from './commands/txn.ts';
 import { watchCommand } from './commands/watch.ts';
@@ -36,7 +37,7 @@ type AnyCommand = CommandModule<GlobalArgs, never>;
 const COMMANDS = [
   getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, txnCommand, memberCommand, watchCommand,
   lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
-  exportCommand, importCommand, mirrorCommand,
+  snapshotCommand, exportCommand, importCommand, mirrorCommand,
 ] as unknown as readonly AnyCommand[];
 
 /** The command with its own options listed before the global ones in its --help. */

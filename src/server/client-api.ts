@@ -18,6 +18,7 @@ import { formatId, parseId } from './member-id.ts';
 import { Metrics } from './metrics.ts';
 import { BodyTooLarge, RequestAborted, readBody } from './read-body.ts';
 import { redirectLocation } from './redirect-location.ts';
+import { writeBackup } from './snapshot-backup.ts';
 import { StreamBacklog } from './stream-backlog.ts';
 import { answerTxn } from './txn-request.ts';
 
@@ -147,6 +148,11 @@ export class ClientApi {
           if (!this.member.isLeader) this.writeJson(res, 403, { message: 'not current leader' }, false);
           else this.writeJson(res, 200, this.leaderStats(), false);
         });
+      case '/v2/kvd/snapshot':
+        // A kvd extension (etcd has no /v2/kvd): the whole store, hidden keys too. Auth hook: it
+        // needs what a recursive GET of / needs (read access to every key) once auth exists.
+        if (req.method !== 'GET') return this.notAllowed(res, 'GET');
+        return this.backup(res);
       case '/metrics':
         return this.getOnly(req, res, () => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
       default:
@@ -291,6 +297,11 @@ export class ClientApi {
   }
 
   // --- the other endpoints ---------------------------------------------------------------------
+
+  private backup(res: http.ServerResponse): Promise<void> {
+    const view = this.member.backupView();
+    return writeBackup(res, view, this.headers(view.read.index, true), new Date());
+  }
 
   private async members(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method === 'GET') {

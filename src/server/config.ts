@@ -112,7 +112,7 @@ function urls(flag: string, value: string): URL[] {
 
 const origin = (url: URL) => url.origin;
 
-function parseInitialCluster(value: string): Map<string, string[]> {
+export function parseInitialCluster(value: string): Map<string, string[]> {
   const cluster = new Map<string, string[]>();
   for (const part of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
     const eq = part.indexOf('=');

@@ -71,12 +71,12 @@ export async function writeGet(res: http.ServerResponse, read: SlicedRead, heade
 }
 
 /** Resolves after the event loop has turned once (timers and I/O included). */
-function nextTurn(): Promise<void> {
+export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Resolves once the response may be written again, or is closed. */
-function drained(res: http.ServerResponse): Promise<void> {
+export function drained(res: http.ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);

@@ -7,6 +7,7 @@ import { DiskStorage } from '../storage/disk-storage.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { decodeImage } from '../storage/image.ts';
 import { DataDirError } from '../storage/errors.ts';
+import { storeHeader } from '../store/snapshot.ts';
 import { Store } from '../store/store.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import type { TxnOutcome } from '../store/transaction.ts';
@@ -24,6 +25,7 @@ import type { Payload } from './payload.ts';
 import { decodeMemberChange, decodeMemberInfo, decodePayload } from './payload.ts';
 import { PeerTransport, maxFrameBytesFor } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
+import type { BackupView } from './snapshot-backup.ts';
 import type { MemberState, Taken } from './store-image.ts';
 import { captureChanges, encodeChanges, restoreBlob, restoreImage, writeBase } from './store-image.ts';
 
@@ -886,6 +888,15 @@ export class Member implements TransportHost {
         this.snapshotting = false;
       }
     })();
+  }
+
+  /**
+   * The whole state as applied now, for a backup (GET /v2/kvd/snapshot): a walk of the store
+   * that keeps showing this moment while writes go on, and what goes with it, taken in one turn.
+   */
+  backupView(): BackupView {
+    const store = this.store;
+    return { read: store.snapshotRead(), store: storeHeader(store), keys: store.countKeys(), raftIndex: this.appliedIndex, term: this.term, clusterId: this.clusterId, name: this.name, membership: this.membership() };
   }
 
   /** What a snapshot holds: the membership, the recently applied request ids, the store. */

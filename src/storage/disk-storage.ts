@@ -2,7 +2,7 @@ import { ClassicLevel } from 'classic-level';
 import type { Storage } from '../raft/storage.ts';
 import { EMPTY_SNAPSHOT, MemoryStorage } from '../raft/storage.ts';
 import { SnapshotTemporarilyUnavailableError } from '../raft/errors.ts';
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.ts';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import type { ImageShape, StoredSnapshotMeta } from './codec.ts';
 import {
@@ -330,6 +330,25 @@ export class DiskStorage implements Storage {
         if (index > this.memory.snapshot().meta.index) this.memory.createSnapshot(index, confState, NO_DATA);
       },
     };
+  }
+
+  /**
+   * Makes a base sealed in this data dir (beginBase, seal) its snapshot at `meta`, committed, with
+   * the membership record, in one synced batch: a member's data dir made from a backup (kvctl
+   * snapshot restore), which starts from that snapshot with an empty log. Only in a new data dir.
+   */
+  async installSealedBase(sealed: { slot: number; shape: ImageShape }, meta: SnapshotMeta, membership: unknown): Promise<void> {
+    if (this.memory.lastIndex() !== 0 || this.form.kind !== 'none') throw new Error('installSealedBase: the data dir is not new');
+    const hardState: HardState = { term: meta.term, vote: 0, commit: meta.index };
+    await this.write([
+      this.metaPut({ ...meta, slot: sealed.slot, image: sealed.shape }),
+      { type: 'put', key: KEY_HARD_STATE, value: encodeHardState(hardState) },
+      { type: 'put', key: KEY_MEMBERSHIP, value: encodeJson(membership) },
+    ], true);
+    this.memory.applySnapshot({ meta, data: NO_DATA });
+    this.memory.setHardState(hardState);
+    this.membership = membership;
+    this.form = { kind: 'image', ...sealed };
   }
 
   /**

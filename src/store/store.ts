@@ -8,6 +8,7 @@ import { ErrorCodes, StoreError } from './store-error.ts';
 import type { CountedOperation, StoreStats } from './store-stats.ts';
 import { emptyStats } from './store-stats.ts';
 import { SlicedRead } from './sliced-read.ts';
+import { SnapshotRead } from './snapshot-read.ts';
 import { TtlHeap } from './ttl-heap.ts';
 import type { WatchListener, Watcher } from './watcher-hub.ts';
 import { WatcherHub } from './watcher-hub.ts';
@@ -93,7 +94,7 @@ export class Store {
   readonly hub = new WatcherHub();
   private readonly counters: StoreStats = emptyStats();
   /** Reads in progress: each keeps, before a write changes a node, what it still needs of it. */
-  private readonly reads = new Set<SlicedRead>();
+  private readonly reads = new Set<SlicedRead | SnapshotRead>();
   /** Paths written (to the node now there) or removed (null) since `takeChanges`; undefined: not tracking. */
   private changed: Map<string, TreeNode | null> | undefined;
   /** Set between beginTransaction and its commit or rollback. */
@@ -209,6 +210,16 @@ export class Store {
       this.reads.add(read);
       return read;
     });
+  }
+
+  /**
+   * Every node, hidden ones too, as the tree is now, produced in slices (SnapshotRead.next)
+   * however it is written meanwhile: a backup of a live store. `close()` it when done or abandoned.
+   */
+  snapshotRead(): SnapshotRead {
+    const read = new SnapshotRead(this.root, this.index, (done) => this.reads.delete(done));
+    this.reads.add(read);
+    return read;
   }
 
   /** Sets a file's value or makes a directory, replacing a file that is there. */

@@ -14,9 +14,11 @@ describe('shell completions', () => {
 
   it('the executable completes commands and their options from the command tree', async () => {
     const commands = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', '']);
-    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'mk', 'update', 'rmdir', 'txn', 'member', 'watch', 'lock', 'elect', 'queue', 'register', 'discover', 'endpoint', 'status', 'bench', 'export', 'import', 'mirror', 'version', 'completion']);
+    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'mk', 'update', 'rmdir', 'txn', 'member', 'watch', 'lock', 'elect', 'queue', 'register', 'discover', 'endpoint', 'status', 'bench', 'snapshot', 'export', 'import', 'mirror', 'version', 'completion']);
     const queue = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'queue', '']);
     assert.deepEqual(queue.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['push', 'pop', 'wait', 'list']);
+    const snapshot = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'snapshot', '']);
+    assert.deepEqual(snapshot.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['save', 'status', 'restore']);
     const options = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'get', '--']);
     for (const option of ['--recursive', '--sorted', '--consistency', '--endpoints']) assert.ok(options.stdout.includes(`${option}\n`), option);
   });

@@ -48,6 +48,14 @@ export class TestCluster {
   }
 
   static async start(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
+    const cluster = await TestCluster.create(size, extraFlags, options);
+    for (const member of cluster.members) cluster.launch(member);
+    await cluster.waitHealthy();
+    return cluster;
+  }
+
+  /** The members' ports and data dirs, none started (fill their data dirs, then `launch` each). */
+  static async create(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
     const root = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-cluster-'));
     const members: ClusterMember[] = [];
     const client = options.clientScheme ?? 'http';
@@ -56,10 +64,7 @@ export class TestCluster {
       const name = `m${i + 1}`;
       members.push({ name, clientUrl: `${client}://127.0.0.1:${await freePort()}`, peerUrl: `${peer}://127.0.0.1:${await freePort()}`, dataDir: options.dataDirs?.[name] ?? path.join(root, name), process: undefined, closed: Promise.resolve(null), log: '' });
     }
-    const cluster = new TestCluster(root, members, extraFlags, options);
-    for (const member of members) cluster.launch(member);
-    await cluster.waitHealthy();
-    return cluster;
+    return new TestCluster(root, members, extraFlags, options);
   }
 
   get endpoints(): string {
