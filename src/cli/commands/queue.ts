@@ -62,7 +62,7 @@ export const queueCommand: CommandModule<GlobalArgs, QueueArgs> = {
   describe: 'a distributed FIFO queue: push, pop, wait, list',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('push <queue> <value>', 'append an item; prints its key', (y: Argv) => y.positional('queue', { type: 'string', demandOption: true }).positional('value', { type: 'string', demandOption: true })
+      .command('push <queue> <value>', 'append an item; prints its key', (y: Argv) => ownOptionsFirst(y).positional('queue', { type: 'string', demandOption: true }).positional('value', { type: 'string', demandOption: true })
         .option('counted', { type: 'boolean', default: false, describe: 'also raise the queue\'s pushed counter, in the same transaction (kvd only): for wait --pushed' })
         .example('$0 queue push /jobs "resize img42"', 'enqueue a job'), (argv) =>
         run(argv, (queue, a, deps) => runQueuePush({ queue, value: String(a.value), counted: a.counted === true, format: formatOf(a) }, deps)),
