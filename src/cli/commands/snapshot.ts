@@ -8,6 +8,7 @@ import { BadFile } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { clientTlsFor, formatOf } from '../global-options.ts';
 import type { Io } from '../io.ts';
+import { ownOptionsFirst } from '../help-layout.ts';
 import { processIo } from '../io.ts';
 import type { OutputFormat } from '../printers.ts';
 import { formatTable } from '../printers.ts';
@@ -92,18 +93,19 @@ export const snapshotCommand: CommandModule<GlobalArgs, SnapshotArgs> = {
   describe: 'back up a cluster to a file, check a file, and restore a new cluster from it',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('save <file>', 'save a point-in-time copy of the whole store from one member (the first endpoint that answers)', fileArg, (argv) => runSnapshotSave(args(argv).file!, args(argv), processIo))
-      .command('status <file>', 'check a snapshot file (its checksum) and print its index, keys, size and creation time', fileArg, (argv) => runSnapshotStatus(args(argv).file!, formatOf(args(argv)), processIo))
+      .command('save <file>', 'save a point-in-time copy of the whole store from one member (the first endpoint that answers)', (y: Argv) => fileArg(ownOptionsFirst(y)).example('$0 snapshot save backup.kvdsnap', 'back up the cluster'), (argv) => runSnapshotSave(args(argv).file!, args(argv), processIo))
+      .command('status <file>', 'check a snapshot file (its checksum) and print its index, keys, size and creation time', (y: Argv) => fileArg(ownOptionsFirst(y)).example('$0 snapshot status backup.kvdsnap -w json', 'check a backup, as JSON'), (argv) => runSnapshotStatus(args(argv).file!, formatOf(args(argv)), processIo))
       .command(
         'restore <file>',
         'make the data dir of one member of a NEW cluster from a snapshot file (once per member)',
         (y: Argv) =>
-          fileArg(y)
+          fileArg(ownOptionsFirst(y))
             .option('name', { type: 'string', default: 'default', describe: 'this member\'s name (as kvd serve --name)' })
             .option('initial-cluster', { type: 'string', describe: 'the new cluster: name=peer-url,... (as kvd serve)' })
             .option('initial-advertise-peer-urls', { type: 'string', describe: 'this member\'s peer URLs (default: its URLs in --initial-cluster)' })
             .option('initial-cluster-token', { type: 'string', default: 'kvd-cluster', describe: 'the new cluster\'s token (as kvd serve)' })
-            .option('data-dir', { type: 'string', describe: 'the data dir to make; must not exist or be empty (default: NAME.kvd)' }),
+            .option('data-dir', { type: 'string', describe: 'the data dir to make; must not exist or be empty (default: NAME.kvd)' })
+            .example('$0 snapshot restore backup.kvdsnap --name m1 --initial-cluster m1=http://10.0.0.1:2380,m2=http://10.0.0.2:2380 --data-dir /var/lib/kvd/m1', 'make m1\'s data dir of a new two-member cluster'),
         (argv) => {
           const a = args(argv);
           const restore: RestoreArgs = { file: a.file!, name: a.name!, initialClusterToken: a.initialClusterToken!, ...(a.initialCluster !== undefined ? { initialCluster: a.initialCluster } : {}), ...(a.initialAdvertisePeerUrls !== undefined ? { initialAdvertisePeerUrls: a.initialAdvertisePeerUrls } : {}), ...(a.dataDir !== undefined ? { dataDir: a.dataDir } : {}) };
