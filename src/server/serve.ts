@@ -26,6 +26,11 @@ function listen(server: http.Server, url: URL, what: string): Promise<void> {
   });
 }
 
+/** What a listener answers while the member is still opening its data dir. */
+function answerNotReady(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' }).end('starting\n');
+}
+
 /** How `serve` ended: stopped by a signal (or removal), or halted because the member could not go on. */
 export type ServeOutcome = 'stopped' | 'halted';
 
@@ -55,28 +60,34 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   }
   if (config.proxy !== undefined) return serveProxy(config, config.proxy, clientTls, peerTls, log);
   const failStop = new FailStop(log);
-  let member: Member;
-  try {
-    member = await Member.start(config, log, peerTls, failStop.fatal);
-  } catch (error) {
-    if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
-    throw error;
-  }
-  const api = new ClientApi(member, log);
+  // Every port is bound before the data dir is opened: a port in use leaves an absent dir absent.
+  // Until the member is ready the listeners answer 503 (peers and clients retry).
+  let peerHandler: http.RequestListener = answerNotReady;
+  let clientHandler: http.RequestListener = answerNotReady;
   const servers: http.Server[] = [];
   try {
     for (const url of config.listenPeerUrls) {
-      const server = createListener(url, (req, res) => member.transport.handle(req, res), peerTls, 'peers', log);
+      const server = createListener(url, (req, res) => peerHandler(req, res), peerTls, 'peers', log);
       limitPeerListener(server);
       await listen(server, url, 'peers');
       servers.push(server);
     }
-    await listenForClients(config, (req, res) => api.handle(req, res), clientTls, servers, log, true);
+    await listenForClients(config, (req, res) => clientHandler(req, res), clientTls, servers, log, true);
   } catch (error) {
     for (const server of servers) server.close();
-    await member.stop();
     throw error;
   }
+  let member: Member;
+  try {
+    member = await Member.start(config, log, peerTls, failStop.fatal);
+  } catch (error) {
+    for (const server of servers) server.close();
+    if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
+    throw error;
+  }
+  const api = new ClientApi(member, log);
+  peerHandler = (req, res) => member.transport.handle(req, res);
+  clientHandler = (req, res) => api.handle(req, res);
   for (const server of servers) failStop.guard(server);
   clientTls?.watch(log);
   peerTls?.watch(log);

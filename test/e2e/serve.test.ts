@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import net from 'node:net';
@@ -385,6 +386,48 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
       assert.match(result.stderr, /cannot listen for clients on http:\/\/127\.0\.0\.1:\d+: address already in use/);
     } finally {
       await busy.destroy();
+    }
+  });
+
+  for (const taken of ['clients', 'peers'] as const) {
+    it(`a ${taken === 'clients' ? 'client' : 'peer'} port in use leaves an absent data dir absent, with one line naming the port`, async () => {
+      const holder = net.createServer();
+      const port = await freePort();
+      await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+      try {
+        const takenUrl = `http://127.0.0.1:${port}`;
+        const freeUrl = `http://127.0.0.1:${await freePort()}`;
+        const dataDir = path.join(dir, `never-${taken}`);
+        const [client, peer] = taken === 'clients' ? [takenUrl, freeUrl] : [freeUrl, takenUrl];
+        const result = await run(KVD_BIN, ['serve', '--data-dir', dataDir, '--listen-client-urls', client, '--listen-peer-urls', peer], { cwd: dir });
+        assert.equal(result.code, ExitCode.USAGE);
+        const errors = result.stderr.split('\n').filter((l) => l.startsWith('Error'));
+        assert.equal(errors.length, 1, result.stderr);
+        assert.match(errors[0]!, new RegExp(`cannot listen for ${taken} on http://127\\.0\\.0\\.1:${port}: address already in use`));
+        assert.equal(existsSync(dataDir), false, `${dataDir} was created`);
+      } finally {
+        await new Promise((resolve) => holder.close(resolve));
+      }
+    });
+  }
+
+  it('warns once when --initial-advertise-peer-urls differs from the peer URLs the data dir records', async () => {
+    const cluster = await TestCluster.start(1);
+    try {
+      const [before] = cluster.members;
+      await cluster.kill(before!, 'SIGTERM');
+      const moved = { ...before!, peerUrl: `http://127.0.0.1:${await freePort()}`, log: '' };
+      cluster.members[0] = moved;
+      cluster.launch(moved);
+      await cluster.waitHealthy();
+      await cluster.waitForLog(moved, /member started/);
+      const warnings = moved.log.split('\n').filter((l) => l.includes('peer URLs'));
+      assert.equal(warnings.length, 1, moved.log);
+      assert.ok(warnings[0]!.includes(`records this member's peer URLs as ${before!.peerUrl}, not ${moved.peerUrl}`), warnings[0]);
+      assert.match(warnings[0]!, new RegExp(`kvctl member update [0-9a-f]+ ${moved.peerUrl}`));
+      assert.equal(before!.log.includes('peer URLs'), false, 'no warning on the first start');
+    } finally {
+      await cluster.destroy();
     }
   });
 });
