@@ -68,6 +68,27 @@ describe('kvd serve: a three-member cluster', function () {
     assert.ok((self.body.recvAppendRequestCnt as number) > 0);
   });
 
+  it('says in /metrics alone who the member is, since when, its data size, and client requests without monitors\' own', async () => {
+    const member = cluster.members[1]!;
+    const self = await getJson(`${member.clientUrl}/v2/stats/self`);
+    const scrape = async () => (await fetch(`${member.clientUrl}/metrics`)).text();
+    const text = await scrape();
+    const info = new RegExp(`^kvd_member_info\\{id="${String(self.body.id)}",name="${member.name}",cluster_id="${self.headers.get('x-etcd-cluster-id') ?? (await getJson(`${member.clientUrl}/v2/keys/`)).headers.get('x-etcd-cluster-id')}",version="[^"]+"\\} 1$`, 'm');
+    assert.match(text, info);
+    const started = Number(/^process_start_time_seconds (\S+)$/m.exec(text)?.[1]);
+    assert.ok(started * 1000 <= Date.now() && started * 1000 >= Date.parse(String((self.body.leaderInfo as { startTime: string }).startTime)) - 60_000, `${started}`);
+    const requests = async () => Number(/^kvd_http_requests_total\{method="GET",code="200"\} (\d+)$/m.exec(await scrape())?.[1] ?? 0);
+    const before = await requests();
+    for (let i = 0; i < 3; i++) await fetch(`${member.clientUrl}/health`).then((r) => r.text());
+    assert.equal(await requests(), before, '/health and /metrics are not counted');
+    await fetch(`${member.clientUrl}/v2/keys/`).then((r) => r.text());
+    assert.equal(await requests(), before + 1);
+    const sizeNow = async () => Number(/^kvd_data_dir_size_bytes (\d+)$/m.exec(await scrape())?.[1]);
+    const deadline = Date.now() + 15_000;
+    while ((await sizeNow()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok((await sizeNow()) > 0, 'the data dir has a size');
+  });
+
   it('fires watches on every member, long-poll and stream', async () => {
     const start = Number((await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/?quorum=true`)).headers.get('x-etcd-index')) + 1;
     const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true&waitIndex=${start}`).then((r) => r.json()));
