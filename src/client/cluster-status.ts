@@ -39,7 +39,7 @@ export interface MemberStatus {
   /** Bytes of the member's data dir, from /metrics (kvd only). */
   readonly dataSizeBytes?: number;
   /** A leader's last round trip to each follower (ms, by member id), from its /metrics (kvd only). */
-  readonly followerLatencyMs?: ReadonlyMap<string, number>;
+  readonly followerLatencyMs?: Readonly<Record<string, number>>;
   readonly probedAt: number;
 }
 
@@ -234,7 +234,7 @@ export async function probeMetrics(transport: HttpTransport, endpoint: string): 
     ...optional('fsyncP99Ms', fsyncP99Ms(response)),
     ...optional('startedAt', processStart === undefined ? undefined : processStart * 1000),
     ...optional('dataSizeBytes', values.get('kvd_data_dir_size_bytes')),
-    followerLatencyMs: new Map(roundTrips),
+    followerLatencyMs: Object.fromEntries(roundTrips),
     probedAt,
   };
 }
@@ -325,7 +325,7 @@ export class ClusterMonitor {
     const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
     const leaderIndex = leaderId === undefined ? -1 : this.known.findIndex((m, i) => (m.id ?? statuses[i]?.id) === leaderId);
     const leaderStatus = leaderIndex >= 0 ? statuses[leaderIndex] : undefined;
-    const latencies = leaderStatus?.healthy ? (leaderStatus.followerLatencyMs ?? (await this.followerLatencies(leaderStatus.endpoint))) : new Map<string, number>();
+    const latencies = leaderStatus?.healthy ? (leaderStatus.followerLatencyMs ? new Map(Object.entries(leaderStatus.followerLatencyMs)) : await this.followerLatencies(leaderStatus.endpoint)) : new Map<string, number>();
     const rows: MemberRow[] = this.known.map((m, i) => {
       const status = statuses[i];
       const id = m.id ?? status?.id;
