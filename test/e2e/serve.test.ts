@@ -5,7 +5,7 @@ import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { ExitCode } from '../../src/cli/exit-code.ts';
-import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
+import { KVCTL_BIN, KVD_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -431,6 +431,32 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
       }
     });
   }
+
+  it('answers 503 on its bound ports until the member is ready (here: a join that waits for a silent peer)', async () => {
+    const silent = net.createServer(() => undefined);
+    const silentPort = await freePort();
+    await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
+    const client = `http://127.0.0.1:${await freePort()}`;
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    const joining = background(KVD_BIN, ['serve', '--name', 'j', '--data-dir', path.join(dir, 'joining'), '--listen-client-urls', client, '--listen-peer-urls', peer, '--initial-cluster', `j=${peer},s=http://127.0.0.1:${silentPort}`, '--initial-cluster-state', 'existing']);
+    try {
+      let answer: Response | undefined;
+      while (answer === undefined && joining.child.exitCode === null) {
+        answer = await fetch(`${client}/health`).catch(() => undefined);
+        if (answer === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(answer !== undefined, `never answered: ${joining.stderr}`);
+      assert.equal(answer.status, 503);
+      assert.equal(await answer.text(), 'starting\n');
+      const fromPeerPort = await fetch(`${peer}/members`);
+      assert.equal(fromPeerPort.status, 503);
+      assert.equal(await joining.closed, ExitCode.USAGE, joining.stderr);
+      assert.match(joining.stderr, /cannot join the existing cluster/);
+    } finally {
+      await joining.stop('SIGKILL');
+      silent.close();
+    }
+  });
 
   it('warns once when --initial-advertise-peer-urls differs from the peer URLs the data dir records', async () => {
     const cluster = await TestCluster.start(1);
