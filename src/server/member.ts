@@ -80,17 +80,6 @@ interface Pending {
  */
 const DEDUPE_WINDOW = 10_000;
 
-/**
- * The data dir's record of this member's peer URLs wins over --initial-advertise-peer-urls (as in
- * etcd): an operator who changed the flag to move the member is told that it had no effect.
- */
-function warnOfOtherPeerUrls(self: MemberInfo, config: ServeConfig, log: Logger): void {
-  const recorded = [...self.peerURLs].sort().join(',');
-  const given = [...config.advertisePeerUrls].sort().join(',');
-  if (recorded === given) return;
-  log.warn(`the data dir records this member's peer URLs as ${recorded}, not ${given} as --initial-advertise-peer-urls says; the recorded ones are used: to change them, run kvctl member update ${formatId(self.id)} ${given}`);
-}
-
 /** The error etcd answers when a request cannot complete in time (no leader, lost quorum). */
 export function timeoutError(index: number): StoreError {
   return new StoreError(ErrorCodes.RaftInternal, 'etcdserver: request timed out', index);
@@ -235,7 +224,6 @@ export class Member implements TransportHost {
       if (self === undefined && !fresh) {
         throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
       }
-      if (self !== undefined && !fresh) warnOfOtherPeerUrls(self, config, log);
       checkLostEntries(storage, membership, log);
       const member = new Member(config, storage, log, fatal, membership, id, peers, outbound, restored);
       // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).

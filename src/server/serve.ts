@@ -8,6 +8,7 @@ import { ConnectionCap } from './connection-cap.ts';
 import { FailStop } from './fail-stop.ts';
 import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
+import { formatId } from './member-id.ts';
 import { Outbound } from './outbound.ts';
 import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
@@ -29,6 +30,17 @@ function listen(server: http.Server, url: URL, what: string): Promise<void> {
 /** What a listener answers while the member is still opening its data dir. */
 function answerNotReady(_req: http.IncomingMessage, res: http.ServerResponse): void {
   res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' }).end('starting\n');
+}
+
+/**
+ * The data dir's record of this member's peer URLs wins over --initial-advertise-peer-urls (as in
+ * etcd): an operator who changed the flag to move the member is told that it had no effect.
+ */
+function warnOfOtherPeerUrls(member: Member, given: readonly string[], log: Logger): void {
+  const recorded = [...(member.members.get(member.id)?.peerURLs ?? [])].sort().join(',');
+  const wanted = [...given].sort().join(',');
+  if (recorded === '' || recorded === wanted) return;
+  log.warn(`the data dir records this member's peer URLs as ${recorded}, not ${wanted} as --initial-advertise-peer-urls says; the recorded ones are used: to change them, run kvctl member update ${formatId(member.id)} ${wanted}`);
 }
 
 /** How `serve` ended: stopped by a signal (or removal), or halted because the member could not go on. */
@@ -85,6 +97,7 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
     if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
     throw error;
   }
+  if (flags.initialAdvertisePeerUrls !== undefined) warnOfOtherPeerUrls(member, config.advertisePeerUrls, log);
   const api = new ClientApi(member, log);
   peerHandler = (req, res) => member.transport.handle(req, res);
   clientHandler = (req, res) => api.handle(req, res);

@@ -458,22 +458,36 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
     }
   });
 
-  it('warns once when --initial-advertise-peer-urls differs from the peer URLs the data dir records', async () => {
+  it('warns once when --initial-advertise-peer-urls differs from the peer URLs the data dir records, not when the flag is left out', async () => {
     const cluster = await TestCluster.start(1);
+    const [first] = cluster.members;
+    const restarts: Array<ReturnType<typeof background>> = [];
     try {
-      const [before] = cluster.members;
-      await cluster.kill(before!, 'SIGTERM');
-      const moved = { ...before!, peerUrl: `http://127.0.0.1:${await freePort()}`, log: '' };
-      cluster.members[0] = moved;
-      cluster.launch(moved);
-      await cluster.waitHealthy();
-      await cluster.waitForLog(moved, /member started/);
+      await cluster.kill(first!, 'SIGTERM');
+      assert.equal(first!.log.includes('peer URLs'), false, 'no warning on the first start');
+      /** Starts the member again with another peer URL, and resolves with its log once it answers healthy. */
+      const restart = async (withFlag: boolean): Promise<{ log: string; peerUrl: string }> => {
+        const peerUrl = `http://127.0.0.1:${await freePort()}`;
+        const flags = withFlag ? ['--initial-advertise-peer-urls', peerUrl] : [];
+        const member = background(KVD_BIN, ['serve', '--name', first!.name, '--data-dir', first!.dataDir, '--listen-client-urls', first!.clientUrl, '--listen-peer-urls', peerUrl, '--initial-cluster', `${first!.name}=${peerUrl}`, ...flags]);
+        restarts.push(member);
+        const deadline = Date.now() + 20_000;
+        while (!(await cluster.answersHealthy(first!.clientUrl)) || !/member started/.test(member.stderr)) {
+          if (Date.now() > deadline || member.child.exitCode !== null) throw new Error(`not healthy:\n${member.stderr}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(await member.stop('SIGTERM'), 0, member.stderr);
+        return { log: member.stderr, peerUrl };
+      };
+      const moved = await restart(true);
       const warnings = moved.log.split('\n').filter((l) => l.includes('peer URLs'));
       assert.equal(warnings.length, 1, moved.log);
-      assert.ok(warnings[0]!.includes(`records this member's peer URLs as ${before!.peerUrl}, not ${moved.peerUrl}`), warnings[0]);
-      assert.match(warnings[0]!, new RegExp(`kvctl member update [0-9a-f]+ ${moved.peerUrl}`));
-      assert.equal(before!.log.includes('peer URLs'), false, 'no warning on the first start');
+      assert.ok(warnings[0]!.includes(`records this member's peer URLs as ${first!.peerUrl}, not ${moved.peerUrl} as --initial-advertise-peer-urls says`), warnings[0]);
+      assert.match(warnings[0]!, new RegExp(`kvctl member update [0-9a-f]{16} ${moved.peerUrl}$`));
+      const unflagged = await restart(false);
+      assert.equal(unflagged.log.includes('peer URLs'), false, unflagged.log);
     } finally {
+      for (const member of restarts) await member.stop('SIGKILL');
       await cluster.destroy();
     }
   });
