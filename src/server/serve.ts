@@ -73,7 +73,7 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   if (config.proxy !== undefined) return serveProxy(config, config.proxy, clientTls, peerTls, log);
   const failStop = new FailStop(log);
   // Every port is bound before the data dir is opened: a port in use leaves an absent dir absent.
-  // Until the member is ready the listeners answer 503 (peers and clients retry).
+  // Until the member is ready the listeners answer 503 (peers retry).
   let peerHandler: http.RequestListener = answerNotReady;
   let clientHandler: http.RequestListener = answerNotReady;
   const servers: http.Server[] = [];
@@ -93,7 +93,11 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   try {
     member = await Member.start(config, log, peerTls, failStop.fatal);
   } catch (error) {
-    for (const server of servers) server.close();
+    // Clients that were answered 503 keep no connection open: the process ends now.
+    for (const server of servers) {
+      server.close();
+      server.closeAllConnections();
+    }
     if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
     throw error;
   }
