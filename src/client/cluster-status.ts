@@ -34,8 +34,12 @@ export interface MemberStatus {
   readonly watchers?: number;
   readonly leaderChanges?: number;
   readonly fsyncP99Ms?: number;
-  /** When the member's process started (Date.now() scale), from /v2/stats/self. */
+  /** When the member's process started (Date.now() scale), from /metrics or /v2/stats/self. */
   readonly startedAt?: number;
+  /** Bytes of the member's data dir, from /metrics (kvd only). */
+  readonly dataSizeBytes?: number;
+  /** A leader's last round trip to each follower (ms, by member id), from its /metrics (kvd only). */
+  readonly followerLatencyMs?: Readonly<Record<string, number>>;
   readonly probedAt: number;
 }
 
@@ -49,6 +53,8 @@ const PENDING = ['kvd_proposals_pending', 'etcd_server_proposals_pending'];
 const WATCHERS = ['kvd_watchers'];
 const LEADER_CHANGES = ['kvd_leader_changes_total', 'etcd_server_leader_changes_seen_total'];
 const FSYNC = ['kvd_disk_fsync_duration_seconds', 'etcd_disk_wal_fsync_duration_seconds'];
+/** kvd's identity gauge: a member whose /metrics has it is probed with that one request. */
+const MEMBER_INFO = 'kvd_member_info';
 
 /** Sums each metric family of a Prometheus text exposition (all label sets together). */
 export function parseMetrics(text: string): Map<string, number> {
@@ -79,6 +85,22 @@ export function histogramQuantile(text: string, name: string, q: number): number
   if (total === 0) return undefined;
   const bucket = buckets.find((b) => b.count >= q * total);
   return bucket === undefined || bucket.le === Infinity ? buckets.findLast((b) => b.le !== Infinity)?.le : bucket.le;
+}
+
+/** Each sample of a metric in a text exposition, as its labels and its value. */
+export function metricSamples(text: string, name: string): Array<{ labels: Map<string, string>; value: number }> {
+  const samples: Array<{ labels: Map<string, string>; value: number }> = [];
+  const pattern = new RegExp(`^${name}(?:\\{((?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*)\\})?\\s+(\\S+)`);
+  for (const line of text.split('\n')) {
+    const match = pattern.exec(line);
+    if (match === null) continue;
+    const labels = new Map<string, string>();
+    for (const [, label, value] of (match[1] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels.set(label!, value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)));
+    }
+    samples.push({ labels, value: Number(match[2]) });
+  }
+  return samples;
 }
 
 function fsyncP99Ms(metrics: HttpResponse | undefined): number | undefined {
@@ -172,6 +194,51 @@ export async function probeEndpoint(transport: HttpTransport, endpoint: string):
   }
 }
 
+/**
+ * Asks a kvd member for its /metrics alone, which holds everything the live view shows (one
+ * request per member per refresh, which kvd leaves out of the request counts it reports).
+ * Undefined when the answer is not kvd's (etcd, an older kvd): then probeEndpoint asks the rest.
+ */
+export async function probeMetrics(transport: HttpTransport, endpoint: string): Promise<MemberStatus | undefined> {
+  const probedAt = Date.now();
+  const started = performance.now();
+  const response = await transport.request({ method: 'GET', path: '/metrics', idempotent: true }).catch((error: Error) => error);
+  const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+  if (response instanceof Error) return { endpoint, healthy: false, error: response.message.replace(/^no endpoint answered \((.*)\)$/, '$1'), probedAt };
+  const info = response.status === 200 ? metricSamples(response.body, MEMBER_INFO)[0]?.labels : undefined;
+  if (info === undefined) return undefined;
+  const values = parseMetrics(response.body);
+  const healthy = values.get('kvd_has_leader') === 1;
+  const processStart = values.get('process_start_time_seconds');
+  const roundTrips = metricSamples(response.body, 'kvd_peer_round_trip_seconds').flatMap(({ labels, value }) => (labels.has('to') && Number.isFinite(value) ? [[labels.get('to')!, value * 1000] as const] : []));
+  return {
+    endpoint,
+    healthy,
+    ...(healthy ? {} : { error: 'unhealthy (no leader)' }),
+    ...(info.get('id') ? { id: info.get('id')! } : {}),
+    ...(info.get('name') !== undefined ? { name: info.get('name')! } : {}),
+    ...(info.get('cluster_id') ? { clusterId: info.get('cluster_id')! } : {}),
+    ...(info.get('version') ? { serverVersion: `kvd ${info.get('version')!}` } : {}),
+    isLeader: values.get('kvd_is_leader') === 1,
+    ...optional('raftTerm', values.get('kvd_raft_term')),
+    ...optional('raftIndex', values.get('kvd_raft_applied_index')),
+    ...optional('commitIndex', values.get('kvd_raft_commit_index')),
+    ...optional('appliedIndex', values.get('kvd_raft_applied_index')),
+    latencyMs,
+    ...optional('keys', values.get('kvd_store_keys')),
+    ...optional('requestsTotal', values.get('kvd_http_requests_total')),
+    ...optional('proposalsTotal', values.get('kvd_proposals_committed_total')),
+    ...optional('pendingProposals', values.get('kvd_proposals_pending')),
+    ...optional('watchers', values.get('kvd_watchers')),
+    ...optional('leaderChanges', values.get('kvd_leader_changes_total')),
+    ...optional('fsyncP99Ms', fsyncP99Ms(response)),
+    ...optional('startedAt', processStart === undefined ? undefined : processStart * 1000),
+    ...optional('dataSizeBytes', values.get('kvd_data_dir_size_bytes')),
+    followerLatencyMs: Object.fromEntries(roundTrips),
+    probedAt,
+  };
+}
+
 function optional<K extends string>(name: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [name]: value } as Record<K, number>);
 }
@@ -225,6 +292,10 @@ function rate(now: number | undefined, before: MemberStatus | undefined, field: 
 export class ClusterMonitor {
   private readonly transport: HttpTransport;
   private readonly direct = new Map<string, HttpTransport>();
+  /** Transports for /metrics alone: kvd does not count these requests, so they are not the monitor's own. */
+  private readonly scrapers = new Map<string, HttpTransport>();
+  /** Endpoints whose /metrics is not kvd's: probed with etcd's requests. */
+  private readonly notKvd = new Set<string>();
   private readonly members: MembersClient;
   private readonly timeoutMs: number;
   private known: KnownMember[];
@@ -249,12 +320,12 @@ export class ClusterMonitor {
     }
     // A member counts the monitor's own polls among its requests: the figures leave them out.
     const ownNow = new Map(this.known.flatMap((m) => (m.endpoint === undefined ? [] : [[m.endpoint, this.transport.sentTo(m.endpoint) + this.directTo(m.endpoint).sentTo(m.endpoint)] as const])));
-    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : probeEndpoint(this.directTo(m.endpoint), m.endpoint))));
+    const statuses = await Promise.all(this.known.map((m) => (m.endpoint === undefined ? undefined : this.probe(m.endpoint))));
     const at = Date.now();
     const leaderId = statuses.find((s) => s?.isLeader)?.id ?? statuses.find((s) => s?.leaderId)?.leaderId;
     const leaderIndex = leaderId === undefined ? -1 : this.known.findIndex((m, i) => (m.id ?? statuses[i]?.id) === leaderId);
     const leaderStatus = leaderIndex >= 0 ? statuses[leaderIndex] : undefined;
-    const latencies = leaderStatus?.healthy ? await this.followerLatencies(leaderStatus.endpoint) : new Map<string, number>();
+    const latencies = leaderStatus?.healthy ? (leaderStatus.followerLatencyMs ? new Map(Object.entries(leaderStatus.followerLatencyMs)) : await this.followerLatencies(leaderStatus.endpoint)) : new Map<string, number>();
     const rows: MemberRow[] = this.known.map((m, i) => {
       const status = statuses[i];
       const id = m.id ?? status?.id;
@@ -295,19 +366,39 @@ export class ClusterMonitor {
     };
   }
 
+  /**
+   * A kvd member by its /metrics alone; any other server (etcd, an older kvd) by the requests etcd
+   * answers, from the first answer on that was not kvd's until it stops answering.
+   */
+  private async probe(endpoint: string): Promise<MemberStatus> {
+    if (!this.notKvd.has(endpoint)) {
+      const status = await probeMetrics(this.transportTo(this.scrapers, endpoint), endpoint);
+      if (status !== undefined) return status;
+      this.notKvd.add(endpoint);
+    }
+    const status = await probeEndpoint(this.directTo(endpoint), endpoint);
+    if (status.latencyMs === undefined) this.notKvd.delete(endpoint);
+    return status;
+  }
+
   /** A transport to one member alone, kept from poll to poll (its connections stay open). */
   private directTo(endpoint: string): HttpTransport {
-    let transport = this.direct.get(endpoint);
+    return this.transportTo(this.direct, endpoint);
+  }
+
+  private transportTo(kept: Map<string, HttpTransport>, endpoint: string): HttpTransport {
+    let transport = kept.get(endpoint);
     if (transport === undefined) {
       transport = this.transport.single(endpoint, this.timeoutMs);
-      this.direct.set(endpoint, transport);
+      kept.set(endpoint, transport);
     }
     return transport;
   }
 
   close(): void {
-    for (const transport of this.direct.values()) transport.close();
+    for (const transport of [...this.direct.values(), ...this.scrapers.values()]) transport.close();
     this.direct.clear();
+    this.scrapers.clear();
   }
 
   /** The leader's current round trip to each follower, by member id. */

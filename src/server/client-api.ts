@@ -75,7 +75,7 @@ export class ClientApi {
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
-    res.on('finish', () => this.metrics.request(method, res.statusCode));
+    res.on('finish', () => this.metrics.request(method, res.statusCode, req.url));
     this.route(req, res).catch((error: unknown) => {
       // Method and path only: the query and the body hold values. A client that goes away is its own affair.
       const path = (req.url ?? '/').split('?')[0];

@@ -1,10 +1,22 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { VERSION } from '../api/version.ts';
+import { DataDirSize } from './data-dir-size.ts';
 import type { Member } from './member.ts';
+import { formatId } from './member-id.ts';
 
 const FSYNC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** How often the event loop's delay is sampled. */
 const LOOP_SAMPLE_MS = 10;
 const LOOP_QUANTILES = [0.5, 0.9, 0.99];
+/** Requests of monitors: left out of kvd_http_requests_total, which then shows what clients do. */
+const MONITORING_PATHS = new Set(['/health', '/metrics']);
+/** When this process started (seconds since the epoch), as Prometheus' process collectors say it. */
+const PROCESS_START_SECONDS = Math.round(performance.timeOrigin) / 1000;
+
+/** A label value in the exposition format: backslash, double quote and newline escaped. */
+function labelValue(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
 
 /** Writes one metric: its HELP and TYPE lines and its samples (labels, value). */
 type MetricWriter = (name: string, type: string, help: string, samples: Array<[string, number]>) => void;
@@ -12,6 +24,7 @@ type MetricWriter = (name: string, type: string, help: string, samples: Array<[s
 /** Prometheus text metrics (exposition format 0.0.4) for /metrics. */
 export class Metrics {
   private readonly member: Member;
+  private readonly dataDirSize: DataDirSize;
   private readonly requests = new Map<string, number>();
   private slowStreamsEnded = 0;
   /**
@@ -24,10 +37,13 @@ export class Metrics {
 
   constructor(member: Member) {
     this.member = member;
+    this.dataDirSize = new DataDirSize(member.dataDir);
     this.loopIntervals.enable();
   }
 
-  request(method: string, code: number): void {
+  /** A client request answered; `url` (path and query) leaves out the monitors' own. */
+  request(method: string, code: number, url = ''): void {
+    if (MONITORING_PATHS.has(url.split('?')[0]!)) return;
     const key = `method="${method}",code="${code}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
   }
@@ -44,7 +60,13 @@ export class Metrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, value] of samples) lines.push(`${name}${labels === '' ? '' : `{${labels}}`} ${value}`);
     };
-    metric('kvd_http_requests_total', 'counter', 'Client requests by method and status code.', [...this.requests]);
+    const info = `id="${formatId(m.id)}",name="${labelValue(m.name)}",cluster_id="${formatId(m.clusterId)}",version="${VERSION}"`;
+    metric('kvd_member_info', 'gauge', 'This member: its id, name, cluster id and kvd version (always 1).', [[info, 1]]);
+    metric('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [['', PROCESS_START_SECONDS]]);
+    metric('kvd_data_dir_size_bytes', 'gauge', 'Bytes of the files in the data dir (measured at most every few seconds).', [['', this.dataDirSize.current]]);
+    metric('kvd_has_leader', 'gauge', '1 if this member knows a leader (what /health answers).', [['', m.leader !== 0 ? 1 : 0]]);
+    metric('kvd_peer_round_trip_seconds', 'gauge', 'On the leader: the last heartbeat round trip to each follower.', this.roundTrips());
+    metric('kvd_http_requests_total', 'counter', 'Client requests by method and status code (not /health and /metrics).', [...this.requests]);
     metric('kvd_proposals_committed_total', 'counter', 'Keys proposals applied on this member.', [['', m.counters.proposalsCommitted]]);
     metric('kvd_proposals_failed_total', 'counter', 'Keys proposals that timed out.', [['', m.counters.proposalsFailed]]);
     metric('kvd_proposals_pending', 'gauge', 'Keys proposals waiting to be applied.', [['', m.pendingProposals]]);
@@ -66,6 +88,13 @@ export class Metrics {
     lines.push(`kvd_disk_fsync_duration_seconds_sum ${sum}`, `kvd_disk_fsync_duration_seconds_count ${m.fsyncMillis.length}`);
     this.renderLoopDelay(metric, lines);
     return `${lines.join('\n')}\n`;
+  }
+
+  /** The leader's last round trip to each follower it has heard from; none on a follower. */
+  private roundTrips(): Array<[string, number]> {
+    const m = this.member;
+    if (!m.isLeader) return [];
+    return [...m.transport.peerStats].filter(([id, s]) => id !== m.id && m.isMember(id) && s.success > 0).map(([id, s]) => [`to="${formatId(id)}"`, s.current / 1000]);
   }
 
   /**

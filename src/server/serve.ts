@@ -8,6 +8,7 @@ import { ConnectionCap } from './connection-cap.ts';
 import { FailStop } from './fail-stop.ts';
 import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
+import { formatId } from './member-id.ts';
 import { Outbound } from './outbound.ts';
 import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
@@ -24,6 +25,22 @@ function listen(server: http.Server, url: URL, what: string): Promise<void> {
     });
     server.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), () => resolve());
   });
+}
+
+/** What a listener answers while the member is still opening its data dir. */
+function answerNotReady(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' }).end('starting\n');
+}
+
+/**
+ * The data dir's record of this member's peer URLs wins over --initial-advertise-peer-urls (as in
+ * etcd): an operator who changed the flag to move the member is told that it had no effect.
+ */
+function warnOfOtherPeerUrls(member: Member, given: readonly string[], log: Logger): void {
+  const recorded = [...(member.members.get(member.id)?.peerURLs ?? [])].sort().join(',');
+  const wanted = [...given].sort().join(',');
+  if (recorded === '' || recorded === wanted) return;
+  log.warn(`the data dir records this member's peer URLs as ${recorded}, not ${wanted} as --initial-advertise-peer-urls says; the recorded ones are used: to change them, run kvctl member update ${formatId(member.id)} ${wanted}`);
 }
 
 /** How `serve` ended: stopped by a signal (or removal), or halted because the member could not go on. */
@@ -55,28 +72,39 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   }
   if (config.proxy !== undefined) return serveProxy(config, config.proxy, clientTls, peerTls, log);
   const failStop = new FailStop(log);
-  let member: Member;
-  try {
-    member = await Member.start(config, log, peerTls, failStop.fatal);
-  } catch (error) {
-    if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
-    throw error;
-  }
-  const api = new ClientApi(member, log);
+  // Every port is bound before the data dir is opened: a port in use leaves an absent dir absent.
+  // Until the member is ready the listeners answer 503 (peers retry).
+  let peerHandler: http.RequestListener = answerNotReady;
+  let clientHandler: http.RequestListener = answerNotReady;
   const servers: http.Server[] = [];
   try {
     for (const url of config.listenPeerUrls) {
-      const server = createListener(url, (req, res) => member.transport.handle(req, res), peerTls, 'peers', log);
+      const server = createListener(url, (req, res) => peerHandler(req, res), peerTls, 'peers', log);
       limitPeerListener(server);
       await listen(server, url, 'peers');
       servers.push(server);
     }
-    await listenForClients(config, (req, res) => api.handle(req, res), clientTls, servers, log, true);
+    await listenForClients(config, (req, res) => clientHandler(req, res), clientTls, servers, log, true);
   } catch (error) {
     for (const server of servers) server.close();
-    await member.stop();
     throw error;
   }
+  let member: Member;
+  try {
+    member = await Member.start(config, log, peerTls, failStop.fatal);
+  } catch (error) {
+    // Clients that were answered 503 keep no connection open: the process ends now.
+    for (const server of servers) {
+      server.close();
+      server.closeAllConnections();
+    }
+    if (error instanceof DataDirError || error instanceof StartError) throw new ServeError(error.message);
+    throw error;
+  }
+  if (flags.initialAdvertisePeerUrls !== undefined) warnOfOtherPeerUrls(member, config.advertisePeerUrls, log);
+  const api = new ClientApi(member, log);
+  peerHandler = (req, res) => member.transport.handle(req, res);
+  clientHandler = (req, res) => api.handle(req, res);
   for (const server of servers) failStop.guard(server);
   clientTls?.watch(log);
   peerTls?.watch(log);

@@ -24,6 +24,14 @@ export function uptime(row: MemberRow): string {
   return `${Math.floor(seconds / size)}${unit}`;
 }
 
+/** A size in its largest binary unit, as `du -h` writes it: 512B, 4.0K, 12M, 1.5G. */
+export function size(bytes: number | undefined): string {
+  if (bytes === undefined) return dash;
+  const [unit, scale] = ([['G', 2 ** 30], ['M', 2 ** 20], ['K', 2 ** 10]] as const).find(([, s]) => bytes >= s) ?? ['B', 1];
+  const value = bytes / scale;
+  return unit === 'B' ? `${bytes}B` : `${value < 10 ? value.toFixed(1) : Math.round(value)}${unit}`;
+}
+
 const millis = (value: number | undefined) => (value === undefined ? dash : value < 10 ? `${value.toFixed(2)}ms` : `${Math.round(value)}ms`);
 
 /** down: did not answer; unhealthy: answered but has no leader or cannot serve. */
@@ -52,6 +60,7 @@ export const COLUMNS: readonly Column[] = [
   { header: 'PROP/S', priority: 3, right: true, cell: (r) => perSecond(r.proposalsPerSecond) },
   { header: 'TO LEADER', priority: 1, right: true, cell: (r) => (r.isLeader ? dash : millis(r.leaderLatencyMs)) },
   { header: 'UPTIME', priority: 3, right: true, cell: uptime },
+  { header: 'DATA', priority: 3, right: true, cell: (r) => size(r.status?.dataSizeBytes) },
   { header: 'FSYNC P99', priority: 3, right: true, cell: (r) => millis(r.status?.fsyncP99Ms), tone: (r) => ((r.status?.fsyncP99Ms ?? 0) > 100 ? 'warn' : undefined) },
   { header: 'PENDING', priority: 3, right: true, cell: (r) => num(r.status?.pendingProposals) },
   { header: 'WATCHERS', priority: 4, right: true, cell: (r) => num(r.status?.watchers) },

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { ExitCode } from '../../src/cli/exit-code.ts';
-import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
+import { KVCTL_BIN, KVD_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -65,6 +66,27 @@ describe('kvd serve: a three-member cluster', function () {
     const self = await getJson(`${follower.clientUrl}/v2/stats/self`);
     assert.equal(self.body.state, 'StateFollower');
     assert.ok((self.body.recvAppendRequestCnt as number) > 0);
+  });
+
+  it('says in /metrics alone who the member is, since when, its data size, and client requests without monitors\' own', async () => {
+    const member = cluster.members[1]!;
+    const self = await getJson(`${member.clientUrl}/v2/stats/self`);
+    const scrape = async () => (await fetch(`${member.clientUrl}/metrics`)).text();
+    const text = await scrape();
+    const info = new RegExp(`^kvd_member_info\\{id="${String(self.body.id)}",name="${member.name}",cluster_id="${self.headers.get('x-etcd-cluster-id') ?? (await getJson(`${member.clientUrl}/v2/keys/`)).headers.get('x-etcd-cluster-id')}",version="[^"]+"\\} 1$`, 'm');
+    assert.match(text, info);
+    const started = Number(/^process_start_time_seconds (\S+)$/m.exec(text)?.[1]);
+    assert.ok(started * 1000 <= Date.now() && started * 1000 >= Date.parse(String((self.body.leaderInfo as { startTime: string }).startTime)) - 60_000, `${started}`);
+    const requests = async () => Number(/^kvd_http_requests_total\{method="GET",code="200"\} (\d+)$/m.exec(await scrape())?.[1] ?? 0);
+    const before = await requests();
+    for (let i = 0; i < 3; i++) await fetch(`${member.clientUrl}/health`).then((r) => r.text());
+    assert.equal(await requests(), before, '/health and /metrics are not counted');
+    await fetch(`${member.clientUrl}/v2/keys/`).then((r) => r.text());
+    assert.equal(await requests(), before + 1);
+    const sizeNow = async () => Number(/^kvd_data_dir_size_bytes (\d+)$/m.exec(await scrape())?.[1]);
+    const deadline = Date.now() + 15_000;
+    while ((await sizeNow()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok((await sizeNow()) > 0, 'the data dir has a size');
   });
 
   it('fires watches on every member, long-poll and stream', async () => {
@@ -385,6 +407,88 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
       assert.match(result.stderr, /cannot listen for clients on http:\/\/127\.0\.0\.1:\d+: address already in use/);
     } finally {
       await busy.destroy();
+    }
+  });
+
+  for (const taken of ['clients', 'peers'] as const) {
+    it(`a ${taken === 'clients' ? 'client' : 'peer'} port in use leaves an absent data dir absent, with one line naming the port`, async () => {
+      const holder = net.createServer();
+      const port = await freePort();
+      await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+      try {
+        const takenUrl = `http://127.0.0.1:${port}`;
+        const freeUrl = `http://127.0.0.1:${await freePort()}`;
+        const dataDir = path.join(dir, `never-${taken}`);
+        const [client, peer] = taken === 'clients' ? [takenUrl, freeUrl] : [freeUrl, takenUrl];
+        const result = await run(KVD_BIN, ['serve', '--data-dir', dataDir, '--listen-client-urls', client, '--listen-peer-urls', peer], { cwd: dir });
+        assert.equal(result.code, ExitCode.USAGE);
+        const errors = result.stderr.split('\n').filter((l) => l.startsWith('Error'));
+        assert.equal(errors.length, 1, result.stderr);
+        assert.match(errors[0]!, new RegExp(`cannot listen for ${taken} on http://127\\.0\\.0\\.1:${port}: address already in use`));
+        assert.equal(existsSync(dataDir), false, `${dataDir} was created`);
+      } finally {
+        await new Promise((resolve) => holder.close(resolve));
+      }
+    });
+  }
+
+  it('answers 503 on its bound ports until the member is ready (here: a join that waits for a silent peer)', async () => {
+    const silent = net.createServer(() => undefined);
+    const silentPort = await freePort();
+    await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
+    const client = `http://127.0.0.1:${await freePort()}`;
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    const joining = background(KVD_BIN, ['serve', '--name', 'j', '--data-dir', path.join(dir, 'joining'), '--listen-client-urls', client, '--listen-peer-urls', peer, '--initial-cluster', `j=${peer},s=http://127.0.0.1:${silentPort}`, '--initial-cluster-state', 'existing']);
+    try {
+      let answer: Response | undefined;
+      while (answer === undefined && joining.child.exitCode === null) {
+        answer = await fetch(`${client}/health`).catch(() => undefined);
+        if (answer === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(answer !== undefined, `never answered: ${joining.stderr}`);
+      assert.equal(answer.status, 503);
+      assert.equal(await answer.text(), 'starting\n');
+      const fromPeerPort = await fetch(`${peer}/members`);
+      assert.equal(fromPeerPort.status, 503);
+      assert.equal(await joining.closed, ExitCode.USAGE, joining.stderr);
+      assert.match(joining.stderr, /cannot join the existing cluster/);
+    } finally {
+      await joining.stop('SIGKILL');
+      silent.close();
+    }
+  });
+
+  it('warns once when --initial-advertise-peer-urls differs from the peer URLs the data dir records, not when the flag is left out', async () => {
+    const cluster = await TestCluster.start(1);
+    const [first] = cluster.members;
+    const restarts: Array<ReturnType<typeof background>> = [];
+    try {
+      await cluster.kill(first!, 'SIGTERM');
+      assert.equal(first!.log.includes('peer URLs'), false, 'no warning on the first start');
+      /** Starts the member again with another peer URL, and resolves with its log once it answers healthy. */
+      const restart = async (withFlag: boolean): Promise<{ log: string; peerUrl: string }> => {
+        const peerUrl = `http://127.0.0.1:${await freePort()}`;
+        const flags = withFlag ? ['--initial-advertise-peer-urls', peerUrl] : [];
+        const member = background(KVD_BIN, ['serve', '--name', first!.name, '--data-dir', first!.dataDir, '--listen-client-urls', first!.clientUrl, '--listen-peer-urls', peerUrl, '--initial-cluster', `${first!.name}=${peerUrl}`, ...flags]);
+        restarts.push(member);
+        const deadline = Date.now() + 20_000;
+        while (!(await cluster.answersHealthy(first!.clientUrl)) || !/member started/.test(member.stderr)) {
+          if (Date.now() > deadline || member.child.exitCode !== null) throw new Error(`not healthy:\n${member.stderr}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(await member.stop('SIGTERM'), 0, member.stderr);
+        return { log: member.stderr, peerUrl };
+      };
+      const moved = await restart(true);
+      const warnings = moved.log.split('\n').filter((l) => l.includes('peer URLs'));
+      assert.equal(warnings.length, 1, moved.log);
+      assert.ok(warnings[0]!.includes(`records this member's peer URLs as ${first!.peerUrl}, not ${moved.peerUrl} as --initial-advertise-peer-urls says`), warnings[0]);
+      assert.match(warnings[0]!, new RegExp(`kvctl member update [0-9a-f]{16} ${moved.peerUrl}$`));
+      const unflagged = await restart(false);
+      assert.equal(unflagged.log.includes('peer URLs'), false, unflagged.log);
+    } finally {
+      for (const member of restarts) await member.stop('SIGKILL');
+      await cluster.destroy();
     }
   });
 });

@@ -7,7 +7,7 @@ import type { ClusterSnapshot, MemberStatus } from '../../src/client/cluster-sta
 import { histogramQuantile, parseMetrics } from '../../src/client/cluster-status.ts';
 import { clusterEvents, keepRecent, EVENTS_KEPT } from '../../src/tui/cluster-events.ts';
 import { clusterRate, sparkline } from '../../src/tui/sparkline.ts';
-import { columnsFor, formatSnapshot, quorumLine, widestCells } from '../../src/tui/status-table.ts';
+import { columnsFor, formatSnapshot, quorumLine, size, widestCells } from '../../src/tui/status-table.ts';
 import { StatusView } from '../../src/tui/StatusView.ts';
 
 const up = (endpoint: string, id: string, name: string, extra: Partial<MemberStatus> = {}): MemberStatus => ({
@@ -21,7 +21,7 @@ const snapshot: ClusterSnapshot = {
   term: 4,
   keys: 1234,
   rows: [
-    { name: 'm1', id: '0000000000000001', endpoint: 'http://127.0.0.1:2379', isLearner: false, isLeader: true, status: up('http://127.0.0.1:2379', '0000000000000001', 'm1', { isLeader: true }), lag: 0, requestsPerSecond: 812.4, proposalsPerSecond: 401 },
+    { name: 'm1', id: '0000000000000001', endpoint: 'http://127.0.0.1:2379', isLearner: false, isLeader: true, status: up('http://127.0.0.1:2379', '0000000000000001', 'm1', { isLeader: true, dataSizeBytes: 12_345_678 }), lag: 0, requestsPerSecond: 812.4, proposalsPerSecond: 401 },
     { name: 'm2', id: '0000000000000002', endpoint: 'http://127.0.0.1:2479', isLearner: false, isLeader: false, status: up('http://127.0.0.1:2479', '0000000000000002', 'm2', { appliedIndex: 20 }), lag: 100 + 1, leaderLatencyMs: 0.42 },
     { name: 'm3', id: '0000000000000003', endpoint: 'http://127.0.0.1:2579', isLearner: false, isLeader: false, status: { endpoint: 'http://127.0.0.1:2579', healthy: false, error: 'ECONNREFUSED', probedAt: 0 } },
   ],
@@ -33,10 +33,10 @@ describe('kvctl status: the view of a cluster', () => {
     const text = stripVTControlCharacters(renderToString(h(StatusView, { snapshot: withLeader, selected: 2, showHelp: false, width: 200, paint: new Chalk({ level: 3 }) }), { columns: 200 }));
     const lines = text.split('\n');
     assert.equal(lines[0], 'cluster c0ffee0000000001 · 2/3 up, can lose 0 · leader m1 (0000000000000001) · term 4 · 1234 keys');
-    assert.match(lines[1]!, /^NAME +ID +CLIENT URL +HEALTH +ROLE +TERM +COMMIT +APPLIED +LAG +REQ\/S +PROP\/S +TO LEADER +UPTIME +FSYNC P99 +PENDING +WATCHERS +LEADER CHG$/);
-    assert.match(lines[2]!, /^m1 +0000000000000001 +http:\/\/127\.0\.0\.1:2379 +up +leader +4 +120 +120 +0 +812 +401 +- +3h( +-){4}$/);
-    assert.match(lines[3]!, /^m2 .* up +follower +4 +120 +20 +101 +- +- +0\.42ms +3h( +-){4}$/);
-    assert.match(lines[4]!, /^m3 +0000000000000003 +http:\/\/127\.0\.0\.1:2579 +down( +-){13}$/);
+    assert.match(lines[1]!, /^NAME +ID +CLIENT URL +HEALTH +ROLE +TERM +COMMIT +APPLIED +LAG +REQ\/S +PROP\/S +TO LEADER +UPTIME +DATA +FSYNC P99 +PENDING +WATCHERS +LEADER CHG$/);
+    assert.match(lines[2]!, /^m1 +0000000000000001 +http:\/\/127\.0\.0\.1:2379 +up +leader +4 +120 +120 +0 +812 +401 +- +3h +12M( +-){4}$/);
+    assert.match(lines[3]!, /^m2 .* up +follower +4 +120 +20 +101 +- +- +0\.42ms +3h( +-){5}$/);
+    assert.match(lines[4]!, /^m3 +0000000000000003 +http:\/\/127\.0\.0\.1:2579 +down( +-){14}$/);
     assert.match(lines[5]!, /m3 · http:\/\/127\.0\.0\.1:2579 · ECONNREFUSED/, 'the selected member\'s details');
     assert.match(text, /q quit {2}↑\/↓ select {2}r refresh {2}\? help/);
   });
@@ -48,9 +48,14 @@ describe('kvctl status: the view of a cluster', () => {
     for (let code = 30; code <= 37; code++) assert.ok(!plain.includes(`\u001b[${code}m`), `colour ${code} with painting off`);
   });
 
+  it('writes data sizes in their largest unit, as du -h does', () => {
+    assert.deepEqual([0, 512, 2048, 12_345_678, 3 * 2 ** 30].map(size), ['0B', '512B', '2.0K', '12M', '3.0G']);
+    assert.equal(size(undefined), '-');
+  });
+
   it('drops the least important columns on a narrow terminal, never the essential ones', () => {
     const headers = (width: number) => columnsFor(snapshot.rows, width).map((c) => c.column.header);
-    assert.deepEqual(headers(260).length, 17);
+    assert.deepEqual(headers(260).length, 18);
     const narrow = headers(60);
     for (const essential of ['NAME', 'HEALTH', 'ROLE', 'LAG']) assert.ok(narrow.includes(essential), `${essential} in ${narrow.join(',')}`);
     assert.ok(!narrow.includes('ID') && !narrow.includes('CLIENT URL'));
