@@ -3,6 +3,8 @@ import { ETCD_API_VERSION, VERSION } from '../api/version.ts';
 import type { V2Member } from '../api/wire.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
+import { AuthGate } from './auth.ts';
+import { AuthApi } from './auth-api.ts';
 import { chunkOf, directSocket } from './chunked.ts';
 import { FormError, parseForm } from './form.ts';
 import { commandFor } from './keys-command.ts';
@@ -55,12 +57,16 @@ export class ClientApi {
   private readonly member: Member;
   private readonly log: Logger;
   readonly metrics: Metrics;
+  private readonly auth: AuthGate;
+  private readonly authApi: AuthApi;
   private draining = false;
 
   constructor(member: Member, log: Logger) {
     this.member = member;
     this.log = log;
     this.metrics = new Metrics(member);
+    this.auth = new AuthGate(() => member.auth, member.config.clientTls?.clientCertAuth === true);
+    this.authApi = new AuthApi(member, this.auth);
   }
 
   /** Stop taking new requests (SIGTERM): they get 503 while in-flight ones finish. */
@@ -115,6 +121,7 @@ export class ClientApi {
       return;
     }
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) return this.keys(req, res, path.slice(KEYS_PREFIX.length), query);
+    if (this.authApi.handles(path)) return this.authApi.handle(req, res, path);
     if (path.startsWith('/v2/members/') && path !== '/v2/members/leader') return this.memberById(req, res, path.slice('/v2/members/'.length));
     switch (path) {
       case '/version':
@@ -182,6 +189,7 @@ export class ClientApi {
       if (error instanceof FormError) return this.writeError(res, new StoreError(ErrorCodes.InvalidForm, error.message, 0));
       throw error;
     }
+    if (!(await this.auth.keyAccess(req, keyPath, request.recursive))) return this.writeError(res, new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0));
     try {
       if (request.method === 'GET' || request.method === 'HEAD') {
         if (request.wait) return this.watch(req, res, request);
@@ -259,6 +267,7 @@ export class ClientApi {
   // --- the other endpoints ---------------------------------------------------------------------
 
   private async members(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!(await this.auth.writeRootAccess(req))) return this.authApi.writeNoAuth(res);
     if (req.method === 'GET') {
       const members = [...this.member.members.values()].map(memberJson);
       return this.writeMembersJson(res, 200, { members });
@@ -272,6 +281,7 @@ export class ClientApi {
   /** /v2/members/<id> (DELETE, PUT) and kvd's extensions /v2/members/<id>/promote and /leader (POST). */
   private async memberById(req: http.IncomingMessage, res: http.ServerResponse, rest: string): Promise<void> {
     const [idText, action] = rest.split('/');
+    if (!(await this.auth.writeRootAccess(req))) return this.authApi.writeNoAuth(res);
     const id = parseId(idText ?? '');
     const unknown = () => this.writeMembersJson(res, 404, { message: `No such member: ${idText}` });
     if (action === 'promote' || action === 'leader') {

@@ -9,6 +9,9 @@ import { decodeImage } from '../storage/image.ts';
 import { DataDirError } from '../storage/errors.ts';
 import { Store } from '../store/store.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
+import type { AuthCommand } from './auth-command.ts';
+import type { AuthOutcome } from './auth-state.ts';
+import { AuthState } from './auth-state.ts';
 import type { ServeConfig } from './config.ts';
 import type { KeysCommand } from './keys-command.ts';
 import { applyCommand } from './keys-command.ts';
@@ -57,7 +60,8 @@ export interface Applied {
 }
 
 interface Pending {
-  readonly resolve: (applied: Applied) => void;
+  /** With an Applied for a keys write, an AuthOutcome for an auth write. */
+  readonly resolve: (outcome: never) => void;
   readonly reject: (error: unknown) => void;
   /** The proposal, kept to propose again if a leader change may have lost it. */
   readonly data: Uint8Array;
@@ -89,6 +93,8 @@ export class Member implements TransportHost {
   readonly config: ServeConfig;
   readonly startTime = new Date();
   store = new Store();
+  /** Users, roles and whether auth is on: replicated like the store, kept apart from the keys. */
+  auth = new AuthState();
   members = new Map<NodeId, MemberInfo>();
   removedIds = new Set<NodeId>();
   private readonly storage: DiskStorage;
@@ -323,11 +329,20 @@ export class Member implements TransportHost {
 
   /** Proposes a keys command; resolves when this member has applied it. */
   proposeKeys(command: KeysCommand): Promise<Applied> {
+    return this.proposeWithId<Applied>((id) => encodeKeysPayload(id, command));
+  }
+
+  /** Proposes a change of users, roles or the auth switch; resolves with its outcome once applied here. */
+  proposeAuth(command: AuthCommand): Promise<AuthOutcome> {
+    return this.proposeWithId<AuthOutcome>((id) => encoder.encode(JSON.stringify({ kind: 'auth', id, command } satisfies Payload)));
+  }
+
+  private proposeWithId<T>(encode: (id: string) => Uint8Array): Promise<T> {
     // Unique across restarts too: a repeated id would be skipped as a duplicate.
     if (this.idPrefix === '') this.idPrefix = `${formatId(this.id)}-${this.bootId}-`;
     const id = `${this.idPrefix}${++this.sequence}`;
-    const data = encodeKeysPayload(id, command);
-    return new Promise<Applied>((resolve, reject) => {
+    const data = encode(id);
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
         this.counters.proposalsFailed++;
@@ -335,9 +350,9 @@ export class Member implements TransportHost {
       }, this.requestTimeoutMs);
       this.pending.set(id, {
         data,
-        resolve: (applied) => {
+        resolve: (outcome: T) => {
           clearTimeout(timer);
-          resolve(applied);
+          resolve(outcome);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -528,7 +543,7 @@ export class Member implements TransportHost {
         try {
           const event = applyCommand(this.store, payload.command);
           this.counters.proposalsCommitted++;
-          waiter?.resolve({ event, etcdIndex: this.store.index });
+          (waiter?.resolve as ((applied: Applied) => void) | undefined)?.({ event, etcdIndex: this.store.index });
         } catch (error) {
           if (!(error instanceof StoreError)) throw error;
           waiter?.reject(error);
@@ -538,6 +553,15 @@ export class Member implements TransportHost {
       case 'expire':
         this.store.deleteExpiredKeys(payload.time);
         return;
+      case 'auth': {
+        if (this.appliedIds.has(payload.id)) return;
+        this.rememberId(payload.id, entry.index);
+        const waiter = this.pending.get(payload.id);
+        this.pending.delete(payload.id);
+        const outcome = this.auth.apply(payload.command);
+        (waiter?.resolve as ((outcome: AuthOutcome) => void) | undefined)?.(outcome);
+        return;
+      }
       case 'updatePeers': {
         const known = this.members.get(payload.member);
         if (known !== undefined) {
@@ -822,7 +846,7 @@ export class Member implements TransportHost {
 
   /** What a snapshot holds: the membership, the recently applied request ids, the store. */
   private state(): MemberState<Membership> {
-    return { membership: this.membership(), appliedIds: this.appliedIds, store: this.store };
+    return { membership: this.membership(), appliedIds: this.appliedIds, store: this.store, auth: this.auth };
   }
 
   /** Takes over a state loaded from a snapshot; open watches end. */
@@ -831,6 +855,7 @@ export class Member implements TransportHost {
     this.removedIds = new Set(state.membership.removed ?? []);
     this.appliedIds = state.appliedIds;
     this.store = state.store;
+    this.auth = state.auth;
     this.store.trackChanges();
     for (const listener of this.storeReplacedListeners) listener();
   }

@@ -1,0 +1,114 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { AuthState, UserRecord } from './auth-state.ts';
+import { GUEST, ROOT } from './auth-state.ts';
+import { verifyPassword } from './password.ts';
+
+/** How long a verified password is taken as verified without running the KDF again. */
+const CACHE_MS = 60_000;
+const CACHE_LIMIT = 4096;
+const WRITE_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'DELETE']);
+
+interface Verified {
+  /** The stored hash it was verified against: a password change invalidates at once. */
+  readonly hash: string;
+  readonly digest: Buffer;
+  readonly until: number;
+}
+
+/** Who a request is, as etcd v2 decides it. */
+type Caller = { readonly kind: 'guest' } | { readonly kind: 'user'; readonly user: UserRecord } | { readonly kind: 'refused' };
+
+/**
+ * etcd v2's access checks, made where a request enters the client API (etcd's client_auth.go):
+ * nothing is checked while auth is disabled; a request without an Authorization header is the
+ * guest role (or, with --client-cert-auth, the user named by its certificate's CN); one with
+ * Basic credentials is that user, or refused. Checking a password runs scrypt once; the result is
+ * remembered (as a keyed digest, never the password) for a minute so that requests do not pay
+ * the KDF each time.
+ */
+export class AuthGate {
+  private readonly state: () => AuthState;
+  private readonly clientCertAuth: boolean;
+  private readonly verified = new Map<string, Verified>();
+  private readonly cacheKey = randomBytes(32);
+
+  constructor(state: () => AuthState, clientCertAuth: boolean) {
+    this.state = state;
+    this.clientCertAuth = clientCertAuth;
+  }
+
+  get enabled(): boolean {
+    return this.state().enabled;
+  }
+
+  /** May this request read (GET, HEAD) or write (any other method) `key` (recursively)? */
+  async keyAccess(req: http.IncomingMessage, key: string, recursive: boolean): Promise<boolean> {
+    const state = this.state();
+    if (!state.enabled) return true;
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    const caller = await this.caller(req, true);
+    // The guest role is checked as for a single key even for a recursive request, as etcd does.
+    if (caller.kind === 'guest') return state.roleAllows(GUEST, key, false, write);
+    if (caller.kind === 'refused') return false;
+    return (caller.user.roles ?? []).some((role) => state.roleAllows(role, key, recursive, write));
+  }
+
+  /** Is this request from a user with the root role (always, while auth is disabled)? */
+  async rootAccess(req: http.IncomingMessage): Promise<boolean> {
+    if (!this.state().enabled) return true;
+    const caller = await this.caller(req, false);
+    return caller.kind === 'user' && (caller.user.roles ?? []).includes(ROOT);
+  }
+
+  /** Reads are open; anything else needs root (etcd's rule for /v2/members and /v2/auth/enable). */
+  async writeRootAccess(req: http.IncomingMessage): Promise<boolean> {
+    // Other methods pass: the route answers them 405 first, as etcd's allowMethod does.
+    return !WRITE_METHODS.has(req.method ?? 'GET') || this.rootAccess(req);
+  }
+
+  private async caller(req: http.IncomingMessage, guestAllowed: boolean): Promise<Caller> {
+    const header = req.headers.authorization ?? '';
+    if (header === '') {
+      const user = this.clientCertAuth ? this.certificateUser(req) : undefined;
+      if (user !== undefined) return { kind: 'user', user };
+      return guestAllowed ? { kind: 'guest' } : { kind: 'refused' };
+    }
+    const credentials = parseBasic(header);
+    if (credentials === undefined) return { kind: 'refused' };
+    const user = this.state().user(credentials.name);
+    if (user === undefined || !(await this.passwordMatches(user, credentials.password))) return { kind: 'refused' };
+    // The state may have changed while the KDF ran: answer from the user as it is now.
+    const current = this.state().user(credentials.name);
+    return current !== undefined && current.password === user.password ? { kind: 'user', user: current } : { kind: 'refused' };
+  }
+
+  private certificateUser(req: http.IncomingMessage): UserRecord | undefined {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
+    const cn = socket.getPeerCertificate().subject?.CN;
+    return typeof cn === 'string' ? this.state().user(cn) : undefined;
+  }
+
+  private async passwordMatches(user: UserRecord, password: string): Promise<boolean> {
+    const digest = createHmac('sha256', this.cacheKey).update(password).digest();
+    const known = this.verified.get(user.user);
+    if (known !== undefined && known.hash === user.password && Date.now() < known.until && timingSafeEqual(known.digest, digest)) return true;
+    if (!(await verifyPassword(password, user.password))) return false;
+    if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
+    this.verified.set(user.user, { hash: user.password, digest, until: Date.now() + CACHE_MS });
+    return true;
+  }
+}
+
+/** Go's Request.BasicAuth: "Basic " (any case), standard base64 of "name:password". */
+export function parseBasic(header: string): { name: string; password: string } | undefined {
+  if (header.length < 6 || header.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+  const encoded = header.slice(6);
+  if (encoded.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { name: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
