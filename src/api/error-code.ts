@@ -4,6 +4,8 @@ export const ErrorCode = {
   KeyNotFound: 100,
   TestFailed: 101,
   NodeExist: 105,
+  /** Auth is on and the credentials (or their absence) do not give the permission. */
+  Unauthorized: 110,
   /** A watch's waitIndex is older than the server's event history (1,000 events). */
   EventIndexCleared: 401,
 } as const;

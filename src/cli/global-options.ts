@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { ClientTls } from '../client/http-transport.ts';
 import { HttpTransport } from '../client/http-transport.ts';
 import { KeysClient } from '../client/keys-client.ts';
+import { authorizationFor } from './credentials.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import type { OutputFormat } from './printers.ts';
@@ -23,6 +24,8 @@ export interface GlobalArgs {
   readonly cert?: string;
   readonly key?: string;
   readonly insecureSkipTlsVerify: boolean;
+  /** NAME[:PASSWORD] for a cluster with auth enabled. */
+  readonly user?: string;
 }
 
 export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
@@ -54,7 +57,8 @@ export function addGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
     .option('cacert', { type: 'string', describe: 'for https:// endpoints: the CA that signs the servers\' certificates (env KVCTL_CACERT)', global: true })
     .option('cert', { type: 'string', describe: 'a client certificate to present (env KVCTL_CERT)', global: true })
     .option('key', { type: 'string', describe: 'the client certificate\'s private key (env KVCTL_KEY)', global: true })
-    .option('insecure-skip-tls-verify', { type: 'boolean', default: false, describe: 'accept any server certificate: for testing only (env KVCTL_INSECURE_SKIP_TLS_VERIFY)', global: true }) as unknown as Argv<T & GlobalArgs>;
+    .option('insecure-skip-tls-verify', { type: 'boolean', default: false, describe: 'accept any server certificate: for testing only (env KVCTL_INSECURE_SKIP_TLS_VERIFY)', global: true })
+    .option('user', { type: 'string', describe: 'NAME[:PASSWORD] when auth is enabled; the password is asked for on the terminal when left out (env KVCTL_USER)', global: true }) as unknown as Argv<T & GlobalArgs>;
 }
 
 /** What a keys command needs from the outside world; tests pass fakes. */
@@ -90,11 +94,13 @@ export function clientTlsFor(args: GlobalArgs): ClientTls | undefined {
 /** Builds the transport for the global options; the caller closes it. */
 export function transportFor(args: GlobalArgs, io: Io): HttpTransport {
   const tls = clientTlsFor(args);
+  const authorization = authorizationFor(args.user);
   return new HttpTransport({
     endpoints: parseEndpoints(args.endpoints),
     timeoutMs: parseDuration(args.timeout),
     ...(args.debug ? { debug: (line: string) => io.err(`debug: ${line}`) } : {}),
     ...(tls !== undefined ? { tls } : {}),
+    ...(authorization !== undefined ? { authorization } : {}),
   });
 }
 

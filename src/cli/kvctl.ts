@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
+import { authCommand } from './commands/auth.ts';
 import { benchCommand } from './commands/bench.ts';
 import { delCommand } from './commands/del.ts';
 import { getCommand } from './commands/get.ts';
@@ -15,7 +16,9 @@ import { endpointCommand } from './commands/endpoint.ts';
 import { lockCommand } from './commands/lock.ts';
 import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
+import { roleCommand } from './commands/role.ts';
 import { statusCommand } from './commands/status.ts';
+import { userCommand } from './commands/user.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exitCodeTable } from './exit-code.ts';
 import { addGlobalOptions } from './global-options.ts';
@@ -48,6 +51,9 @@ export function kvctlParser(args: readonly string[]) {
     .command(endpointCommand)
     .command(statusCommand)
     .command(benchCommand)
+    .command(userCommand)
+    .command(roleCommand)
+    .command(authCommand)
     .command(
       'completion [shell]',
       'print a shell completion script (bash, zsh or fish; default: your $SHELL)',
