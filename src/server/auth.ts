@@ -31,12 +31,14 @@ type Caller = { readonly kind: 'guest' } | { readonly kind: 'user'; readonly use
 export class AuthGate {
   private readonly state: () => AuthState;
   private readonly clientCertAuth: boolean;
+  private readonly verify: typeof verifyPassword;
   private readonly verified = new Map<string, Verified>();
   private readonly cacheKey = randomBytes(32);
 
-  constructor(state: () => AuthState, clientCertAuth: boolean) {
+  constructor(state: () => AuthState, clientCertAuth: boolean, verify = verifyPassword) {
     this.state = state;
     this.clientCertAuth = clientCertAuth;
+    this.verify = verify;
   }
 
   get enabled(): boolean {
@@ -95,7 +97,7 @@ export class AuthGate {
     const digest = createHmac('sha256', this.cacheKey).update(password).digest();
     const known = this.verified.get(user.user);
     if (known !== undefined && known.hash === user.password && Date.now() < known.until && timingSafeEqual(known.digest, digest)) return true;
-    if (!(await verifyPassword(password, user.password))) return false;
+    if (!(await this.verify(password, user.password))) return false;
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
     this.verified.set(user.user, { hash: user.password, digest, until: Date.now() + CACHE_MS });
     return true;
