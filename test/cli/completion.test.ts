@@ -14,7 +14,7 @@ describe('shell completions', () => {
 
   it('the executable completes commands and their options from the command tree', async () => {
     const commands = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', '']);
-    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'member', 'watch', 'lock', 'elect', 'queue', 'register', 'discover', 'endpoint', 'status', 'bench', 'completion']);
+    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'member', 'watch', 'lock', 'elect', 'queue', 'register', 'discover', 'endpoint', 'status', 'bench', 'user', 'role', 'auth', 'completion']);
     const queue = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'queue', '']);
     assert.deepEqual(queue.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['push', 'pop', 'wait', 'list']);
     const options = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'get', '--']);
