@@ -3,7 +3,7 @@ import type http from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AuthState, UserRecord } from './auth-state.ts';
 import { GUEST, ROOT } from './auth-state.ts';
-import { verifyPassword } from './password.ts';
+import { hashPassword, verifyPassword } from './password.ts';
 
 /** How long a verified password is taken as verified without running the KDF again. */
 const CACHE_MS = 60_000;
@@ -34,6 +34,8 @@ export class AuthGate {
   private readonly verify: typeof verifyPassword;
   private readonly verified = new Map<string, Verified>();
   private readonly cacheKey = randomBytes(32);
+  /** A hash to check an unknown user's password against, so that it costs what a known one's does. */
+  private decoy: Promise<string> | undefined;
 
   constructor(state: () => AuthState, clientCertAuth: boolean, verify = verifyPassword) {
     this.state = state;
@@ -80,7 +82,13 @@ export class AuthGate {
     const credentials = parseBasic(header);
     if (credentials === undefined) return { kind: 'refused' };
     const user = this.state().user(credentials.name);
-    if (user === undefined || !(await this.passwordMatches(user, credentials.password))) return { kind: 'refused' };
+    if (user === undefined) {
+      // As slow as a wrong password: the answer's timing must not tell which users exist.
+      this.decoy ??= hashPassword(randomBytes(16).toString('base64'));
+      await this.verify(credentials.password, await this.decoy);
+      return { kind: 'refused' };
+    }
+    if (!(await this.passwordMatches(user, credentials.password))) return { kind: 'refused' };
     // The state may have changed while the KDF ran: answer from the user as it is now.
     const current = this.state().user(credentials.name);
     return current !== undefined && current.password === user.password ? { kind: 'user', user: current } : { kind: 'refused' };

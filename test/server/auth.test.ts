@@ -104,6 +104,8 @@ describe('passwords and credentials', () => {
     assert.equal(kdfRuns, 1, 'scrypt ran once for twenty requests');
     assert.equal(await gate.keyAccess(request('GET', basic('bob:wrong')), '/app/x', false), false);
     assert.equal(kdfRuns, 2, 'a wrong password always pays the KDF');
+    assert.equal(await gate.keyAccess(request('GET', basic('nobody:pw')), '/app/x', false), false);
+    assert.equal(kdfRuns, 3, 'so does an unknown user: timing does not tell which users exist');
     state.apply({ op: 'putUser', change: { user: 'bob', password: await hashPassword('new'), roles: null, grant: null, revoke: null } });
     assert.equal(await gate.keyAccess(request('GET', basic('bob:old')), '/app/x', false), false, 'the old password no longer works');
     assert.equal(await gate.keyAccess(request('GET', basic('bob:new')), '/app/x', false), true);
