@@ -33,6 +33,8 @@ export class AuthGate {
   private readonly clientCertAuth: boolean;
   private readonly verify: typeof verifyPassword;
   private readonly verified = new Map<string, Verified>();
+  /** Checks running now, by user, hash and digest: concurrent requests with the same credentials share one KDF run. */
+  private readonly checking = new Map<string, Promise<boolean>>();
   private readonly cacheKey = randomBytes(32);
   /** A hash to check an unknown user's password against, so that it costs what a known one's does. */
   private decoy: Promise<string> | undefined;
@@ -105,10 +107,21 @@ export class AuthGate {
     const digest = createHmac('sha256', this.cacheKey).update(password).digest();
     const known = this.verified.get(user.user);
     if (known !== undefined && known.hash === user.password && Date.now() < known.until && timingSafeEqual(known.digest, digest)) return true;
-    if (!(await this.verify(password, user.password))) return false;
+    const key = `${user.user}\0${user.password}\0${digest.toString('base64')}`;
+    let check = this.checking.get(key);
+    if (check === undefined) {
+      check = this.verify(password, user.password).then((matches) => {
+        if (matches) this.remember(user, digest);
+        return matches;
+      }).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
+  }
+
+  private remember(user: UserRecord, digest: Buffer): void {
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
     this.verified.set(user.user, { hash: user.password, digest, until: Date.now() + CACHE_MS });
-    return true;
   }
 }
 
