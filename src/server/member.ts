@@ -61,7 +61,7 @@ export interface Applied {
 
 interface Pending {
   /** With an Applied for a keys write, an AuthOutcome for an auth write. */
-  readonly resolve: (outcome: never) => void;
+  readonly resolve: (outcome: Applied | AuthOutcome) => void;
   readonly reject: (error: unknown) => void;
   /** The proposal, kept to propose again if a leader change may have lost it. */
   readonly data: Uint8Array;
@@ -350,9 +350,10 @@ export class Member implements TransportHost {
       }, this.requestTimeoutMs);
       this.pending.set(id, {
         data,
-        resolve: (outcome: T) => {
+        resolve: (outcome) => {
           clearTimeout(timer);
-          resolve(outcome);
+          // The id was made for this proposal, whose payload kind decides what applying it gives.
+          resolve(outcome as T);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -543,7 +544,7 @@ export class Member implements TransportHost {
         try {
           const event = applyCommand(this.store, payload.command);
           this.counters.proposalsCommitted++;
-          (waiter?.resolve as ((applied: Applied) => void) | undefined)?.({ event, etcdIndex: this.store.index });
+          waiter?.resolve({ event, etcdIndex: this.store.index });
         } catch (error) {
           if (!(error instanceof StoreError)) throw error;
           waiter?.reject(error);
@@ -558,8 +559,7 @@ export class Member implements TransportHost {
         this.rememberId(payload.id, entry.index);
         const waiter = this.pending.get(payload.id);
         this.pending.delete(payload.id);
-        const outcome = this.auth.apply(payload.command);
-        (waiter?.resolve as ((outcome: AuthOutcome) => void) | undefined)?.(outcome);
+        waiter?.resolve(this.auth.apply(payload.command));
         return;
       }
       case 'updatePeers': {
