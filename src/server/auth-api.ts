@@ -35,8 +35,8 @@ export class AuthApi {
 
   /** The paths etcd's mux gives to the auth handlers. */
   handles(path: string): boolean {
-    const rest = path.slice(AUTH_PREFIX.length);
     if (!path.startsWith(AUTH_PREFIX)) return false;
+    const rest = path.slice(AUTH_PREFIX.length);
     return rest === '/enable' || rest === '/users' || rest === '/roles' || rest.startsWith('/users/') || rest.startsWith('/roles/');
   }
 
