@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AuthState, UserRecord } from './auth-state.ts';
@@ -11,9 +11,9 @@ const CACHE_LIMIT = 4096;
 const WRITE_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'DELETE']);
 
 interface Verified {
+  readonly name: string;
   /** The stored hash it was verified against: a password change invalidates at once. */
   readonly hash: string;
-  readonly digest: Buffer;
   readonly until: number;
 }
 
@@ -25,17 +25,19 @@ type Caller = { readonly kind: 'guest' } | { readonly kind: 'user'; readonly use
  * nothing is checked while auth is disabled; a request without an Authorization header is the
  * guest role (or, with --client-cert-auth, the user named by its certificate's CN); one with
  * Basic credentials is that user, or refused. Checking a password runs scrypt once; the result is
- * remembered (as a keyed digest, never the password) for a minute so that requests do not pay
- * the KDF each time.
+ * remembered for a minute, by a digest of the Authorization header keyed with a secret of this
+ * process (never the password, nor anything a client could compute), so that requests do not pay
+ * the KDF each time: a request with remembered credentials costs one SHA-256 and a map lookup.
  */
 export class AuthGate {
   private readonly state: () => AuthState;
   private readonly clientCertAuth: boolean;
   private readonly verify: typeof verifyPassword;
+  /** By keyed digest of the Authorization header. */
   private readonly verified = new Map<string, Verified>();
-  /** Checks running now, by user, hash and digest: concurrent requests with the same credentials share one KDF run. */
-  private readonly checking = new Map<string, Promise<boolean>>();
-  private readonly cacheKey = randomBytes(32);
+  /** Checks running now, by the same digest: concurrent requests with the same credentials share one KDF run. */
+  private readonly checking = new Map<string, Promise<Caller>>();
+  private readonly digestKey = randomBytes(32).toString('base64');
   /** A hash to check an unknown user's password against, so that it costs what a known one's does. */
   private decoy: Promise<string> | undefined;
 
@@ -81,6 +83,23 @@ export class AuthGate {
       if (user !== undefined) return { kind: 'user', user };
       return guestAllowed ? { kind: 'guest' } : { kind: 'refused' };
     }
+    // A digest keyed with this process's secret: comparing it by map lookup tells a client nothing.
+    const digest = hash('sha256', `${this.digestKey}${header}`, 'base64');
+    const known = this.verified.get(digest);
+    if (known !== undefined && Date.now() < known.until) {
+      const user = this.state().user(known.name);
+      if (user !== undefined && user.password === known.hash) return { kind: 'user', user };
+    }
+    let check = this.checking.get(digest);
+    if (check === undefined) {
+      check = this.checkCredentials(header, digest).finally(() => this.checking.delete(digest));
+      this.checking.set(digest, check);
+    }
+    return check;
+  }
+
+  /** Runs the KDF on Basic credentials; remembers them when they match. */
+  private async checkCredentials(header: string, digest: string): Promise<Caller> {
     const credentials = parseBasic(header);
     if (credentials === undefined) return { kind: 'refused' };
     const user = this.state().user(credentials.name);
@@ -90,7 +109,9 @@ export class AuthGate {
       await this.verify(credentials.password, await this.decoy);
       return { kind: 'refused' };
     }
-    if (!(await this.passwordMatches(user, credentials.password))) return { kind: 'refused' };
+    if (!(await this.verify(credentials.password, user.password))) return { kind: 'refused' };
+    if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
+    this.verified.set(digest, { name: user.user, hash: user.password, until: Date.now() + CACHE_MS });
     // The state may have changed while the KDF ran: answer from the user as it is now.
     const current = this.state().user(credentials.name);
     return current !== undefined && current.password === user.password ? { kind: 'user', user: current } : { kind: 'refused' };
@@ -101,27 +122,6 @@ export class AuthGate {
     if (socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
     const cn = socket.getPeerCertificate().subject?.CN;
     return typeof cn === 'string' ? this.state().user(cn) : undefined;
-  }
-
-  private async passwordMatches(user: UserRecord, password: string): Promise<boolean> {
-    const digest = createHmac('sha256', this.cacheKey).update(password).digest();
-    const known = this.verified.get(user.user);
-    if (known !== undefined && known.hash === user.password && Date.now() < known.until && timingSafeEqual(known.digest, digest)) return true;
-    const key = `${user.user}\0${user.password}\0${digest.toString('base64')}`;
-    let check = this.checking.get(key);
-    if (check === undefined) {
-      check = this.verify(password, user.password).then((matches) => {
-        if (matches) this.remember(user, digest);
-        return matches;
-      }).finally(() => this.checking.delete(key));
-      this.checking.set(key, check);
-    }
-    return check;
-  }
-
-  private remember(user: UserRecord, digest: Buffer): void {
-    if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
-    this.verified.set(user.user, { hash: user.password, digest, until: Date.now() + CACHE_MS });
   }
 }
 
