@@ -559,7 +559,9 @@ export class Member implements TransportHost {
         this.rememberId(payload.id, entry.index);
         const waiter = this.pending.get(payload.id);
         this.pending.delete(payload.id);
-        waiter?.resolve(this.auth.apply(payload.command));
+        // Applied on every member; only the proposing one has a waiter to answer.
+        const outcome = this.auth.apply(payload.command);
+        waiter?.resolve(outcome);
         return;
       }
       case 'updatePeers': {

@@ -82,6 +82,7 @@ describe('auth on a cluster: replication, snapshots, every path', function () {
     const [m1, m2, m3] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0], typeof cluster.members[0]];
     await setUp(m1.clientUrl);
     for (const m of [m2, m3]) {
+      await eventually(`anonymous writes refused on ${m.name}`, () => call(m.clientUrl, 'PUT', '/v2/keys/app/anon?value=1'), (a) => a.status === 401);
       await eventually(`bob may write on ${m.name}`, () => call(m.clientUrl, 'PUT', `/v2/keys/app/${m.name}?value=1`, { as: BOB }), (a) => a.status === 201 || a.status === 200);
     }
     // Revoked on m1: refused on m2 and m3 once applied there.
