@@ -47,10 +47,6 @@ export class AuthGate {
     this.verify = verify;
   }
 
-  get enabled(): boolean {
-    return this.state().enabled;
-  }
-
   /** May this request read (GET, HEAD) or write (any other method) `key` (recursively)? */
   async keyAccess(req: http.IncomingMessage, key: string, recursive: boolean): Promise<boolean> {
     const state = this.state();
