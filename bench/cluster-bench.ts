@@ -36,7 +36,11 @@ interface System {
 interface Workload {
   readonly name: string;
   readonly args: readonly string[];
+  /** Run with auth enabled, as this user (NAME:PASSWORD) with read permission on the keys. */
+  readonly user?: string;
 }
+
+const BENCH_USER = 'bench:bench-pw';
 
 const WORKLOADS: readonly Workload[] = [
   ...[1, 16, 64, 256].map((c) => ({ name: `put, ${c} client${c > 1 ? 's' : ''}`, args: ['put', '--clients', String(c), '--duration', DURATION] })),
@@ -44,10 +48,12 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'local get, 64 clients', args: ['get', '--clients', '64', '--consistency', 's', '--duration', DURATION] },
   { name: 'watch, 1,000 watchers', args: ['watch', '--watchers', '1000', '--events', '100', '--rate', '20'] },
   { name: 'watch, 10,000 watchers', args: ['watch', '--watchers', '10000', '--events', '100', '--rate', '20'] },
+  // Last: it turns auth on (the guest role etcd makes keeps the other workloads' access as it was).
+  { name: 'local get under auth, 64 clients', args: ['get', '--clients', '64', '--consistency', 's', '--duration', DURATION], user: BENCH_USER },
 ].filter((w) => w.name.includes(ONLY));
 
-async function bench(system: System, args: readonly string[]): Promise<BenchResult | WatchBenchResult> {
-  const { stdout } = await run(KVCTL_BIN, ['--endpoints', system.endpoints, 'bench', ...args, '-w', 'json'], { maxBuffer: 1 << 24, timeout: 600_000 });
+async function bench(system: System, args: readonly string[], user?: string): Promise<BenchResult | WatchBenchResult> {
+  const { stdout } = await run(KVCTL_BIN, ['--endpoints', system.endpoints, ...(user !== undefined ? ['--user', user] : []), 'bench', ...args, '-w', 'json'], { maxBuffer: 1 << 24, timeout: 600_000 });
   return JSON.parse(stdout) as BenchResult | WatchBenchResult;
 }
 
@@ -102,6 +108,22 @@ async function restartTime(cluster: TestCluster, keys: number): Promise<{ ms: nu
   }
 }
 
+/** Root, a user that may read the bench keys, auth on: through the /v2/auth API, as etcdctl would. */
+async function enableAuth(system: System): Promise<void> {
+  const endpoint = system.endpoints.split(',')[0]!;
+  const [name, password] = BENCH_USER.split(':') as [string, string];
+  const steps: Array<[string, string, unknown]> = [
+    ['PUT', '/v2/auth/users/root', { user: 'root', password: 'bench-root' }],
+    ['PUT', '/v2/auth/roles/bench-read', { role: 'bench-read', permissions: { kv: { read: ['/bench/*'], write: [] } } }],
+    ['PUT', `/v2/auth/users/${name}`, { user: name, password, roles: ['bench-read'] }],
+    ['PUT', '/v2/auth/enable', undefined],
+  ];
+  for (const [method, path, body] of steps) {
+    const response = await fetch(`${endpoint}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    if (!response.ok) throw new Error(`${system.name}: ${method} ${path} answered ${response.status}: ${await response.text()}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(KVD_BIN)) throw new Error('bin/kvd is missing: make builds it');
   const withEtcd = existsSync(ETCD);
@@ -127,10 +149,11 @@ async function main(): Promise<void> {
       const bySystem = new Map<string, Array<BenchResult | WatchBenchResult>>();
       results.set(workload.name, bySystem);
       const taking = systems.filter((s) => !s.watchOnly || workload.args[0] === 'watch');
+      if (workload.user !== undefined) for (const system of taking) await enableAuth(system);
       for (let rep = 0; rep < REPS; rep++) {
         for (const system of rep % 2 === 0 ? taking : [...taking].reverse()) {
           process.stderr.write(`${workload.name}: ${system.name}, run ${rep + 1} of ${REPS}\n`);
-          const result = await bench(system, workload.args);
+          const result = await bench(system, workload.args, workload.user);
           bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
         }
       }
@@ -150,6 +173,12 @@ async function main(): Promise<void> {
       const watch = k.missed !== undefined;
       const extra = watch ? ` (missed ${k.missed}/${e.missed ?? '-'}, duplicated ${k.duplicated}/${e.duplicated ?? '-'})` : '';
       lines.push(`| ${name}${extra} | ${watch ? '-' : fmt(k.throughput)} | ${watch ? '-' : fmt(e.throughput)} | ${watch ? '-' : ratio(k.throughput, e.throughput)} | ${fmt(k.p99, 2)} | ${fmt(e.p99, 2)} | ${ratio(k.p99, e.p99)} | ${k.errors} / ${withEtcd ? e.errors : '-'} |`);
+    }
+    const plain = results.get('local get, 64 clients');
+    const authed = results.get('local get under auth, 64 clients');
+    if (plain !== undefined && authed !== undefined) {
+      const share = (name: string) => ratio(figures(authed.get(name) ?? []).throughput, figures(plain.get(name) ?? []).throughput);
+      lines.push('', `Reads under auth (HTTP Basic credentials on every request, a user with a prefix permission) reach ${share('kvd')}× the throughput of reads without auth on kvd, ${withEtcd ? share('etcd') : '-'}× on etcd.`);
     }
     const floors = [...results].flatMap(([name, bySystem]) => (bySystem.has('floor') ? [`${name.replace(/^watch, /, '')}: p99 ${fmt(figures(bySystem.get('floor')!).p99, 2)} ms`] : []));
     if (floors.length > 0) {

@@ -8,6 +8,8 @@ export const ErrorCode = {
   /** A directory was expected where a file is (the cause names it). */
   NotDir: 104,
   NodeExist: 105,
+  /** Auth is on and the credentials (or their absence) do not give the permission. */
+  Unauthorized: 110,
   /** A watch's waitIndex is older than the server's event history (1,000 events). */
   EventIndexCleared: 401,
 } as const;

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { ClientTls } from '../client/http-transport.ts';
 import { HttpTransport } from '../client/http-transport.ts';
 import { KeysClient } from '../client/keys-client.ts';
+import { authorizationFor } from './credentials.ts';
 import { UsageError } from './errors.ts';
 import type { Io } from './io.ts';
 import type { OutputFormat } from './printers.ts';
@@ -29,6 +30,8 @@ export interface GlobalArgs {
   readonly cert?: string;
   readonly key?: string;
   readonly insecureSkipTlsVerify: boolean;
+  /** NAME[:PASSWORD] for a cluster with auth enabled. */
+  readonly user?: string;
 }
 
 /**
@@ -61,6 +64,7 @@ export function globalOptions(env: NodeJS.ProcessEnv = process.env): Record<stri
     cert: { type: 'string', describe: 'a client certificate to present (env KVCTL_CERT)', global: true },
     key: { type: 'string', describe: 'the client certificate\'s private key (env KVCTL_KEY)', global: true },
     'insecure-skip-tls-verify': { type: 'boolean', default: false, describe: 'accept any server certificate: for testing only (env KVCTL_INSECURE_SKIP_TLS_VERIFY)', global: true },
+    user: { type: 'string', describe: 'NAME[:PASSWORD] when auth is enabled; the password is asked for on the terminal when left out (env KVCTL_USER)', global: true },
   };
 }
 
@@ -109,11 +113,13 @@ export function clientTlsFor(args: GlobalArgs): ClientTls | undefined {
 /** Builds the transport for the global options; the caller closes it. */
 export function transportFor(args: GlobalArgs, io: Io): HttpTransport {
   const tls = clientTlsFor(args);
+  const authorization = authorizationFor(args.user);
   return new HttpTransport({
     endpoints: parseEndpoints(args.endpoints),
     timeoutMs: parseDuration(args.timeout),
     ...(args.debug ? { debug: (line: string) => io.err(`debug: ${line}`) } : {}),
     ...(tls !== undefined ? { tls } : {}),
+    ...(authorization !== undefined ? { authorization } : {}),
   });
 }
 

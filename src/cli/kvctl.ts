@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import yargs from 'yargs';
 import { VERSION } from '../api/version.ts';
+import { authCommand } from './commands/auth.ts';
 import { benchCommand } from './commands/bench.ts';
 import { delCommand, rmdirCommand } from './commands/del.ts';
 import { getCommand } from './commands/get.ts';
@@ -15,9 +16,11 @@ import { endpointCommand } from './commands/endpoint.ts';
 import { lockCommand } from './commands/lock.ts';
 import { queueCommand } from './commands/queue.ts';
 import { registerCommand } from './commands/register.ts';
+import { roleCommand } from './commands/role.ts';
 import { snapshotCommand } from './commands/snapshot.ts';
 import { statusCommand } from './commands/status.ts';
 import { txnCommand } from './commands/txn.ts';
+import { userCommand } from './commands/user.ts';
 import { watchCommand } from './commands/watch.ts';
 import { exportCommand } from './commands/export.ts';
 import { importCommand } from './commands/import.ts';
@@ -37,7 +40,7 @@ type AnyCommand = CommandModule<GlobalArgs, never>;
 const COMMANDS = [
   getCommand, putCommand, delCommand, lsCommand, mkdirCommand, mkCommand, updateCommand, rmdirCommand, txnCommand, memberCommand, watchCommand,
   lockCommand, electCommand, queueCommand, registerCommand, discoverCommand, endpointCommand, statusCommand, benchCommand,
-  snapshotCommand, exportCommand, importCommand, mirrorCommand,
+  userCommand, roleCommand, authCommand, snapshotCommand, exportCommand, importCommand, mirrorCommand,
 ] as unknown as readonly AnyCommand[];
 
 /** The command with its own options listed before the global ones in its --help. */

@@ -84,9 +84,11 @@ interface Reply {
 export class BenchHttp {
   private readonly agents = new Map<string, http.Agent>();
   private readonly tls: ClientTls | undefined;
+  private readonly authorization: string | undefined;
 
-  constructor(tls?: ClientTls) {
+  constructor(tls?: ClientTls, authorization?: string) {
     this.tls = tls;
+    this.authorization = authorization;
   }
 
   private agentFor(url: URL): http.Agent {
@@ -104,6 +106,7 @@ export class BenchHttp {
     const url = new URL(path, endpoint);
     return new Promise((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) };
+      if (this.authorization !== undefined) headers.authorization = this.authorization;
       const request = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agentFor(url) }, (response) => {
         let text = '';
         response.setEncoding('utf8');
@@ -163,15 +166,18 @@ export class RawConnection {
   private buffer: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (reply: Reply) => void; reject: (error: Error) => void } | undefined;
 
-  constructor(endpoint: string) {
+  private readonly authorization: string;
+
+  constructor(endpoint: string, authorization?: string) {
     const url = new URL(endpoint);
     this.host = url.hostname;
     this.port = Number(url.port || 80);
+    this.authorization = authorization === undefined ? '' : `Authorization: ${authorization}\r\n`;
   }
 
   request(method: string, path: string, body?: string): Promise<Reply> {
     const socket = this.socket ?? this.connect();
-    const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${body === undefined ? '' : `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`}\r\n`;
+    const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${this.authorization}${body === undefined ? '' : `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`}\r\n`;
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
       socket.write(body === undefined ? head : head + body);
@@ -342,6 +348,8 @@ export interface LoadOptions {
   /** Called about once a second with the requests done so far. */
   readonly progress?: (done: number, elapsedMs: number) => void;
   readonly tls?: ClientTls;
+  /** HTTP Basic credentials (kvctl --user), for a cluster with auth enabled. */
+  readonly authorization?: string;
 }
 
 /**
@@ -349,7 +357,7 @@ export interface LoadOptions {
  * round-robin) until `total` requests or `durationMs`; `request(i)` describes the i-th request.
  */
 export async function runLoad(workload: string, options: LoadOptions, request: (i: number) => { method: string; path: string; body?: string; ok: (status: number) => boolean }): Promise<BenchResult> {
-  const conn = new BenchHttp(options.tls);
+  const conn = new BenchHttp(options.tls, options.authorization);
   const latencies = new LatencyLog();
   const errors: Record<string, number> = {};
   let issued = 0;
@@ -365,7 +373,7 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
       Array.from({ length: options.clients }, async (_, c) => {
         const endpoint = options.endpoints[c % options.endpoints.length]!;
         // Plain HTTP takes the lean client; TLS goes through Node's.
-        const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint) : undefined;
+        const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint, options.authorization) : undefined;
         raws.push(raw);
         while (more()) {
           const spec = request(issued++);

@@ -11,6 +11,8 @@ export interface TransportOptions {
   readonly debug?: (line: string) => void;
   /** For https:// endpoints: the CA to trust, and a client certificate to present. */
   readonly tls?: ClientTls;
+  /** An Authorization header sent with every request (HTTP Basic credentials, when auth is on). */
+  readonly authorization?: string;
 }
 
 export interface ClientTls {
@@ -151,6 +153,7 @@ export class HttpTransport {
     const body = req.form?.toString() ?? req.body;
     const isHttps = url.protocol === 'https:';
     const headers: http.OutgoingHttpHeaders = {};
+    if (this.options.authorization !== undefined) headers.authorization = this.options.authorization;
     if (body !== undefined) {
       headers['content-type'] = req.form !== undefined ? 'application/x-www-form-urlencoded' : (req.contentType ?? 'application/octet-stream');
       headers['content-length'] = Buffer.byteLength(body);

@@ -1,3 +1,4 @@
+import { ErrorCode } from '../api/error-code.ts';
 import { keysApiPath } from '../api/key-path.ts';
 import type { TxnErrorBody, TxnRequestBody, TxnResponseBody } from '../api/txn-wire.ts';
 import type { V2Event } from '../api/wire.ts';
@@ -150,8 +151,25 @@ export class KeysClient {
   }
 
   private async send(request: HttpRequest): Promise<KeysResult> {
-    return parseKeysResponse(await this.transport.request(request));
+    const response = await this.transport.request(request);
+    try {
+      return parseKeysResponse(response);
+    } catch (error) {
+      throw explainRefusal(error, request);
+    }
   }
+}
+
+/**
+ * etcd's refusal names no permission: say which one the request needed (etcd v2's rule: a write
+ * for any method but GET, and for a recursive request a `KEY*` pattern).
+ */
+function explainRefusal(error: unknown, request: HttpRequest): unknown {
+  if (!(error instanceof EtcdError) || error.errorCode !== ErrorCode.Unauthorized) return error;
+  const key = decodeURIComponent(request.path.slice('/v2/keys'.length)) || '/';
+  const recursive = request.query?.get('recursive') === 'true';
+  const needs = `needs ${request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write'} permission on ${key}${recursive ? ` and everything under it (a "${key}*" pattern)` : ''}`;
+  return new EtcdError({ errorCode: error.errorCode, message: error.message, cause: `${error.cause ?? 'Insufficient credentials'}: ${needs}`, index: error.index }, error.status);
 }
 
 export function parseKeysResponse(response: HttpResponse): KeysResult {

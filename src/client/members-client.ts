@@ -14,7 +14,8 @@ function parse<T>(response: HttpResponse, expected: readonly number[]): T {
   }
   if (!expected.includes(response.status)) {
     const message = (body as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
-    throw new ApiError(response.status, message);
+    // etcd's refusal does not say what was missing: a membership change needs the root role.
+    throw new ApiError(response.status, response.status === 401 ? `${message}: a membership change needs a user with the root role (--user root)` : message);
   }
   return body as T;
 }

@@ -3,6 +3,8 @@ import { ETCD_API_VERSION, VERSION } from '../api/version.ts';
 import type { V2Member } from '../api/wire.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
+import { AuthGate } from './auth.ts';
+import { AuthApi } from './auth-api.ts';
 import { chunkOf, directSocket } from './chunked.ts';
 import { FormError, parseForm } from './form.ts';
 import { commandFor } from './keys-command.ts';
@@ -60,12 +62,16 @@ export class ClientApi {
   private readonly member: Member;
   private readonly log: Logger;
   readonly metrics: Metrics;
+  private readonly auth: AuthGate;
+  private readonly authApi: AuthApi;
   private draining = false;
 
   constructor(member: Member, log: Logger) {
     this.member = member;
     this.log = log;
     this.metrics = new Metrics(member);
+    this.auth = new AuthGate(() => member.auth, member.config.clientTls?.clientCertAuth === true);
+    this.authApi = new AuthApi(member, this.auth);
   }
 
   /** Stop taking new requests (SIGTERM): they get 503 while in-flight ones finish. */
@@ -120,6 +126,7 @@ export class ClientApi {
       return;
     }
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) return this.keys(req, res, path.slice(KEYS_PREFIX.length), query);
+    if (this.authApi.handles(path)) return this.authApi.handle(req, res, path);
     if (path.startsWith('/v2/members/') && path !== '/v2/members/leader') return this.memberById(req, res, path.slice('/v2/members/'.length));
     switch (path) {
       case '/version':
@@ -149,9 +156,10 @@ export class ClientApi {
           else this.writeJson(res, 200, this.leaderStats(), false);
         });
       case '/v2/kvd/snapshot':
-        // A kvd extension (etcd has no /v2/kvd): the whole store, hidden keys too. Auth hook: it
-        // needs what a recursive GET of / needs (read access to every key) once auth exists.
+        // A kvd extension (etcd has no /v2/kvd): the whole store, hidden keys too, so with auth
+        // enabled only root may take it.
         if (req.method !== 'GET') return this.notAllowed(res, 'GET');
+        if (!(await this.auth.rootAccess(req))) return this.writeError(res, new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0));
         return this.backup(res);
       case '/metrics':
         return this.getOnly(req, res, () => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
@@ -194,6 +202,7 @@ export class ClientApi {
       if (error instanceof FormError) return this.writeError(res, new StoreError(ErrorCodes.InvalidForm, error.message, 0));
       throw error;
     }
+    if (!(await this.auth.keyAccess(req, keyPath, request.recursive))) return this.writeError(res, new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0));
     try {
       if (request.method === 'GET' || request.method === 'HEAD') {
         if (request.wait) return this.watch(req, res, request);
@@ -212,7 +221,7 @@ export class ClientApi {
   /** kvd's extension: an atomic multi-key transaction (docs/api.md). */
   private async txn(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'POST') return this.notAllowed(res, 'POST');
-    const answer = await answerTxn(req, this.member);
+    const answer = await answerTxn(req, this.member, (accesses) => this.auth.keysAccess(req, accesses));
     const body = `${JSON.stringify(answer.body)}\n`;
     res.writeHead(answer.status, { ...this.headers(answer.etcdIndex, answer.status === 200), 'content-length': Buffer.byteLength(body) }).end(body);
   }
@@ -304,6 +313,7 @@ export class ClientApi {
   }
 
   private async members(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!(await this.auth.writeRootAccess(req))) return this.authApi.writeNoAuth(res);
     if (req.method === 'GET') {
       const members = [...this.member.members.values()].map(memberJson);
       return this.writeMembersJson(res, 200, { members });
@@ -317,6 +327,7 @@ export class ClientApi {
   /** /v2/members/<id> (DELETE, PUT) and kvd's extensions /v2/members/<id>/promote and /leader (POST). */
   private async memberById(req: http.IncomingMessage, res: http.ServerResponse, rest: string): Promise<void> {
     const [idText, action] = rest.split('/');
+    if (!(await this.auth.writeRootAccess(req))) return this.authApi.writeNoAuth(res);
     const id = parseId(idText ?? '');
     const unknown = () => this.writeMembersJson(res, 404, { message: `No such member: ${idText}` });
     if (action === 'promote' || action === 'leader') {

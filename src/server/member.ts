@@ -12,6 +12,9 @@ import { Store } from '../store/store.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import type { TxnOutcome } from '../store/transaction.ts';
 import { TxnOperationError } from '../store/transaction.ts';
+import type { AuthCommand } from './auth-command.ts';
+import type { AuthOutcome } from './auth-state.ts';
+import { AuthState } from './auth-state.ts';
 import type { ServeConfig } from './config.ts';
 import type { Fatal } from './fail-stop.ts';
 import type { KeysCommand, TxnCommand } from './keys-command.ts';
@@ -68,8 +71,8 @@ export interface AppliedTxn {
 }
 
 interface Pending {
-  /** With an Applied for a keys command, an AppliedTxn for a transaction. */
-  readonly resolve: (applied: Applied | AppliedTxn) => void;
+  /** With an Applied for a keys command, an AppliedTxn for a transaction, an AuthOutcome for an auth write. */
+  readonly resolve: (outcome: Applied | AppliedTxn | AuthOutcome) => void;
   readonly reject: (error: unknown) => void;
   /** The proposal, kept to propose again if a leader change may have lost it. */
   readonly data: Uint8Array;
@@ -106,6 +109,8 @@ export class Member implements TransportHost {
   readonly config: ServeConfig;
   readonly startTime = new Date();
   store = new Store();
+  /** Users, roles and whether auth is on: replicated like the store, kept apart from the keys. */
+  auth = new AuthState();
   members = new Map<NodeId, MemberInfo>();
   removedIds = new Set<NodeId>();
   private readonly storage: DiskStorage;
@@ -355,6 +360,12 @@ export class Member implements TransportHost {
     return this.proposeWithId<AppliedTxn>(id, encoder.encode(JSON.stringify({ kind: 'txn', id, command } satisfies Payload)));
   }
 
+  /** Proposes a change of users, roles or the auth switch; resolves with its outcome once applied here. */
+  proposeAuth(command: AuthCommand): Promise<AuthOutcome> {
+    const id = this.nextProposalId();
+    return this.proposeWithId<AuthOutcome>(id, encoder.encode(JSON.stringify({ kind: 'auth', id, command } satisfies Payload)));
+  }
+
   private nextProposalId(): string {
     // Unique across restarts too: a repeated id would be skipped as a duplicate.
     if (this.idPrefix === '') this.idPrefix = `${formatId(this.id)}-${this.bootId}-`;
@@ -362,7 +373,7 @@ export class Member implements TransportHost {
   }
 
   /** Proposes `data`, known by `id` when applied; resolves with what applying it gave. */
-  private proposeWithId<T extends Applied | AppliedTxn>(id: string, data: Uint8Array): Promise<T> {
+  private proposeWithId<T extends Applied | AppliedTxn | AuthOutcome>(id: string, data: Uint8Array): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
@@ -371,10 +382,10 @@ export class Member implements TransportHost {
       }, this.requestTimeoutMs);
       this.pending.set(id, {
         data,
-        resolve: (applied) => {
+        resolve: (outcome) => {
           clearTimeout(timer);
           // The apply switch resolves each id with the kind its payload gives.
-          resolve(applied as T);
+          resolve(outcome as T);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -618,6 +629,16 @@ export class Member implements TransportHost {
       case 'expire':
         this.store.deleteExpiredKeys(payload.time);
         return;
+      case 'auth': {
+        if (this.appliedIds.has(payload.id)) return;
+        this.rememberId(payload.id, entry.index);
+        const waiter = this.pending.get(payload.id);
+        this.pending.delete(payload.id);
+        // Applied on every member; only the proposing one has a waiter to answer.
+        const outcome = this.auth.apply(payload.command);
+        waiter?.resolve(outcome);
+        return;
+      }
       case 'updatePeers': {
         const known = this.members.get(payload.member);
         if (known !== undefined) {
@@ -901,7 +922,7 @@ export class Member implements TransportHost {
 
   /** What a snapshot holds: the membership, the recently applied request ids, the store. */
   private state(): MemberState<Membership> {
-    return { membership: this.membership(), appliedIds: this.appliedIds, store: this.store };
+    return { membership: this.membership(), appliedIds: this.appliedIds, store: this.store, auth: this.auth };
   }
 
   /** Takes over a state loaded from a snapshot; open watches end. */
@@ -910,6 +931,7 @@ export class Member implements TransportHost {
     this.removedIds = new Set(state.membership.removed ?? []);
     this.appliedIds = state.appliedIds;
     this.store = state.store;
+    this.auth = state.auth;
     this.store.trackChanges();
     for (const listener of this.storeReplacedListeners) listener();
   }

@@ -1,4 +1,6 @@
 import type { ConfChange, Entry, NodeId } from '../raft/types.ts';
+import type { AuthCommand } from './auth-command.ts';
+import { decodeAuthCommand } from './auth-command.ts';
 import { cleanPath } from '../store/clean-path.ts';
 import type { KeysCommand, TxnCommand } from './keys-command.ts';
 import type { MemberInfo } from './member.ts';
@@ -9,6 +11,7 @@ export type Payload =
   | { readonly kind: 'keys'; readonly id: string; readonly command: KeysCommand }
   | { readonly kind: 'txn'; readonly id: string; readonly command: TxnCommand }
   | { readonly kind: 'expire'; readonly time: number }
+  | { readonly kind: 'auth'; readonly id: string; readonly command: AuthCommand }
   | { readonly kind: 'attributes'; readonly member: NodeId; readonly name: string; readonly clientURLs: readonly string[] }
   | { readonly kind: 'updatePeers'; readonly member: NodeId; readonly peerURLs: readonly string[] };
 
@@ -42,6 +45,13 @@ export function decodePayload(data: Uint8Array): Payload {
     case 'expire':
       if (!isTime(value.time)) break;
       return { kind: 'expire', time: value.time };
+    case 'auth':
+      if (typeof value.id !== 'string') break;
+      try {
+        return { kind: 'auth', id: value.id, command: decodeAuthCommand(value.command) };
+      } catch {
+        break;
+      }
     case 'attributes':
       if (!isMemberId(value.member) || typeof value.name !== 'string' || !isStrings(value.clientURLs)) break;
       return { kind: 'attributes', member: value.member, name: value.name, clientURLs: value.clientURLs };

@@ -4,10 +4,13 @@ import type { ImageChanges, ImageRecord } from '../storage/image.ts';
 import type { NodeRecord, StoreHeader } from '../store/snapshot.ts';
 import { StoreBuilder, nodeRecord, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
 import type { Store } from '../store/store.ts';
+import type { AuthImage } from './auth-state.ts';
+import { AuthState } from './auth-state.ts';
 
 /**
  * A member's snapshot as a storage image (src/storage/image.ts):
- *   head:    JSON {"membership": …, "appliedIds": [[request id, index], …], "store": StoreHeader}
+ *   head:    JSON {"membership": …, "appliedIds": [[request id, index], …], "store": StoreHeader,
+ *            "auth": users, roles and the auth switch (absent in images made before auth)}
  *   records: one per node, key = its path (UTF-8), value = f64be createdIndex, f64be modifiedIndex,
  *            f64be expireTime, u8 1 for a directory (0 for a file), then a file's value (UTF-8).
  * Path order puts every directory before its children, which is all a restore needs.
@@ -16,6 +19,7 @@ export interface MemberState<M> {
   readonly membership: M;
   readonly appliedIds: Map<string, number>;
   readonly store: Store;
+  readonly auth: AuthState;
 }
 
 const NODE_HEADER = 25;
@@ -98,23 +102,24 @@ export async function restoreImage<M>(head: Uint8Array, batches: AsyncIterable<I
   const parsed = decodeHead<M>(head);
   const builder = new StoreBuilder(parsed.store);
   for await (const batch of batches) for (const [key, value] of batch) builder.add(decodeNode(key, value));
-  return { membership: parsed.membership, appliedIds: new Map(parsed.appliedIds), store: builder.build() };
+  return { membership: parsed.membership, appliedIds: new Map(parsed.appliedIds), store: builder.build(), auth: AuthState.fromImage(parsed.auth) };
 }
 
 /** The same from kvd 0.1's snapshot blob: membership, request ids and store chunks, a line each. */
 export function restoreBlob<M>(data: Uint8Array): MemberState<M> {
   const [first, ids, ...chunks] = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').split('\n');
-  return { membership: JSON.parse(first!) as M, appliedIds: new Map(JSON.parse(ids!) as Array<[string, number]>), store: restoreSnapshot(chunks) };
+  return { membership: JSON.parse(first!) as M, appliedIds: new Map(JSON.parse(ids!) as Array<[string, number]>), store: restoreSnapshot(chunks), auth: new AuthState() };
 }
 
 interface Head<M> {
   readonly membership: M;
   readonly appliedIds: Array<[string, number]>;
   readonly store: StoreHeader;
+  readonly auth?: AuthImage;
 }
 
 function headOf<M>(state: MemberState<M>): Head<M> {
-  return { membership: state.membership, appliedIds: [...state.appliedIds], store: storeHeader(state.store) };
+  return { membership: state.membership, appliedIds: [...state.appliedIds], store: storeHeader(state.store), auth: state.auth.toImage() };
 }
 
 function decodeHead<M>(bytes: Uint8Array): Head<M> {

@@ -5,6 +5,7 @@ import { cleanPath } from '../store/clean-path.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import type { TxnCompare } from '../store/transaction.ts';
 import { TxnOperationError } from '../store/transaction.ts';
+import type { KeyAccess } from './auth.ts';
 import type { KeysCommand, TxnCommand } from './keys-command.ts';
 import { commandFor } from './keys-command.ts';
 import type { KeysMethod, KeysRequest } from './keys-request.ts';
@@ -40,7 +41,21 @@ function invalid(part: string, problem: string): StoreError {
  * Reads, checks, proposes and answers one POST /v2/txn. A malformed request is refused whole
  * before anything is proposed; a failed operation answers its v2 error with `failedOperation`.
  */
-export async function answerTxn(req: http.IncomingMessage, member: Member): Promise<TxnAnswer> {
+/**
+ * What a transaction reads and writes, for the permission check: its compares and gets read their
+ * keys (a recursive get its tree), every other operation writes its key (a recursive delete its tree).
+ */
+export function txnAccesses(request: TxnRequest): KeyAccess[] {
+  const reads = request.compare.map((compare) => ({ key: compare.key, recursive: false, write: false }));
+  const operations = [...request.success, ...request.failure].map((operation) => ({ key: operation.key, recursive: operation.recursive, write: operation.method !== 'GET' }));
+  return [...reads, ...operations];
+}
+
+/**
+ * Reads, checks and proposes a transaction. `allowed` decides whether the caller may make all of
+ * its accesses (auth): a refusal answers etcd's 110 before anything is proposed.
+ */
+export async function answerTxn(req: http.IncomingMessage, member: Member, allowed: (accesses: readonly KeyAccess[]) => Promise<boolean>): Promise<TxnAnswer> {
   let request: TxnRequest;
   try {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
@@ -52,6 +67,7 @@ export async function answerTxn(req: http.IncomingMessage, member: Member): Prom
     if (error instanceof StoreError) return errorAnswer(error, 400);
     throw error;
   }
+  if (!(await allowed(txnAccesses(request)))) return errorAnswer(new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0), 401);
   try {
     const applied = await member.proposeTxn(txnCommandFor(request, Date.now()));
     return { status: 200, body: { succeeded: applied.outcome.succeeded, responses: [...applied.outcome.events] }, etcdIndex: applied.etcdIndex };

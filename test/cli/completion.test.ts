@@ -14,7 +14,7 @@ describe('shell completions', () => {
 
   it('the executable completes commands and their options from the command tree', async () => {
     const commands = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', '']);
-    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'mk', 'update', 'rmdir', 'txn', 'member', 'watch', 'lock', 'elect', 'queue', 'register', 'discover', 'endpoint', 'status', 'bench', 'snapshot', 'export', 'import', 'mirror', 'version', 'completion']);
+    assert.deepEqual(commands.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['get', 'put', 'del', 'ls', 'mkdir', 'mk', 'update', 'rmdir', 'txn', 'member', 'watch', 'lock', 'elect', 'queue', 'register', 'discover', 'endpoint', 'status', 'bench', 'user', 'role', 'auth', 'snapshot', 'export', 'import', 'mirror', 'version', 'completion']);
     const queue = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'queue', '']);
     assert.deepEqual(queue.stdout.split('\n').filter((w) => !w.startsWith('-') && w !== ''), ['push', 'pop', 'wait', 'list']);
     const snapshot = await run(KVCTL_BIN, ['--get-yargs-completions', 'kvctl', 'snapshot', '']);

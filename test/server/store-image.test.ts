@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { BaseWriter } from '../../src/storage/disk-storage.ts';
 import { decodeImage, encodeImage } from '../../src/storage/image.ts';
 import type { ImageChanges, ImageRecord } from '../../src/storage/image.ts';
+import { AuthState } from '../../src/server/auth-state.ts';
 import { captureChanges, encodeChanges, restoreImage, writeBase } from '../../src/server/store-image.ts';
 import { PERMANENT } from '../../src/store/node.ts';
 import { nodeRecord } from '../../src/store/snapshot.ts';
@@ -42,10 +43,13 @@ describe('store image: what a member snapshot holds', () => {
       if (turns === 2) store.delete('/d3', true, true, T0);
       if (turns === 3) store.set('/d3/again', false, 'back', permanent, T0);
     }, 0);
+    const auth = new AuthState();
+    auth.apply({ op: 'putUser', change: { user: 'root', password: 'scrypt$hash', roles: null, grant: null, revoke: null } });
+    auth.apply({ op: 'enable' });
     const { base, kept } = keptBase();
     const written = await writeBase(store, base, () => {
       clearInterval(writer);
-      return { state: { membership: { m: 1 }, appliedIds: new Map([['id', 1]]), store }, index: store.index, confState: conf };
+      return { state: { membership: { m: 1 }, appliedIds: new Map([['id', 1]]), store, auth }, index: store.index, confState: conf };
     });
     assert.ok(turns >= 3, `the walk yielded to the event loop (${turns} writer turns)`);
     assert.equal(written.index, store.index);
@@ -62,6 +66,8 @@ describe('store image: what a member snapshot holds', () => {
     assert.deepEqual(restored.store.get('/', true, false, T0), store.get('/', true, false, T0), 'same nodes, same order');
     assert.deepEqual(imageOf(restored.store), imageOf(store));
     assert.equal(restored.store.index, store.index);
+    assert.deepEqual(restored.auth.toImage(), auth.toImage(), 'users, roles and the auth switch travel in the head');
+    assert.equal(restored.auth.enabled, true);
   });
 
   it('changes after a base: only what was written and removed since', async () => {
@@ -69,10 +75,10 @@ describe('store image: what a member snapshot holds', () => {
     store.trackChanges();
     store.set('/a/x', false, '1', permanent, T0);
     store.set('/b', false, '2', permanent, T0);
-    await writeBase(store, keptBase().base, () => ({ state: { membership: {}, appliedIds: new Map(), store }, index: store.index, confState: conf }));
+    await writeBase(store, keptBase().base, () => ({ state: { membership: {}, appliedIds: new Map(), store, auth: new AuthState() }, index: store.index, confState: conf }));
     store.set('/a/y', false, '3', permanent, T0);
     store.delete('/b', false, false, T0);
-    const changes = captureChanges({ membership: {}, appliedIds: new Map(), store });
+    const changes = captureChanges({ membership: {}, appliedIds: new Map(), store, auth: new AuthState() });
     assert.deepEqual(changes.nodes.map((n) => n.path), ['/a/y']);
     assert.deepEqual(changes.removed, ['/b']);
     const encoded = await encodeChanges(changes);

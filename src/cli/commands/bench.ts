@@ -5,6 +5,7 @@ import type { BenchResult, WatchBenchResult } from '../../client/bench.ts';
 import { keyFor, runLoad, runWatchLoad, valueBody } from '../../client/bench.ts';
 import { UsageError } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
+import { authorizationFor } from '../credentials.ts';
 import { clientTlsFor, formatOf } from '../global-options.ts';
 import { ownOptionsFirst } from '../help-layout.ts';
 import type { Io } from '../io.ts';
@@ -72,6 +73,7 @@ function loadOptions(a: BenchArgs) {
   const durationMs = a.duration !== undefined ? parseDuration(a.duration) : a.total === undefined ? 10_000 : undefined;
   const line = progressLine();
   const tls = clientTlsFor(a);
+  const authorization = authorizationFor(a.user);
   return {
     endpoints: parseEndpoints(a.endpoints),
     clients: a.clients,
@@ -79,6 +81,7 @@ function loadOptions(a: BenchArgs) {
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(line ? { progress: (done: number, ms: number) => line(`${done} requests, ${Math.round(done / (ms / 1000))}/s`) } : {}),
     ...(tls ? { tls } : {}),
+    ...(authorization !== undefined ? { authorization } : {}),
   };
 }
 
