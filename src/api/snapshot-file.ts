@@ -39,6 +39,8 @@ export interface SnapshotFileHeader {
   readonly membership: unknown;
   /** The store's header besides its nodes (src/store/snapshot.ts StoreHeader). */
   readonly store: unknown;
+  /** Users (with their password hashes), roles and the auth switch; absent in files made before auth. */
+  readonly auth?: unknown;
 }
 
 /** A snapshot file that cannot be used; the message names the file and the problem in one line. */

@@ -17,6 +17,8 @@ export interface DownloadOptions {
   /** How long the member may stay silent (before it answers, or between parts of the file). */
   readonly idleTimeoutMs: number;
   readonly tls?: ClientTls;
+  /** The Authorization header (HTTP Basic) for a cluster with auth enabled: the root user's. */
+  readonly authorization?: string;
 }
 
 /**
@@ -55,10 +57,11 @@ function fetchTo(target: string, endpoint: string, options: DownloadOptions): Pr
   const tls = options.tls;
   const tlsOptions = secure ? { ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert } : {}), ...(tls?.key ? { key: tls.key } : {}), rejectUnauthorized: tls?.verify ?? true } : {};
   return new Promise((resolve) => {
-    const request = (secure ? https : http).get(url, tlsOptions, (response) => {
+    const headers = options.authorization !== undefined ? { authorization: options.authorization } : {};
+    const request = (secure ? https : http).get(url, { ...tlsOptions, headers }, (response) => {
       if (response.statusCode !== 200) {
         response.resume();
-        resolve(response.statusCode === 404 ? 'answered 404: it does not serve kvd snapshots (is it etcd, or an older kvd?)' : `answered ${response.statusCode ?? 0}`);
+        resolve(refusal(response.statusCode ?? 0));
         return;
       }
       pipeline(response, createWriteStream(target)).then(
@@ -69,6 +72,12 @@ function fetchTo(target: string, endpoint: string, options: DownloadOptions): Pr
     request.setTimeout(options.idleTimeoutMs, () => request.destroy(new Error(`silent for ${options.idleTimeoutMs} ms`)));
     request.on('error', (error: NodeJS.ErrnoException) => resolve(describeTlsFailure(error) ?? error.code ?? error.message));
   });
+}
+
+function refusal(status: number): string {
+  if (status === 404) return 'answered 404: it does not serve kvd snapshots (is it etcd, or an older kvd?)';
+  if (status === 401) return 'answered 401: with auth enabled, a backup needs the root user (--user root)';
+  return `answered ${status}`;
 }
 
 async function syncFile(file: string): Promise<void> {

@@ -917,7 +917,7 @@ export class Member implements TransportHost {
    */
   backupView(): BackupView {
     const store = this.store;
-    return { read: store.snapshotRead(), store: storeHeader(store), keys: store.countKeys(), raftIndex: this.appliedIndex, term: this.term, clusterId: this.clusterId, name: this.name, membership: this.membership() };
+    return { read: store.snapshotRead(), store: storeHeader(store), keys: store.countKeys(), raftIndex: this.appliedIndex, term: this.term, clusterId: this.clusterId, name: this.name, membership: this.membership(), auth: this.auth.toImage() };
   }
 
   /** What a snapshot holds: the membership, the recently applied request ids, the store. */

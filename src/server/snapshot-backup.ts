@@ -17,6 +17,8 @@ export interface BackupView {
   readonly clusterId: number;
   readonly name: string;
   readonly membership: unknown;
+  /** Users, roles and the auth switch (AuthState's image). */
+  readonly auth: unknown;
 }
 
 /** Nodes encoded per slice: the event loop turns (or the client drains) between slices. */
@@ -58,5 +60,6 @@ function headerOf(view: BackupView, now: Date): SnapshotFileHeader {
     member: view.name,
     membership: view.membership,
     store: view.store,
+    auth: view.auth,
   };
 }

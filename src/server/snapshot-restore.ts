@@ -4,6 +4,7 @@ import type { VerifiedSnapshot } from '../api/snapshot-file.ts';
 import { SnapshotFileError, snapshotRecords, verifySnapshotFile } from '../api/snapshot-file.ts';
 import { DiskStorage } from '../storage/disk-storage.ts';
 import { DataDirError } from '../storage/errors.ts';
+import { AuthState } from './auth-state.ts';
 import { parseInitialCluster } from './config.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import { decodeNode } from './store-image.ts';
@@ -117,7 +118,8 @@ async function writeDataDir(dir: string, snapshot: VerifiedSnapshot, membership:
       await base.add(batch);
     }
     if (keys !== header.keys) throw new SnapshotFileError(`${snapshot.file} is damaged: it holds ${keys} keys, its header says ${header.keys}`);
-    const head = Buffer.from(JSON.stringify({ membership, appliedIds: [], store: header.store }), 'utf8');
+    const auth = authOf(snapshot);
+    const head = Buffer.from(JSON.stringify({ membership, appliedIds: [], store: header.store, ...(auth !== undefined ? { auth } : {}) }), 'utf8');
     const sealed = await base.seal(header.raftIndex, head);
     const voters = membership.members.map((m) => m.id);
     await storage.installSealedBase(sealed, { index: header.raftIndex, term: header.term, confState: { voters, learners: [] } }, membership);
@@ -125,4 +127,16 @@ async function writeDataDir(dir: string, snapshot: VerifiedSnapshot, membership:
   } finally {
     await storage.close();
   }
+}
+
+/** The users, roles and auth switch the file carries, checked as a member would load them. */
+function authOf(snapshot: VerifiedSnapshot): unknown {
+  const { auth } = snapshot.header;
+  if (auth === undefined) return undefined;
+  try {
+    AuthState.fromImage(auth);
+  } catch {
+    throw new SnapshotFileError(`${snapshot.file} is damaged: its users and roles do not decode`);
+  }
+  return auth;
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 
@@ -105,6 +108,35 @@ describe('auth on a cluster: replication, snapshots, every path', function () {
     }
     const role = JSON.parse((await call(m3.clientUrl, 'GET', '/v2/auth/roles/app', { as: ROOT })).body) as unknown;
     assert.deepEqual(role, { role: 'app', permissions: { kv: { read: ['/app/*'], write: [] } } });
+  });
+
+  it('users, roles and the auth switch travel in a backup: a cluster restored from it enforces them', async () => {
+    cluster = await TestCluster.start(1);
+    const url = cluster.members[0]!.clientUrl;
+    await setUp(url);
+    assert.equal((await call(url, 'PUT', '/v2/keys/app/kept?value=1', { as: BOB })).status, 201);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-auth-backup-'));
+    try {
+      const file = path.join(dir, 'backup.kvdsnap');
+      const kvctl = (args: readonly string[]) => run(KVCTL_BIN, args, { env: { PATH: '/usr/bin:/bin' } });
+      assert.equal((await kvctl(['--endpoints', url, 'snapshot', 'save', file])).code, 4, 'an anonymous backup is refused');
+      const saved = await kvctl(['--endpoints', url, '--user', ROOT, 'snapshot', 'save', file]);
+      assert.equal(saved.code, 0, saved.stderr);
+      await cluster.destroy();
+      cluster = await TestCluster.create(1);
+      const member = cluster.members[0]!;
+      const restored = await kvctl(['snapshot', 'restore', file, '--name', member.name, '--initial-cluster', `${member.name}=${member.peerUrl}`, '--data-dir', member.dataDir]);
+      assert.equal(restored.code, 0, restored.stderr);
+      cluster.launch(member);
+      await cluster.waitHealthy();
+      assert.deepEqual(await call(member.clientUrl, 'GET', '/v2/auth/enable'), { status: 200, body: '{"enabled":true}\n' });
+      assert.equal((await call(member.clientUrl, 'GET', '/v2/keys/app/kept', { as: BOB })).status, 200, 'bob reads with his password');
+      assert.equal((await call(member.clientUrl, 'GET', '/v2/keys/app/kept', { as: 'bob:wrong' })).status, 401);
+      assert.equal((await call(member.clientUrl, 'GET', '/v2/keys/app/kept')).status, 401, 'guest has no access');
+      assert.equal((await call(member.clientUrl, 'PUT', '/v2/keys/other?value=x', { as: BOB })).status, 401);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('checks every keys path: reads, recursive reads, writes, CAS, CAD, in-order POSTs, long-poll and stream watches, members', async () => {

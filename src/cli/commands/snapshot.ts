@@ -4,6 +4,7 @@ import { parseEndpoints } from '../../api/endpoints.ts';
 import type { VerifiedSnapshot } from '../../api/snapshot-file.ts';
 import { SnapshotFileError, verifySnapshotFile } from '../../api/snapshot-file.ts';
 import { downloadSnapshot } from '../../client/snapshot-download.ts';
+import { authorizationFor } from '../credentials.ts';
 import { BadFile } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { clientTlsFor, formatOf } from '../global-options.ts';
@@ -32,7 +33,8 @@ export async function runSnapshotStatus(file: string, format: OutputFormat, io: 
 
 async function runSnapshotSave(file: string, argv: GlobalArgs, io: Io): Promise<void> {
   const tls = clientTlsFor(argv);
-  const saved = await asBadFile(downloadSnapshot(file, { endpoints: parseEndpoints(argv.endpoints), idleTimeoutMs: parseDuration(argv.timeout), ...(tls ? { tls } : {}) }));
+  const authorization = authorizationFor(argv.user);
+  const saved = await asBadFile(downloadSnapshot(file, { endpoints: parseEndpoints(argv.endpoints), idleTimeoutMs: parseDuration(argv.timeout), ...(tls ? { tls } : {}), ...(authorization !== undefined ? { authorization } : {}) }));
   if (formatOf(argv) === 'json') io.out(JSON.stringify({ file, endpoint: saved.endpoint, ...statusOf(saved) }));
   else io.out(`Snapshot saved at ${file} (index ${saved.header.index}, ${saved.header.keys} keys, ${saved.size} bytes, from ${saved.endpoint})`);
 }
