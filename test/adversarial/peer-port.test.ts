@@ -153,6 +153,27 @@ describe('adversarial: the peer port', function () {
     await assertServing(cluster, '/after-restart');
   });
 
+  it('refuses a proposal of peer URLs that are not http(s) URLs of a host (dialling one threw: the leader stopped, the others lost a peer)', async () => {
+    const leaderId = (await peerIdentity(cluster.members[0]!.clientUrl)).leader;
+    const leader = cluster.members.find((m) => ids.get(m.name)!.id === leaderId)!;
+    const identity = ids.get(leader.name)!;
+    const victim = other(leader);
+    const entry = (type: Entry['type'], value: unknown): Entry => ({ term: 0, index: 0, type, data: Buffer.from(JSON.stringify(value)) });
+    const record = (peerURLs: string[]) => JSON.stringify({ id: 77, name: '', peerURLs, clientURLs: [], isLearner: true });
+    const bad = [
+      entry('normal', { kind: 'updatePeers', member: victim, peerURLs: ['not a url'] }),
+      entry('normal', { kind: 'updatePeers', member: victim, peerURLs: ['ftp://127.0.0.1:1'] }),
+      entry('normal', { kind: 'updatePeers', member: victim, peerURLs: [] }),
+      entry('confChange', { type: 'addLearner', nodeId: 77, context: record(['nonsense']) }),
+      entry('confChange', { type: 'addLearner', nodeId: 77, context: record([]) }),
+    ];
+    for (const e of bad) {
+      const status = await sendAs(leader, identity, other(leader), [message({ type: 'prop', from: other(leader), to: identity.id, entries: [e] })]);
+      assert.equal(status, 400, Buffer.from(e.data).toString());
+    }
+    await assertServing(cluster, '/after-peer-urls');
+  });
+
   it('drops an append answer for entries the leader never had (the leader\'s Raft core threw and it exited)', async () => {
     const leaderId = (await peerIdentity(cluster.members[0]!.clientUrl)).leader;
     const leader = cluster.members.find((m) => ids.get(m.name)!.id === leaderId)!;
