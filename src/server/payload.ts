@@ -138,9 +138,12 @@ function parseObject(what: string, text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** The latest instant a Date holds: an expiry past it cannot be shown, and showing it threw on apply. */
+const MAX_DATE_MS = 8.64e15;
+
 /** A clock reading in ms since the epoch (0 for none). */
 function isTime(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_DATE_MS;
 }
 
 function isMemberId(value: unknown): value is NodeId {
