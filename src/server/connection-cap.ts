@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
+import { LEVELDB_MAX_OPEN_FILES } from '../storage/disk-storage.ts';
 import type { Logger } from './logger.ts';
+import { MAX_PEER_CONNECTIONS } from './peer-transport.ts';
 
 /**
  * Descriptors kept free for everything but client connections: LevelDB's log, manifest and table
- * files (it opens new ones as it writes and compacts), the peer connections both ways, snapshots
- * being streamed, and Node's own (stdio, the event loop, DNS, timers).
+ * files (at most LEVELDB_MAX_OPEN_FILES), the peer listener's connections (at most
+ * MAX_PEER_CONNECTIONS), and 64 for the rest: connections to the peers, a snapshot being
+ * received, and Node's own (stdio, the event loop, DNS, timers).
  */
-const DESCRIPTOR_RESERVE = 128;
+export const DESCRIPTOR_RESERVE = LEVELDB_MAX_OPEN_FILES + MAX_PEER_CONNECTIONS + 64;
 
 /** What a process is assumed to have when /proc/self/limits cannot be read (not Linux). */
 const ASSUMED_OPEN_FILE_LIMIT = 1024;

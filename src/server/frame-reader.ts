@@ -21,6 +21,11 @@ export class FrameReader {
     this.maxFrameBytes = maxFrameBytes;
   }
 
+  /** The bytes held for the frame not yet complete (its length prefix and what came of it). */
+  get pendingBytes(): number {
+    return this.headerBytes + this.partBytes;
+  }
+
   /** The frames that `chunk` completes, in order; throws FrameTooLarge for a length over the limit. */
   push(chunk: Buffer): Buffer[] {
     const frames: Buffer[] = [];

@@ -1,5 +1,7 @@
 import type { StoreEvent } from '../store/event.ts';
+import type { TreeNode } from '../store/node.ts';
 import type { Store } from '../store/store.ts';
+import { ErrorCodes, StoreError } from '../store/store-error.ts';
 import { expireTimeFor } from '../store/store.ts';
 import type { TxnCompare, TxnOutcome } from '../store/transaction.ts';
 import { runTransaction } from '../store/transaction.ts';
@@ -74,8 +76,42 @@ export interface TxnCommand {
   readonly failure: readonly KeysCommand[];
 }
 
+/**
+ * The most bytes of keys and values a transaction's gets may return together. A get in a
+ * transaction is answered from the state at its entry, so it is built in the Raft loop of every
+ * member at once (where a GET is produced in slices); 128 gets of a 16 MB tree blocked it 10 s.
+ * A constant, not a flag: every member must refuse the same transactions.
+ */
+export const TXN_READ_BYTES = 2 * 1024 * 1024;
+/** What a node costs beside its key and value: its indexes, flags and JSON punctuation. */
+const NODE_OVERHEAD_BYTES = 64;
+
 /** Applies a transaction; throws TxnOperationError when an operation of the chosen branch fails. */
 export function applyTxnCommand(store: Store, command: TxnCommand): TxnOutcome {
-  const operation = (keys: KeysCommand) => (target: Store) => applyCommand(target, keys);
+  let readBudget = TXN_READ_BYTES;
+  const operation = (keys: KeysCommand) => (target: Store) => {
+    if (keys.method === 'QGET') readBudget = chargeRead(target, keys, readBudget);
+    return applyCommand(target, keys);
+  };
   return runTransaction(store, command.compare, command.success.map(operation), command.failure.map(operation));
+}
+
+/** What is left of `budget` after the get `keys` asks for; throws a StoreError if it is over. */
+function chargeRead(store: Store, keys: KeysCommand, budget: number): number {
+  const node = store.find(keys.key);
+  if (node === undefined) return budget;
+  const left = bytesLeftAfter(node, keys.key, true, keys.recursive, budget);
+  if (left < 0) throw new StoreError(ErrorCodes.InvalidField, `a transaction's gets return more than ${TXN_READ_BYTES} bytes together: read ${keys.key} with GET`, store.index);
+  return left;
+}
+
+/** `budget` less what the node's view takes (counting hidden children too); stops once below 0. */
+function bytesLeftAfter(node: TreeNode, path: string, withChildren: boolean, recursive: boolean, budget: number): number {
+  let left = budget - path.length - node.value.length - NODE_OVERHEAD_BYTES;
+  if (node.children === null || !withChildren) return left;
+  for (const [name, child] of node.children) {
+    if (left < 0) break;
+    left = bytesLeftAfter(child, `${path}/${name}`, recursive, recursive, left);
+  }
+  return left;
 }

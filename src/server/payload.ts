@@ -56,7 +56,7 @@ export function decodePayload(data: Uint8Array): Payload {
       if (!isMemberId(value.member) || typeof value.name !== 'string' || !isStrings(value.clientURLs)) break;
       return { kind: 'attributes', member: value.member, name: value.name, clientURLs: value.clientURLs };
     case 'updatePeers':
-      if (!isMemberId(value.member) || !isStrings(value.peerURLs)) break;
+      if (!isMemberId(value.member) || !isPeerUrls(value.peerURLs)) break;
       return { kind: 'updatePeers', member: value.member, peerURLs: value.peerURLs };
     default:
       throw new MalformedEntryError('payload: unknown kind');
@@ -122,7 +122,7 @@ function isTxnCompare(value: unknown): boolean {
 /** A member's record, as a membership change or a snapshot carries it; throws MalformedEntryError. */
 export function decodeMemberInfo(value: unknown): MemberInfo {
   const m = value as Record<string, unknown> | null;
-  if (typeof m !== 'object' || m === null || !isMemberId(m.id) || typeof m.name !== 'string' || !isStrings(m.peerURLs) || !isStrings(m.clientURLs)
+  if (typeof m !== 'object' || m === null || !isMemberId(m.id) || typeof m.name !== 'string' || !isPeerUrls(m.peerURLs) || !isStrings(m.clientURLs)
     || (m.isLearner !== undefined && typeof m.isLearner !== 'boolean')) {
     throw new MalformedEntryError('membership change: the member record is malformed');
   }
@@ -148,13 +148,30 @@ function parseObject(what: string, text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** The latest instant a Date holds: an expiry past it cannot be shown, and showing it threw on apply. */
+const MAX_DATE_MS = 8.64e15;
+
 /** A clock reading in ms since the epoch (0 for none). */
 function isTime(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_DATE_MS;
 }
 
 function isMemberId(value: unknown): value is NodeId {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * Peer URLs a member can dial: at least one, each an http(s) URL of a host. The client API checks
+ * them before proposing; a peer's proposal is checked here, since the transport's `new URL` of a
+ * nonsense one threw on every member that sent to it.
+ */
+function isPeerUrls(value: unknown): value is string[] {
+  return isStrings(value) && value.length > 0 && value.every(isHttpUrlOfHost);
+}
+
+function isHttpUrlOfHost(text: string): boolean {
+  const url = URL.parse(text);
+  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
 }
 
 function isStrings(value: unknown): value is string[] {

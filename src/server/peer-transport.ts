@@ -109,6 +109,12 @@ export class PeerTransport {
   private readonly maxFrameBytes: number;
   /** Whether a snapshot is being received (one at a time). */
   private receivingSnapshot = false;
+  /**
+   * The bytes held for frames not yet complete, over every stream. A frame is joined when whole,
+   * so each stream may hold one frame's bytes: with MAX_PEER_CONNECTIONS streams, 2.4 GiB. Only
+   * a leader sends big frames, so twice one frame's limit is all a member needs.
+   */
+  private partialFrameBytes = 0;
 
   constructor(host: TransportHost, log: Logger, outbound: Outbound = new Outbound(undefined, 4), maxFrameBytes = maxFrameBytesFor(1.5 * 1024 * 1024)) {
     this.host = host;
@@ -349,7 +355,14 @@ export class PeerTransport {
     // A stream of frames, each a u32 length and that many bytes; messages are delivered as their
     // frame completes.
     const frames = new FrameReader(this.maxFrameBytes);
+    let held = 0;
+    const release = (): void => {
+      this.partialFrameBytes -= held;
+      held = 0;
+    };
+    request.once('close', release);
     const refuse = (reason: string): void => {
+      release();
       this.log.warn('refused a malformed peer frame', { from: formatId(from), reason });
       request.removeAllListeners('data');
       if (!response.headersSent) response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${reason}\n`);
@@ -362,6 +375,9 @@ export class PeerTransport {
       } catch (error) {
         return refuse((error as Error).message);
       }
+      this.partialFrameBytes += frames.pendingBytes - held;
+      held = frames.pendingBytes;
+      if (this.partialFrameBytes > 2 * this.maxFrameBytes) return refuse(`peer frames in progress hold over ${2 * this.maxFrameBytes} bytes`);
       for (const frame of completed) {
         // A member removed while its stream was open learns it from our 410.
         if (this.host.isRemoved(from)) {

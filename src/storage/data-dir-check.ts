@@ -58,6 +58,10 @@ export async function checkDataDir(dir: string): Promise<DataDirCheck> {
   if (!names.includes('CURRENT')) throw new DataDirError(dir, `LevelDB's CURRENT file is missing, so which of its files hold the data is unknown; ${UNTOUCHED}`);
   const manifest = await readManifest(dir, names);
   for (const [number, size] of manifest.tables) await checkTable(dir, names, number, size);
+  // LevelDB replays the logs it finds and never misses one: the log its MANIFEST names (the one
+  // open since it last started or compacted, removed only once a newer one is named) must be there.
+  const currentLog = `${fileNumber(manifest.logNumber)}.log`;
+  if (manifest.logNumber > 0 && !names.includes(currentLog)) throw new DataDirError(dir, `${currentLog}, the log LevelDB's MANIFEST names, is missing: the writes since LevelDB last compacted are lost; ${UNTOUCHED}`);
   const logs = names
     .map((name) => /^(\d+)\.log$/.exec(name))
     .filter((match) => match !== null)

@@ -73,6 +73,14 @@ const NO_DATA = new Uint8Array(0);
 type Db = ClassicLevel<Buffer, Buffer>;
 
 /**
+ * The descriptors LevelDB may hold (its table cache takes all but 10 of them). Its default of
+ * 1,000 is more than the reserve the client connection cap leaves it: a database of a few hundred
+ * tables then failed to open one once clients held the rest, and the member stopped. kvd reads
+ * the database at start, for snapshots and in compactions, so a small cache costs little.
+ */
+export const LEVELDB_MAX_OPEN_FILES = 64;
+
+/**
  * The member's durable Raft state in one classic-level database under --data-dir. Raft reads it
  * synchronously from an in-memory copy (the log since the last compaction); `persist` writes one
  * atomic batch per Ready through a group-commit queue and updates the copy once durable.
@@ -129,7 +137,7 @@ export class DiskStorage implements Storage {
     const { fresh, warnings, tornWrite } = await checkDataDir(dir);
     // A database is created only in an absent or empty dir: over anything else LevelDB would
     // start a new one and delete the old one's files.
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: fresh, errorIfExists: false });
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: fresh, errorIfExists: false, maxOpenFiles: LEVELDB_MAX_OPEN_FILES });
     try {
       await db.open();
     } catch (error) {

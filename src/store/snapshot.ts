@@ -74,6 +74,7 @@ export class StoreBuilder {
   private lastNewest = -1;
 
   constructor(header: StoreHeader) {
+    if (!isIndex(header.index) || !isIndex(header.historyCapacity) || header.historyCapacity === 0 || !Array.isArray(header.history)) throw new Error('store snapshot: the header is malformed');
     this.header = header;
     this.store = new Store(new EventHistory(header.historyCapacity));
     this.store.index = header.index;
@@ -83,6 +84,7 @@ export class StoreBuilder {
 
   /** Throws a clear Error for a node whose directory has not been added. */
   add(record: NodeRecord): void {
+    checkRecord(record);
     const { path, value } = record;
     const slash = path.lastIndexOf('/');
     // Siblings mostly come one after another: reuse the last one's directory and newest child.
@@ -119,6 +121,26 @@ export class StoreBuilder {
     }
     this.store.history.load(this.header.history);
     return this.store;
+  }
+}
+
+/** The latest instant a Date holds: a node's expiration is shown as a date. */
+const MAX_DATE_MS = 8.64e15;
+
+function isIndex(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Throws unless the record has what the store writes: a snapshot may come from a peer, and a
+ * field out of range (an expiry no date can show) would throw later, on every apply that shows it.
+ */
+function checkRecord(record: NodeRecord): void {
+  const { path, createdIndex, modifiedIndex, expireTime, value } = record;
+  const pathOk = typeof path === 'string' && path.startsWith('/') && path.length > 1;
+  const timeOk = typeof expireTime === 'number' && expireTime >= 0 && expireTime <= MAX_DATE_MS;
+  if (!pathOk || !isIndex(createdIndex) || !isIndex(modifiedIndex) || !timeOk || (value !== null && typeof value !== 'string')) {
+    throw new Error(`store snapshot: the record of ${typeof path === 'string' ? path : 'a node'} is malformed`);
   }
 }
 

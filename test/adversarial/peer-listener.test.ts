@@ -31,7 +31,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 /** Member 2 of a cluster of 1 and 2, behind a peer listener; what it is handed is recorded. */
-async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8Array) => Promise<void>; maxConnections?: number; headersTimeoutMs?: number } = {}) {
+async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8Array) => Promise<void>; maxConnections?: number; headersTimeoutMs?: number; maxFrameBytes?: number } = {}) {
   const received: Message[] = [];
   const host: TransportHost = {
     id: 2,
@@ -50,7 +50,7 @@ async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8
     removedByPeer: () => undefined,
     snapshotImage: () => Promise.reject(new Error('none')),
   };
-  const transport = new PeerTransport(host, quiet);
+  const transport = new PeerTransport(host, quiet, undefined, options.maxFrameBytes);
   const server = http.createServer((req, res) => transport.handle(req, res));
   limitPeerListener(server, options.maxConnections, options.headersTimeoutMs);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -124,6 +124,38 @@ describe('adversarial: the peer listener\'s bounds', function () {
     assert.equal((await stream.end()).status, 204);
     assert.equal(peer.received.length, 1);
     assert.equal(peer.received[0]!.entries.length, 12);
+  });
+
+  it('holds at most two frames\' limit of partial frames over all streams (each stream held one: 2.4 GiB over the connection cap)', async () => {
+    const peer = await listener(dataDir, { maxFrameBytes: 1000 });
+    close = peer.close;
+    const command = { method: 'PUT' as const, key: '/k', value: 'v'.repeat(700), dir: false, prevValue: '', prevIndex: 0, recursive: false, sorted: false, refresh: false, expireTime: 0, now: 1 };
+    const frame = framed(encodeMessages([message({ type: 'app', from: 1, to: 2, term: 1, entries: [{ term: 1, index: 1, type: 'normal', data: new Uint8Array(encodeKeysPayload('id', command)) }] })]));
+    assert.ok(frame.length > 800 && frame.length <= 1004, `a frame of ${frame.length} bytes`);
+    const partial = (stream: RawPeerStream): void => void stream.write(frame.subarray(0, -1));
+    const first = await RawPeerStream.open(peer.url, CLUSTER, 1);
+    const second = await RawPeerStream.open(peer.url, CLUSTER, 1);
+    partial(first);
+    partial(second);
+    // Each frame is answered once handled: a heartbeat after the partial one would be held too.
+    const probe = await RawPeerStream.open(peer.url, CLUSTER, 1);
+    probe.send([message({ type: 'heartbeat', from: 1, to: 2, term: 1 })]);
+    await until(() => peer.received.length === 1, 'the probe heartbeat');
+    const third = await RawPeerStream.open(peer.url, CLUSTER, 1);
+    partial(third);
+    const outcome = await third.outcome;
+    assert.equal(outcome.status, 400);
+    assert.match(outcome.answer, /frames in progress hold over 2000 bytes/);
+    // A stream that goes away gives back what it held.
+    first.destroy();
+    const fourth = await RawPeerStream.open(peer.url, CLUSTER, 1);
+    await until(() => first.closed, 'the first stream to close');
+    partial(fourth);
+    fourth.write(frame.subarray(-1));
+    assert.equal((await fourth.end()).status, 204);
+    assert.equal(peer.received.at(-1)?.type, 'app');
+    second.destroy();
+    probe.destroy();
   });
 
   it('leaves a peer stream open past the headers timeout (Node\'s request timeout answered it 408)', async () => {

@@ -122,6 +122,9 @@ describe('adversarial: entries from peers', () => {
       encodeKeysPayload('id', { ...command, prevIndex: -1 }),
       encodeKeysPayload('id', { ...command, expireTime: NaN }),
       encodeKeysPayload('id', { ...command, now: Infinity }),
+      encodeKeysPayload('id', { ...command, expireTime: 1e16 }),
+      encodeKeysPayload('id', { ...command, now: 1e300 }),
+      json({ kind: 'expire', time: 8.64e15 + 1 }),
       Buffer.from('{"kind":"keys"'),
       Buffer.from([0xff, 0xfe]),
       json([1, 2]),
@@ -130,6 +133,9 @@ describe('adversarial: entries from peers', () => {
       json({ kind: 'expire', time: 'soon' }),
       json({ kind: 'attributes', member: 0, name: 'm', clientURLs: [] }),
       json({ kind: 'updatePeers', member: 7, peerURLs: 'http://a:2' }),
+      json({ kind: 'updatePeers', member: 7, peerURLs: ['not a url'] }),
+      json({ kind: 'updatePeers', member: 7, peerURLs: ['unix://a:2'] }),
+      json({ kind: 'updatePeers', member: 7, peerURLs: [] }),
       json({ kind: 'unknown' }),
     ];
     for (const data of bad) assert.throws(() => decodePayload(data), MalformedEntryError, Buffer.from(data).toString('latin1'));
@@ -145,6 +151,8 @@ describe('adversarial: entries from peers', () => {
       json({ type: 'addNode', nodeId: 3, context: 'not json' }),
       json({ type: 'addNode', nodeId: 3, context: JSON.stringify({ id: 4, name: '', peerURLs: [], clientURLs: [] }) }),
       json({ type: 'addNode', nodeId: 3, context: JSON.stringify({ id: 3, name: '', peerURLs: [1], clientURLs: [] }) }),
+      json({ type: 'addNode', nodeId: 3, context: JSON.stringify({ id: 3, name: '', peerURLs: ['a:2'], clientURLs: [] }) }),
+      json({ type: 'addNode', nodeId: 3, context: JSON.stringify({ id: 3, name: '', peerURLs: [], clientURLs: [] }) }),
     ];
     for (const data of bad) {
       assert.throws(() => decodeMemberChange(data), MalformedEntryError, data.toString());

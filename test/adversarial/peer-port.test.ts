@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Entry, Message } from '../../src/raft/types.ts';
 import { message } from '../../src/raft/types.ts';
+import type { KeysCommand } from '../../src/server/keys-command.ts';
+import { encodeKeysPayload } from '../../src/server/payload-codec.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { requireBinary } from '../helpers/binary.ts';
 import type { ClusterMember } from '../helpers/cluster.ts';
@@ -151,6 +153,45 @@ describe('adversarial: the peer port', function () {
     cluster.launch(victim);
     await cluster.waitHealthy();
     await assertServing(cluster, '/after-restart');
+  });
+
+  it('refuses a proposal of peer URLs that are not http(s) URLs of a host (dialling one threw: the leader stopped, the others lost a peer)', async () => {
+    const leaderId = (await peerIdentity(cluster.members[0]!.clientUrl)).leader;
+    const leader = cluster.members.find((m) => ids.get(m.name)!.id === leaderId)!;
+    const identity = ids.get(leader.name)!;
+    const victim = other(leader);
+    const entry = (type: Entry['type'], value: unknown): Entry => ({ term: 0, index: 0, type, data: Buffer.from(JSON.stringify(value)) });
+    const record = (peerURLs: string[]) => JSON.stringify({ id: 77, name: '', peerURLs, clientURLs: [], isLearner: true });
+    const bad = [
+      entry('normal', { kind: 'updatePeers', member: victim, peerURLs: ['not a url'] }),
+      entry('normal', { kind: 'updatePeers', member: victim, peerURLs: ['ftp://127.0.0.1:1'] }),
+      entry('normal', { kind: 'updatePeers', member: victim, peerURLs: [] }),
+      entry('confChange', { type: 'addLearner', nodeId: 77, context: record(['nonsense']) }),
+      entry('confChange', { type: 'addLearner', nodeId: 77, context: record([]) }),
+    ];
+    for (const e of bad) {
+      const status = await sendAs(leader, identity, other(leader), [message({ type: 'prop', from: other(leader), to: identity.id, entries: [e] })]);
+      assert.equal(status, 400, Buffer.from(e.data).toString());
+    }
+    await assertServing(cluster, '/after-peer-urls');
+  });
+
+  it('refuses a proposal whose clock readings no date can show (applying it threw on every member, at every start)', async () => {
+    const leaderId = (await peerIdentity(cluster.members[0]!.clientUrl)).leader;
+    const leader = cluster.members.find((m) => ids.get(m.name)!.id === leaderId)!;
+    const identity = ids.get(leader.name)!;
+    const command: KeysCommand = { method: 'PUT', key: '/far', value: 'v', dir: false, prevValue: '', prevIndex: 0, recursive: false, sorted: false, refresh: false, expireTime: 1e16, now: 1_790_000_000_000 };
+    const entry = (data: Uint8Array): Entry => ({ term: 0, index: 0, type: 'normal', data });
+    const bad = [
+      entry(new Uint8Array(encodeKeysPayload('far-1', command))),
+      entry(Buffer.from(JSON.stringify({ kind: 'txn', id: 'far-2', command: { compare: [], success: [command], failure: [] } }))),
+      entry(new Uint8Array(encodeKeysPayload('far-3', { ...command, expireTime: 1_790_000_060_000, now: 1e300 }))),
+    ];
+    for (const e of bad) {
+      const status = await sendAs(leader, identity, other(leader), [message({ type: 'prop', from: other(leader), to: identity.id, entries: [e] })]);
+      assert.equal(status, 400, Buffer.from(e.data).toString('latin1'));
+    }
+    await assertServing(cluster, '/after-far-times');
   });
 
   it('drops an append answer for entries the leader never had (the leader\'s Raft core threw and it exited)', async () => {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { ConnectionCap, defaultMaxClientConnections, openFileLimit } from '../../src/server/connection-cap.ts';
+import { ConnectionCap, DESCRIPTOR_RESERVE, defaultMaxClientConnections, openFileLimit } from '../../src/server/connection-cap.ts';
+import { MAX_PEER_CONNECTIONS } from '../../src/server/peer-transport.ts';
+import { LEVELDB_MAX_OPEN_FILES } from '../../src/storage/disk-storage.ts';
 import { ConfigError, resolveConfig } from '../../src/server/config.ts';
 import { Logger } from '../../src/server/logger.ts';
 
@@ -37,9 +39,14 @@ describe('client connection cap', () => {
     assert.equal(openFileLimit(''), undefined);
   });
 
+  it('leaves room for all LevelDB may open and all the peer listener takes (LevelDB\'s own default of 1,000 files was over the reserve of 128)', () => {
+    assert.ok(4096 - defaultMaxClientConnections(4096) >= LEVELDB_MAX_OPEN_FILES + MAX_PEER_CONNECTIONS + 32);
+    assert.ok(LEVELDB_MAX_OPEN_FILES <= 64);
+  });
+
   it('defaults to the limit less a reserve for storage and peers, half a very low limit, no cap without a limit', () => {
-    assert.equal(defaultMaxClientConnections(4096), 4096 - 128);
-    assert.equal(defaultMaxClientConnections(256), 128);
+    assert.equal(defaultMaxClientConnections(4096), 4096 - DESCRIPTOR_RESERVE);
+    assert.equal(defaultMaxClientConnections(2 * DESCRIPTOR_RESERVE - 2), DESCRIPTOR_RESERVE - 1);
     assert.equal(defaultMaxClientConnections(100), 50);
     assert.equal(defaultMaxClientConnections(undefined), Number.POSITIVE_INFINITY);
   });

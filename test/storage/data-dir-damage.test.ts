@@ -96,6 +96,13 @@ describe('a damaged data dir (real LevelDB files)', function () {
       await refusedUntouched(dir, /\.log is damaged: /);
     });
 
+    it("with LevelDB's current log missing (LevelDB replays the logs it finds: its writes were lost without a word)", async () => {
+      await writeEntries(dir, 50);
+      const log = await fileNamed(dir, /\.log$/);
+      await unlink(log);
+      await refusedUntouched(dir, new RegExp(`${path.basename(log)}, the log LevelDB's MANIFEST names, is missing`));
+    });
+
     it('with a byte flipped in the MANIFEST', async () => {
       await writeEntries(dir, 50);
       const manifest = await fileNamed(dir, /^MANIFEST-/);

@@ -64,6 +64,17 @@ describe('store: snapshot and restore', () => {
     assert.throws(() => restoreSnapshot([]), /empty/);
   });
 
+  it('refuses fields no store writes (a peer\'s snapshot that restored with an expiry of 1e16 made every later view of the key throw, on apply too)', () => {
+    const chunks = [...snapshotChunks(sampleStore())];
+    const header = JSON.parse(chunks[0]!);
+    for (const record of ['["/x",1,1,1e16,"v"]', '["/x",1,1,-1,"v"]', '["/x",1.5,1,0,"v"]', '["/x",1,-1,0,"v"]', '["/x",1,1,0,7]', '[5,1,1,0,"v"]', '["x",1,1,0,"v"]']) {
+      assert.throws(() => restoreSnapshot([chunks[0]!, `{"nodes":[${record}]}`]), /store snapshot: .*malformed/, record);
+    }
+    assert.throws(() => restoreSnapshot([JSON.stringify({ ...header, index: 'x' }), ...chunks.slice(1)]), /store snapshot: the header is malformed/);
+    assert.throws(() => restoreSnapshot([JSON.stringify({ ...header, historyCapacity: -1 }), ...chunks.slice(1)]), /store snapshot: the header is malformed/);
+    assert.equal(restoreSnapshot([chunks[0]!, '{"nodes":[["/x",1,1,8640000000000000,"v"]]}']).find('/x')?.value, 'v');
+  });
+
   /** Random writes of every kind over a small key space, so that paths are reused and replaced. */
   function randomWrite(store: Store, random: () => number, now: number): void {
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

@@ -58,7 +58,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
       .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text' })
       .option('max-request-bytes', { type: 'number', default: 1.5 * 1024 * 1024, describe: 'the largest request body accepted' })
-      .option('max-client-connections', { type: 'number', describe: 'client connections open at once; one more is closed at once (default: the open-file limit less 128, kept for storage and peers)' })
+      .option('max-client-connections', { type: 'number', describe: 'client connections open at once; one more is closed at once (default: the open-file limit less 256, kept for storage and peers)' })
       .option('max-txn-ops', { type: 'number', default: 128, describe: 'the most compares and operations one transaction (POST /v2/txn) may hold' })
       .option('cert-file', { type: 'string', describe: 'TLS certificate of the client URLs (https://)' })
       .option('key-file', { type: 'string', describe: 'its private key' })
