@@ -8,3 +8,11 @@ import type { Argv } from 'yargs';
 export function ownOptionsFirst<T>(y: Argv<T>): Argv<T> {
   return y.group([], 'Positionals:').group([], 'Options:');
 }
+
+/** A subcommand's builder with its own options first (ownOptionsFirst) and an example of its use. */
+export function withExample(builder: ((y: Argv) => Argv) | undefined, command: string, what: string): (y: Argv) => Argv {
+  return (y) => {
+    const grouped = ownOptionsFirst(y);
+    return (builder === undefined ? grouped : builder(grouped)).example(command, what);
+  };
+}

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { withExample } from '../help-layout.ts';
 import { AuthClient } from '../../client/auth-client.ts';
 import type { GlobalArgs } from '../global-options.ts';
 import { formatOf, transportFor } from '../global-options.ts';
@@ -40,9 +41,9 @@ export const authCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: 'turn access control on and off (etcd v2 auth)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('status', 'whether auth is enabled', {}, (argv) => withAuthClient(args(argv), (deps) => runAuthStatus(formatOf(args(argv)), deps)))
-      .command('enable', 'enable auth (create the root user first; needs root once enabled)', {}, (argv) => withAuthClient(args(argv), (deps) => runAuthSwitch(true, formatOf(args(argv)), deps)))
-      .command('disable', 'disable auth (needs --user root)', {}, (argv) => withAuthClient(args(argv), (deps) => runAuthSwitch(false, formatOf(args(argv)), deps)))
+      .command('status', 'whether auth is enabled', withExample(undefined, '$0 auth status', 'is access control on?'), (argv) => withAuthClient(args(argv), (deps) => runAuthStatus(formatOf(args(argv)), deps)))
+      .command('enable', 'enable auth (create the root user first; needs root once enabled)', withExample(undefined, '$0 --user root auth enable', 'turn access control on'), (argv) => withAuthClient(args(argv), (deps) => runAuthSwitch(true, formatOf(args(argv)), deps)))
+      .command('disable', 'disable auth (needs --user root)', withExample(undefined, '$0 --user root auth disable', 'turn access control off'), (argv) => withAuthClient(args(argv), (deps) => runAuthSwitch(false, formatOf(args(argv)), deps)))
       .demandCommand(1, 'name an auth command: status, enable, disable')
       .example('$0 user add root', 'create the root user (asks for its password)')
       .example('$0 auth enable', 'then enable auth')

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { withExample } from '../help-layout.ts';
 import type { PermissionChange } from '../../client/auth-client.ts';
 import { UsageError } from '../errors.ts';
 import type { GlobalArgs } from '../global-options.ts';
@@ -64,12 +65,12 @@ export const roleCommand: CommandModule<GlobalArgs, RoleArgs> = {
   describe: 'manage roles and their key permissions (etcd v2 auth; needs --user root once auth is enabled)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('list', 'list the roles', {}, (argv) => withAuthClient(args(argv), (deps) => runRoleList(formatOf(args(argv)), deps)))
-      .command('get <name>', 'a role\'s read and write patterns', named, (argv) => withAuthClient(args(argv), (deps) => runRoleGet(args(argv).name!, formatOf(args(argv)), deps)))
-      .command('add <name>', 'add a role (no permissions yet)', named, (argv) => withAuthClient(args(argv), (deps) => runRoleAdd(args(argv).name!, formatOf(args(argv)), deps)))
-      .command('remove <name>', 'remove a role', named, (argv) => withAuthClient(args(argv), (deps) => runRoleRemove(args(argv).name!, formatOf(args(argv)), deps)))
-      .command('grant <name>', 'give a role key permissions', withPatterns, (argv) => withAuthClient(args(argv), (deps) => runRolePermissions(true, args(argv).name!, changeOf(args(argv)), formatOf(args(argv)), deps)))
-      .command('revoke <name>', 'take key permissions from a role', withPatterns, (argv) => withAuthClient(args(argv), (deps) => runRolePermissions(false, args(argv).name!, changeOf(args(argv)), formatOf(args(argv)), deps)))
+      .command('list', 'list the roles', withExample(undefined, '$0 --user root role list', 'the roles'), (argv) => withAuthClient(args(argv), (deps) => runRoleList(formatOf(args(argv)), deps)))
+      .command('get <name>', 'a role\'s read and write patterns', withExample(named, '$0 --user root role get app-rw', 'what app-rw may read and write'), (argv) => withAuthClient(args(argv), (deps) => runRoleGet(args(argv).name!, formatOf(args(argv)), deps)))
+      .command('add <name>', 'add a role (no permissions yet)', withExample(named, '$0 --user root role add app-rw', 'add a role'), (argv) => withAuthClient(args(argv), (deps) => runRoleAdd(args(argv).name!, formatOf(args(argv)), deps)))
+      .command('remove <name>', 'remove a role', withExample(named, '$0 --user root role remove app-rw', 'remove a role'), (argv) => withAuthClient(args(argv), (deps) => runRoleRemove(args(argv).name!, formatOf(args(argv)), deps)))
+      .command('grant <name>', 'give a role key permissions', withExample(withPatterns, '$0 --user root role grant app-rw --readwrite "/app/*"', 'read and write everything under /app/'), (argv) => withAuthClient(args(argv), (deps) => runRolePermissions(true, args(argv).name!, changeOf(args(argv)), formatOf(args(argv)), deps)))
+      .command('revoke <name>', 'take key permissions from a role', withExample(withPatterns, '$0 --user root role revoke app-rw --write "/app/*"', 'leave app-rw reading /app/ only'), (argv) => withAuthClient(args(argv), (deps) => runRolePermissions(false, args(argv).name!, changeOf(args(argv)), formatOf(args(argv)), deps)))
       .demandCommand(1, 'name a role command: list, get, add, remove, grant, revoke')
       .example('$0 --user root role grant app-rw --readwrite "/app/*"', 'read and write everything under /app/') as unknown as Argv<RoleArgs>,
   handler: () => undefined,

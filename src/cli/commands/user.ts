@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { withExample } from '../help-layout.ts';
 import type { UserJson } from '../../client/auth-client.ts';
 import { nameAndPassword } from '../credentials.ts';
 import type { GlobalArgs } from '../global-options.ts';
@@ -61,18 +62,18 @@ export const userCommand: CommandModule<GlobalArgs, UserArgs> = {
   describe: 'manage users (etcd v2 auth; needs --user root once auth is enabled)',
   builder: (yargs) =>
     (yargs as Argv<GlobalArgs>)
-      .command('list', 'list the users', {}, (argv) => withAuthClient(args(argv), (deps) => runUserList(formatOf(args(argv)), deps)))
-      .command('get <name>', 'a user and its roles', named, (argv) => withAuthClient(args(argv), (deps) => runUserGet(args(argv).name!, formatOf(args(argv)), deps)))
+      .command('list', 'list the users', withExample(undefined, '$0 --user root user list', 'the users'), (argv) => withAuthClient(args(argv), (deps) => runUserList(formatOf(args(argv)), deps)))
+      .command('get <name>', 'a user and its roles', withExample(named, '$0 --user root user get app -w json', 'a user and its roles, as JSON'), (argv) => withAuthClient(args(argv), (deps) => runUserGet(args(argv).name!, formatOf(args(argv)), deps)))
       .command(
         'add <name>',
         'add a user: NAME[:PASSWORD] (asks for the password when left out)',
-        (y: Argv) => named(y).option('roles', { type: 'string', array: true, describe: 'roles to give it at once' }),
+        withExample((y: Argv) => named(y).option('roles', { type: 'string', array: true, describe: 'roles to give it at once' }), '$0 --user root user add app --roles app-rw', 'add a user (the password is asked for) with a role'),
         (argv) => withAuthClient(args(argv), (deps) => runUserAdd({ user: args(argv).name!, roles: args(argv).roles ?? [], format: formatOf(args(argv)) }, deps)),
       )
-      .command('remove <name>', 'remove a user', named, (argv) => withAuthClient(args(argv), (deps) => runUserRemove(args(argv).name!, formatOf(args(argv)), deps)))
-      .command('grant <name> <roles..>', 'give a user roles', withRoles, (argv) => withAuthClient(args(argv), (deps) => runUserRoles(true, args(argv).name!, args(argv).roles!, formatOf(args(argv)), deps)))
-      .command('revoke <name> <roles..>', 'take roles from a user', withRoles, (argv) => withAuthClient(args(argv), (deps) => runUserRoles(false, args(argv).name!, args(argv).roles!, formatOf(args(argv)), deps)))
-      .command('passwd <name>', 'change a user\'s password: NAME[:PASSWORD] (asks when left out)', named, (argv) => withAuthClient(args(argv), (deps) => runUserPasswd(args(argv).name!, formatOf(args(argv)), deps)))
+      .command('remove <name>', 'remove a user', withExample(named, '$0 --user root user remove app', 'remove the user app'), (argv) => withAuthClient(args(argv), (deps) => runUserRemove(args(argv).name!, formatOf(args(argv)), deps)))
+      .command('grant <name> <roles..>', 'give a user roles', withExample(withRoles, '$0 --user root user grant app app-rw app-ro', 'give app two roles'), (argv) => withAuthClient(args(argv), (deps) => runUserRoles(true, args(argv).name!, args(argv).roles!, formatOf(args(argv)), deps)))
+      .command('revoke <name> <roles..>', 'take roles from a user', withExample(withRoles, '$0 --user root user revoke app app-rw', 'take a role from app'), (argv) => withAuthClient(args(argv), (deps) => runUserRoles(false, args(argv).name!, args(argv).roles!, formatOf(args(argv)), deps)))
+      .command('passwd <name>', 'change a user\'s password: NAME[:PASSWORD] (asks when left out)', withExample(named, '$0 --user root user passwd app', 'set a new password (asked for, not echoed)'), (argv) => withAuthClient(args(argv), (deps) => runUserPasswd(args(argv).name!, formatOf(args(argv)), deps)))
       .demandCommand(1, 'name a user command: list, get, add, remove, grant, revoke, passwd')
       .example('$0 user add app:secret', 'add a user with a password')
       .example('$0 --user root user grant app app-rw', 'give it a role') as unknown as Argv<UserArgs>,
