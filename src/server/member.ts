@@ -2,7 +2,7 @@ import { ProposalDroppedError } from '../raft/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { Ready } from '../raft/raw-node.ts';
 import { seededRandom } from '../raft/rand.ts';
-import type { Entry, Message, NodeId } from '../raft/types.ts';
+import type { ConfChangeType, Entry, Message, NodeId } from '../raft/types.ts';
 import { DiskStorage } from '../storage/disk-storage.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { decodeImage } from '../storage/image.ts';
@@ -16,6 +16,7 @@ import { applyCommand } from './keys-command.ts';
 import type { Logger } from './logger.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import { Outbound } from './outbound.ts';
+import { decodePeerMembers } from './peer-members.ts';
 import type { TlsMaterial } from './tls.ts';
 import { encodeKeysPayload } from './payload-codec.ts';
 import type { Payload } from './payload.ts';
@@ -385,14 +386,14 @@ export class Member implements TransportHost {
   }
 
   /** Resolves once this member's store reflects every write acknowledged before the call (ReadIndex). */
-  linearizableRead(): Promise<void> {
+  linearizableRead(timeoutMs = this.requestTimeoutMs): Promise<void> {
     const context = `${formatId(this.id)}-r${++this.sequence}`;
-    const deadline = Date.now() + this.requestTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reads.delete(context);
         reject(timeoutError(this.store.index));
-      }, this.requestTimeoutMs);
+      }, timeoutMs);
       this.reads.set(context, (index) => {
         clearTimeout(timer);
         this.reads.delete(context);
@@ -578,6 +579,7 @@ export class Member implements TransportHost {
         this.store.deleteExpiredKeys(payload.time);
         return;
       case 'updatePeers': {
+        this.store.recordHiddenWrite(`/0/members/${formatId(payload.member)}/raftAttributes`);
         const known = this.members.get(payload.member);
         if (known !== undefined) {
           this.members.set(payload.member, { ...known, peerURLs: payload.peerURLs });
@@ -587,6 +589,7 @@ export class Member implements TransportHost {
         return;
       }
       case 'attributes': {
+        this.store.recordHiddenWrite(`/0/members/${formatId(payload.member)}/attributes`);
         const known = this.members.get(payload.member);
         if (known !== undefined) {
           this.members.set(payload.member, { ...known, name: payload.name, clientURLs: payload.clientURLs });
@@ -637,6 +640,7 @@ export class Member implements TransportHost {
       if (known !== undefined) this.members.set(change.nodeId, { ...known, isLearner: change.type === 'addLearner' });
     }
     this.membershipDirty = true;
+    recordMembershipWrites(this.store, change.type, change.nodeId, entry.index);
     const key = `${change.type}:${change.nodeId}`;
     this.log.info('membership changed', { change: change.type, member: formatId(change.nodeId), index: entry.index, answering: this.confWaiters.has(key) });
     this.confWaiters.get(key)?.();
@@ -768,9 +772,9 @@ export class Member implements TransportHost {
     if (!moved || this.leader !== id) throw new MembershipError(500, `membership: leadership did not move to ${formatId(id)} in time`);
   }
 
-  /** The membership as peers see it (GET /members on the peer URL): how a joining member learns its id. */
-  membershipRecord(): { clusterId: number; members: MemberInfo[] } {
-    return { clusterId: this.clusterId, members: [...this.members.values()] };
+  /** The members as peers see them (GET /members on the peer URL): how a joining member learns its id. */
+  memberList(): Iterable<MemberInfo> {
+    return this.members.values();
   }
 
   private releaseAppliedWaiters(): void {
@@ -929,6 +933,23 @@ function checkLostEntries(storage: DiskStorage, membership: Membership, log: Log
 }
 
 /**
+ * The store indexes a membership change takes, as in etcd, whose membership lives in its v2 store:
+ * so that a fresh single member's first write gets index 4, as etcd's does (member added, its
+ * attributes published, cluster version set). The first entry of a new cluster's log (its first
+ * member's addition) also stands for the cluster version, which etcd sets once its first leader is
+ * up; a removal deletes the member and records it as removed.
+ */
+function recordMembershipWrites(store: Store, type: ConfChangeType, id: NodeId, entryIndex: number): void {
+  if (type === 'removeNode') {
+    store.recordHiddenWrite(`/0/members/${formatId(id)}`);
+    store.recordHiddenWrite(`/0/removed_members/${formatId(id)}`);
+    return;
+  }
+  store.recordHiddenWrite(`/0/members/${formatId(id)}/raftAttributes`);
+  if (entryIndex === 1) store.recordHiddenWrite('/0/version');
+}
+
+/**
  * --initial-cluster-state existing: ask the members in --initial-cluster for the membership;
  * this member must have been added (kvctl member add) under one of its peer URLs.
  */
@@ -938,7 +959,8 @@ async function joinExisting(config: ServeConfig, outbound: Outbound): Promise<Me
     if (name === config.name) continue;
     for (const url of peerURLs) {
       try {
-        const record = (await outbound.getJson(new URL('/members', url), 3000)) as Membership;
+        const answer = await outbound.getJsonAnswer(new URL('/members', url), 3000);
+        const record = decodePeerMembers(answer.body, answer.headers);
         const self = record.members.find((m) => m.peerURLs.some((u) => config.advertisePeerUrls.includes(u)));
         if (self === undefined) {
           throw new StartError(`cluster ${formatId(record.clusterId)} has no member with peer URL ${config.advertisePeerUrls.join(',')}: add it first (kvctl member add ${config.name} ${config.advertisePeerUrls.join(',')})`);

@@ -41,6 +41,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   describe: 'run a member of a kvd cluster',
   builder: (yargs) =>
     (yargs as Argv)
+      // As etcd's flag package: a flag given twice takes its last value.
+      .parserConfiguration({ 'duplicate-arguments-array': false })
       .option('name', { type: 'string', default: 'default', describe: 'this member\'s name' })
       .option('data-dir', { type: 'string', describe: 'where this member keeps its data (default: ./<name>.kvd)' })
       .option('listen-client-urls', { type: 'string', default: 'http://127.0.0.1:2379', describe: 'URLs to serve clients on' })
@@ -56,7 +58,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('election-timeout', { type: 'number', default: 1000, describe: 'milliseconds without a leader before an election' })
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
       .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text' })
-      .option('max-request-bytes', { type: 'number', default: 1.5 * 1024 * 1024, describe: 'the largest request body accepted' })
+      .option('max-request-bytes', { type: 'number', default: 10 * 1024 * 1024, describe: 'the largest request body accepted (etcd\'s v2 form limit)' })
       .option('max-client-connections', { type: 'number', describe: 'client connections open at once; one more is closed at once (default: the open-file limit less 128, kept for storage and peers)' })
       .option('cert-file', { type: 'string', describe: 'TLS certificate of the client URLs (https://)' })
       .option('key-file', { type: 'string', describe: 'its private key' })
