@@ -30,6 +30,8 @@ const CORS_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['access-control-allow-methods', 'POST, GET, OPTIONS, PUT, DELETE'],
   ['access-control-allow-origin', '*'],
 ];
+/** The largest body Go's server sends with a Content-Length rather than chunked. */
+const GO_UNCHUNKED_BYTES = 2048;
 /** How long /health waits for its read through Raft, as etcd's does. */
 const HEALTH_READ_TIMEOUT_MS = 1000;
 /** How far (bytes unflushed) a watch stream's client may fall behind before its stream is ended. */
@@ -257,13 +259,13 @@ export class ClientApi {
 
   private writeEvent(res: http.ServerResponse, event: StoreEvent, etcdIndex: number, request: KeysRequest, headOnly: boolean): void {
     const body = successBody(event, request.noValueOnSuccess);
-    res.writeHead(eventStatus(event), { ...this.headers(etcdIndex, true), 'content-length': Buffer.byteLength(body) });
+    res.writeHead(eventStatus(event), { ...this.headers(etcdIndex, true), ...lengthHeader(body) });
     res.end(headOnly ? undefined : body);
   }
 
   private writeError(res: http.ServerResponse, error: StoreError, status = errorStatus(error.errorCode)): void {
     const body = `${JSON.stringify(error.toJSON())}\n`;
-    res.writeHead(status, { ...this.headers(error.index, false), 'content-length': Buffer.byteLength(body) });
+    res.writeHead(status, { ...this.headers(error.index, false), ...lengthHeader(body) });
     res.end(body);
   }
 
@@ -369,9 +371,10 @@ export class ClientApi {
     };
   }
 
+  /** etcd ends the members API's JSON with a newline, but not its error messages. */
   private writeMembersJson(res: http.ServerResponse, status: number, value: unknown): void {
-    const body = `${JSON.stringify(value)}\n`;
-    res.writeHead(status, { ...this.membersHeaders(), 'content-length': Buffer.byteLength(body) }).end(body);
+    const body = JSON.stringify(value) + (status < 400 ? '\n' : '');
+    res.writeHead(status, { ...this.membersHeaders(), ...lengthHeader(body) }).end(body);
   }
 
   private leader(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -425,7 +428,10 @@ export class ClientApi {
   /** As etcd's: healthy when there is a leader and a read through Raft (a quorum) completes in time. */
   private async health(res: http.ServerResponse): Promise<void> {
     const healthy = this.member.leader !== 0 && (await this.member.linearizableRead(HEALTH_READ_TIMEOUT_MS).then(() => true, () => false));
-    this.writeText(res, healthy ? 200 : 503, TEXT_TYPE, JSON.stringify({ health: String(healthy) }));
+    if (healthy) return this.writeText(res, 200, TEXT_TYPE, JSON.stringify({ health: 'true' }));
+    // etcd answers an unhealthy member through Go's http.Error: a newline and nosniff.
+    res.setHeader('x-content-type-options', 'nosniff');
+    this.writeText(res, 503, TEXT_TYPE, `${JSON.stringify({ health: 'false' })}\n`);
   }
 
   private notAllowed(res: http.ServerResponse, allow: string): void {
@@ -439,8 +445,17 @@ export class ClientApi {
 
   /** A whole small body with its Content-Length, as Go's server sends one that fits its buffer (not chunked). */
   private writeText(res: http.ServerResponse, status: number, contentType: string, body: string, headers: http.OutgoingHttpHeaders = {}): void {
-    res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
+    res.writeHead(status, { ...headers, 'content-type': contentType, ...lengthHeader(body) }).end(body);
   }
+}
+
+/**
+ * Go's server gives a body that fits its 2 KiB buffer a Content-Length and sends a longer one
+ * chunked; the answers here are written whole, so they are framed as etcd's are.
+ */
+function lengthHeader(body: string): http.OutgoingHttpHeaders {
+  const length = Buffer.byteLength(body);
+  return length <= GO_UNCHUNKED_BYTES ? { 'content-length': length } : {};
 }
 
 function memberJson(m: MemberInfo): V2Member {

@@ -322,7 +322,7 @@ export class PeerTransport {
   /** The peer listener's request handler: POST /raft with a frame of messages. */
   handle(request: http.IncomingMessage, response: http.ServerResponse): void {
     if (request.method === 'GET' && request.url === MEMBERS_PATH) {
-      const body = encodePeerMembers(this.host.memberList());
+      const body = `${encodePeerMembers(this.host.memberList())}\n`;
       response.writeHead(200, { 'content-type': 'application/json', 'x-etcd-cluster-id': formatId(this.host.clusterId), 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }

@@ -11,6 +11,7 @@ import { Member, StartError } from './member.ts';
 import { Outbound } from './outbound.ts';
 import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
+import { passUnknownMethods } from './unknown-method.ts';
 import { TlsError, TlsMaterial, createListener } from './tls.ts';
 
 /** A failure to start that the operator can fix: printed as one line, exit code 1. */
@@ -125,6 +126,7 @@ async function listenForClients(config: ServeConfig, handler: http.RequestListen
     // Watches run as long as they like; idle and half-sent connections do not hold descriptors.
     server.requestTimeout = 0;
     if (halfClosedAnswered) answerHalfClosedClients(server);
+    passUnknownMethods(server, handler);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     cap.admit(server);
