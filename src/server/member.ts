@@ -589,7 +589,6 @@ export class Member implements TransportHost {
         return;
       }
       case 'attributes': {
-        this.store.recordHiddenWrite(`/0/members/${formatId(payload.member)}/attributes`);
         const known = this.members.get(payload.member);
         if (known !== undefined) {
           this.members.set(payload.member, { ...known, name: payload.name, clientURLs: payload.clientURLs });
@@ -629,6 +628,7 @@ export class Member implements TransportHost {
     const { change, member } = decoded;
     // A removed id never comes back (a late duplicate of its addition is ignored), as in etcd.
     if (change.type !== 'removeNode' && this.removedIds.has(change.nodeId)) return;
+    const promotion = change.type === 'addNode' && this.members.get(change.nodeId)?.isLearner === true;
     this.node.applyConfChange(change);
     if (change.type === 'removeNode') {
       this.members.delete(change.nodeId);
@@ -640,7 +640,7 @@ export class Member implements TransportHost {
       if (known !== undefined) this.members.set(change.nodeId, { ...known, isLearner: change.type === 'addLearner' });
     }
     this.membershipDirty = true;
-    recordMembershipWrites(this.store, change.type, change.nodeId, entry.index);
+    recordMembershipWrites(this.store, promotion ? 'promote' : change.type, change.nodeId, entry.index);
     const key = `${change.type}:${change.nodeId}`;
     this.log.info('membership changed', { change: change.type, member: formatId(change.nodeId), index: entry.index, answering: this.confWaiters.has(key) });
     this.confWaiters.get(key)?.();
@@ -935,17 +935,23 @@ function checkLostEntries(storage: DiskStorage, membership: Membership, log: Log
 /**
  * The store indexes a membership change takes, as in etcd, whose membership lives in its v2 store:
  * so that a fresh single member's first write gets index 4, as etcd's does (member added, its
- * attributes published, cluster version set). The first entry of a new cluster's log (its first
- * member's addition) also stands for the cluster version, which etcd sets once its first leader is
- * up; a removal deletes the member and records it as removed.
+ * attributes published, cluster version set). An addition also stands for the member's first
+ * publication of its name and client URLs, which etcd writes when the member starts: counted here,
+ * at a point of the log every member agrees on, not when kvd's attributes entry comes (a member
+ * proposes one again on a restart, or not, as timing has it). The first entry of a new cluster's
+ * log stands for the cluster version too, which etcd sets once its first leader is up. A promotion
+ * rewrites the member; a removal deletes it and records it as removed.
  */
-function recordMembershipWrites(store: Store, type: ConfChangeType, id: NodeId, entryIndex: number): void {
+function recordMembershipWrites(store: Store, type: ConfChangeType | 'promote', id: NodeId, entryIndex: number): void {
+  const member = `/0/members/${formatId(id)}`;
   if (type === 'removeNode') {
-    store.recordHiddenWrite(`/0/members/${formatId(id)}`);
+    store.recordHiddenWrite(member);
     store.recordHiddenWrite(`/0/removed_members/${formatId(id)}`);
     return;
   }
-  store.recordHiddenWrite(`/0/members/${formatId(id)}/raftAttributes`);
+  store.recordHiddenWrite(`${member}/raftAttributes`);
+  if (type === 'promote') return;
+  store.recordHiddenWrite(`${member}/attributes`);
   if (entryIndex === 1) store.recordHiddenWrite('/0/version');
 }
 
