@@ -131,7 +131,9 @@ export class ClientApi {
       return;
     }
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) return this.keys(req, res, path.slice(KEYS_PREFIX.length), query);
-    if (path.startsWith('/v2/members/') && path !== '/v2/members/' && path !== '/v2/members/leader') return this.memberById(req, res, path.slice('/v2/members/'.length));
+    // Only a GET of /v2/members/leader is the leader: to etcd, other methods name a member "leader".
+    const leaderRead = path === '/v2/members/leader' && req.method === 'GET';
+    if (path.startsWith('/v2/members/') && path !== '/v2/members/' && !leaderRead) return this.memberById(req, res, path.slice('/v2/members/'.length));
     switch (path) {
       case '/version':
         return this.getOnly(req, res, () => this.writeJson(res, 200, { etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_API_VERSION, kvd: VERSION }, false));
@@ -141,7 +143,7 @@ export class ClientApi {
       case '/v2/members/':
         return this.members(req, res);
       case '/v2/members/leader':
-        return this.leader(req, res);
+        return this.leader(res);
       case '/v2/machines':
         if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(res, 'GET,HEAD');
         this.writeText(res, 200, TEXT_TYPE, this.clientUrls().join(', '));
@@ -377,8 +379,7 @@ export class ClientApi {
     res.writeHead(status, { ...this.membersHeaders(), ...lengthHeader(body) }).end(body);
   }
 
-  private leader(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.method !== 'GET') return this.notAllowed(res, 'GET');
+  private leader(res: http.ServerResponse): void {
     const leader = this.member.members.get(this.member.leader);
     res.setHeader('x-etcd-cluster-id', formatId(this.member.clusterId));
     if (leader === undefined) return this.writeText(res, 503, JSON_TYPE, `${JSON.stringify({ message: 'During Leader Election' })}\n`);

@@ -299,6 +299,21 @@ const WIRE_CASES: readonly WireCase[] = [
   { what: 'the version', method: 'GET', path: '/version', headersOnly: true },
   { what: 'this member\'s stats', method: 'GET', path: '/v2/stats/self', headersOnly: true },
   { what: 'the peer member list', method: 'GET', path: '/members', peer: true },
+  { what: 'leader is no member id to update', method: 'PUT', path: '/v2/members/leader' },
+  { what: 'leader is no member id to remove', method: 'DELETE', path: '/v2/members/leader' },
+  { what: 'a method /v2/machines does not take', method: 'POST', path: '/v2/machines' },
+  { what: 'HEAD of the client URLs', method: 'HEAD', path: '/v2/machines' },
+  { what: 'HEAD of /health', method: 'HEAD', path: '/health' },
+  { what: 'HEAD of /version', method: 'HEAD', path: '/version' },
+  { what: 'the leader\'s stats', method: 'GET', path: '/v2/stats/leader', headersOnly: true },
+  { what: 'removing a member by a malformed id', method: 'DELETE', path: '/v2/members/xyz' },
+  { what: 'removing an unknown member', method: 'DELETE', path: '/v2/members/123' },
+  { what: 'updating an unknown member', method: 'PUT', path: '/v2/members/123', headers: { 'content-type': 'application/json' }, body: '{"peerURLs":["http://127.0.0.1:1"]}' },
+  { what: 'adding a member without peer URLs', method: 'POST', path: '/v2/members', headers: { 'content-type': 'application/json' }, body: '{}' },
+  { what: 'HEAD of a key', method: 'HEAD', path: '/v2/keys/first' },
+  { what: 'a method the stats do not take', method: 'POST', path: '/v2/stats/store' },
+  { what: 'no such endpoint: /v2', method: 'GET', path: '/v2' },
+  { what: 'no such endpoint: /v2/', method: 'GET', path: '/v2/' },
 ];
 
 /** What a member calls itself: its id and name from /v2/members, its URLs. */
