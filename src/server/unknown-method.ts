@@ -39,6 +39,8 @@ export function passUnknownMethods(server: http.Server, handler: http.RequestLis
 
 function answerAsNode(error: NodeJS.ErrnoException, socket: net.Socket): void {
   const status = NODE_DEFAULT_ANSWERS[error.code ?? ''] ?? '400 Bad Request';
-  if (socket.writable && socket.bytesWritten === 0) socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  // Node's own rule: answer unless a response on this connection has begun (its internal field).
+  const inFlight = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (socket.writable && (inFlight == null || !inFlight.headersSent)) socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   socket.destroy(error);
 }
