@@ -444,7 +444,7 @@ export class ClientApi {
     this.writeText(res, status, JSON_TYPE, JSON.stringify(value) + (newline ? '\n' : ''));
   }
 
-  /** A whole small body with its Content-Length, as Go's server sends one that fits its buffer (not chunked). */
+  /** A whole body, framed as Go's server frames it (see lengthHeader). */
   private writeText(res: http.ServerResponse, status: number, contentType: string, body: string, headers: http.OutgoingHttpHeaders = {}): void {
     res.writeHead(status, { ...headers, 'content-type': contentType, ...lengthHeader(body) }).end(body);
   }
