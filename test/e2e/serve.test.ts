@@ -365,6 +365,15 @@ describe('kvd serve: bad flags end with one clear message and a non-zero exit', 
     }
   });
 
+  it('a flag given twice takes its last value, as etcd\'s flags do', async () => {
+    const twice = await TestCluster.start(1, ['--log-level', 'error', '--log-level', 'info']);
+    try {
+      await twice.waitForLog(twice.members[0]!, /INFO\s+member started/);
+    } finally {
+      await twice.destroy();
+    }
+  });
+
   it('a data dir that belongs to another member', async () => {
     const cluster = await TestCluster.start(1);
     try {

@@ -377,5 +377,7 @@ describe('kvd vs etcd 3.4 on the wire: the same raw requests to a fresh member g
     const byId = (ids: string[]) => [...ids].sort((a, b) => (BigInt(`0x${a}`) < BigInt(`0x${b}`) ? -1 : 1));
     assert.deepEqual(lists[0], byId(lists[0]!), 'etcd lists by id');
     assert.deepEqual(lists[1], byId(lists[1]!), 'kvd lists by id');
+    // Go's %x: no zero padding.
+    for (const ids of lists) for (const id of ids) assert.match(id, /^[1-9a-f][0-9a-f]*$/);
   });
 });
