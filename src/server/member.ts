@@ -804,7 +804,11 @@ export class Member implements TransportHost {
     const data = encoder.encode(JSON.stringify(payload));
     while (this.running) {
       const mine = this.members.get(this.id);
-      if (mine !== undefined && mine.name === this.name && mine.clientURLs.join(',') === this.config.advertiseClientUrls.join(',') && this.appliedIndex > 0 && this.leader !== 0) return;
+      if (mine !== undefined && mine.name === this.name && mine.clientURLs.join(',') === this.config.advertiseClientUrls.join(',') && this.appliedIndex > 0 && this.leader !== 0) {
+        // etcd's "published" line: the cluster lists this member's client URLs from now on.
+        this.log.info('published this member\'s name and client URLs to the cluster', { name: this.name, clientURLs: this.config.advertiseClientUrls.join(',') });
+        return;
+      }
       this.proposeUntilAccepted(data, Date.now() + 1000);
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stands in for `etcd` in etcd's own e2e tests (tests/e2e, run with -bin-dir pointing here): starts
 # `$KVD_BIN serve` with etcd's flags, less those kvd does not have (v2 is always on; the others are
-# v3's or tuning), and prints the two lines the tests wait for once kvd has a leader. `exec` makes
+# v3's or tuning), and prints the two lines the tests wait for once kvd has published its client
+# URLs (as etcd prints them: other members then list them). `exec` makes
 # kvd the process the tests signal; its output goes through the filter on the way to theirs.
 set -u
 args=()
@@ -17,7 +18,7 @@ announce_ready() {
   while IFS= read -r line; do
     printf '%s\n' "$line"
     case $line in
-      *'leader elected'*) if [ -z "$said" ]; then printf 'enabled capabilities for version 3.4\npublished\n'; said=1; fi ;;
+      *'published this member'*) if [ -z "$said" ]; then printf 'enabled capabilities for version 3.4\npublished\n'; said=1; fi ;;
     esac
   done
 }
