@@ -11,6 +11,7 @@ import { Member, StartError } from './member.ts';
 import { Outbound } from './outbound.ts';
 import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
+import { shareOnePort } from './shared-port.ts';
 import { passUnknownMethods } from './unknown-method.ts';
 import { TlsError, TlsMaterial, createListener } from './tls.ts';
 
@@ -121,6 +122,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger, halfClosedAnswered = false): Promise<void> {
   const cap = new ConnectionCap(config.maxClientConnections, log);
+  const listening = new Map<string, { server: http.Server; scheme: string }>();
   for (const url of config.listenClientUrls) {
     const server = createListener(url, handler, tls, 'clients', log);
     // Watches run as long as they like; idle and half-sent connections do not hold descriptors.
@@ -129,6 +131,15 @@ async function listenForClients(config: ServeConfig, handler: http.RequestListen
     passUnknownMethods(server, handler);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.headersTimeout = HEADERS_TIMEOUT_MS;
+    // http:// and https:// on one host and port: one listener, as etcd's (an error for two of one scheme).
+    const port = `${url.hostname}:${url.port === '' ? url.protocol : url.port}`;
+    const other = listening.get(port);
+    if (other !== undefined && other.scheme !== url.protocol) {
+      shareOnePort(other.server, server, other.scheme === 'https:');
+      log.info('serving clients', { url: `${url.protocol}//${url.host}`, sharedWith: `${other.scheme}//${url.host}` });
+      continue;
+    }
+    listening.set(port, { server, scheme: url.protocol });
     cap.admit(server);
     await listen(server, url, 'clients');
     servers.push(server);

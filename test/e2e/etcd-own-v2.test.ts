@@ -38,7 +38,6 @@ const NOT_YET: Readonly<Record<string, string>> = {
   TestCtlV2AuthWithCommonName: 'the v2 auth API',
   TestV2CurlIssue5182: 'the v2 auth API',
   TestV2CurlAutoTLS: '--auto-tls',
-  TestV2CurlClientBoth: 'http:// and https:// on one port',
 };
 
 function portFree(port: number): Promise<boolean> {
