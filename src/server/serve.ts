@@ -11,6 +11,7 @@ import { Member, StartError } from './member.ts';
 import { Outbound } from './outbound.ts';
 import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
+import { ensureSelfSigned } from './self-signed.ts';
 import { shareOnePort } from './shared-port.ts';
 import { passUnknownMethods } from './unknown-method.ts';
 import { TlsError, TlsMaterial, createListener } from './tls.ts';
@@ -49,6 +50,8 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   let clientTls: TlsMaterial | undefined;
   let peerTls: TlsMaterial | undefined;
   try {
+    if (config.clientTls !== undefined) await ensureSelfSigned(config.clientTls, 'auto-tls');
+    if (config.peerTls !== undefined) await ensureSelfSigned(config.peerTls, 'peer-auto-tls');
     clientTls = config.clientTls === undefined ? undefined : TlsMaterial.load('', config.clientTls);
     peerTls = config.peerTls === undefined ? undefined : TlsMaterial.load('peer-', config.peerTls);
   } catch (error) {

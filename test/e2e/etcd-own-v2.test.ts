@@ -37,7 +37,6 @@ const NOT_YET: Readonly<Record<string, string>> = {
   TestCtlV2RoleList: 'the v2 auth API',
   TestCtlV2AuthWithCommonName: 'the v2 auth API',
   TestV2CurlIssue5182: 'the v2 auth API',
-  TestV2CurlAutoTLS: '--auto-tls',
 };
 
 function portFree(port: number): Promise<boolean> {

@@ -28,6 +28,8 @@ interface ServeArgs {
   peerKeyFile?: string;
   peerTrustedCaFile?: string;
   peerClientCertAuth: boolean;
+  autoTls: boolean;
+  peerAutoTls: boolean;
   peerCertAllowedCn?: string;
   peerCertAllowedHostname?: string;
   proxy: string;
@@ -68,6 +70,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('peer-key-file', { type: 'string', describe: 'its private key' })
       .option('peer-trusted-ca-file', { type: 'string', describe: 'the CA that signs the members\' certificates' })
       .option('peer-client-cert-auth', { type: 'boolean', default: false, describe: 'refuse peers without a certificate signed by --peer-trusted-ca-file' })
+      .option('auto-tls', { type: 'boolean', default: false, describe: 'https client URLs without --cert-file: a self-signed certificate, made in <data-dir>.auto-tls/client' })
+      .option('peer-auto-tls', { type: 'boolean', default: false, describe: 'https peer URLs without --peer-cert-file: self-signed certificates, encrypted but unauthenticated (peers are not verified)' })
       .option('peer-cert-allowed-cn', { type: 'string', describe: 'accept only peer certificates whose Subject CN is exactly this (needs --peer-client-cert-auth)' })
       .option('peer-cert-allowed-hostname', { type: 'string', describe: 'accept only peer certificates valid for this host name or IP, by their SANs (needs --peer-client-cert-auth)' })
       .option('proxy', { type: 'string', choices: ['off', 'on', 'readonly'], default: 'off', describe: 'run as a proxy that stores nothing and forwards clients to the members (readonly: GET only)' })
