@@ -28,6 +28,16 @@ const KEYS_PREFIX = '/v2/keys';
 const KEYS_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
+/** etcd's CORS headers (its default --cors is `*`), on every answer to a client. */
+const CORS_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['access-control-allow-headers', 'accept, content-type, authorization'],
+  ['access-control-allow-methods', 'POST, GET, OPTIONS, PUT, DELETE'],
+  ['access-control-allow-origin', '*'],
+];
+/** The largest body Go's server sends with a Content-Length rather than chunked. */
+const GO_UNCHUNKED_BYTES = 2048;
+/** How long /health waits for its read through Raft, as etcd's does. */
+const HEALTH_READ_TIMEOUT_MS = 1000;
 /** How far (bytes unflushed) a watch stream's client may fall behind before its stream is ended. */
 const WATCH_BACKLOG_LIMIT = 1 << 20;
 
@@ -82,6 +92,7 @@ export class ClientApi {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
     res.on('finish', () => this.metrics.request(method, res.statusCode, req.url));
+    for (const [name, value] of CORS_HEADERS) res.setHeader(name, value);
     this.route(req, res).catch((error: unknown) => {
       // Method and path only: the query and the body hold values. A client that goes away is its own affair.
       const path = (req.url ?? '/').split('?')[0];
@@ -100,6 +111,8 @@ export class ClientApi {
     const question = rawUrl.indexOf('?');
     const rawPath = question < 0 ? rawUrl : rawUrl.slice(0, question);
     const query = question < 0 ? '' : rawUrl.slice(question + 1);
+    // etcd's CORS layer answers a preflight on any path, before its router sees it.
+    if (req.method === 'OPTIONS') return void res.writeHead(200, { 'content-length': 0 }).end();
     let path: string;
     try {
       path = percentDecode(rawPath);
@@ -127,24 +140,24 @@ export class ClientApi {
     }
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) return this.keys(req, res, path.slice(KEYS_PREFIX.length), query);
     if (this.authApi.handles(path)) return this.authApi.handle(req, res, path);
-    if (path.startsWith('/v2/members/') && path !== '/v2/members/leader') return this.memberById(req, res, path.slice('/v2/members/'.length));
+    // Only a GET of /v2/members/leader is the leader: to etcd, other methods name a member "leader".
+    const leaderRead = path === '/v2/members/leader' && req.method === 'GET';
+    if (path.startsWith('/v2/members/') && path !== '/v2/members/' && !leaderRead) return this.memberById(req, res, path.slice('/v2/members/'.length));
     switch (path) {
       case '/version':
         return this.getOnly(req, res, () => this.writeJson(res, 200, { etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_API_VERSION, kvd: VERSION }, false));
       case '/health':
-        return this.getOnly(req, res, () => {
-          const healthy = this.member.leader !== 0;
-          res.writeHead(healthy ? 200 : 503, { 'content-type': TEXT_TYPE }).end(JSON.stringify({ health: String(healthy) }));
-        });
+        return this.getOnly(req, res, () => this.health(res));
       case '/v2/members':
+      case '/v2/members/':
         return this.members(req, res);
       case '/v2/members/leader':
-        return this.leader(req, res);
+        return this.leader(res);
       case '/v2/txn':
         return this.txn(req, res);
       case '/v2/machines':
         if (req.method !== 'GET' && req.method !== 'HEAD') return this.notAllowed(res, 'GET,HEAD');
-        res.writeHead(200, { 'content-type': TEXT_TYPE }).end(this.clientUrls().join(', '));
+        this.writeText(res, 200, TEXT_TYPE, this.clientUrls().join(', '));
         return;
       case '/v2/stats/store':
         return this.getOnly(req, res, () => this.writeJson(res, 200, this.member.store.stats, false));
@@ -162,9 +175,10 @@ export class ClientApi {
         if (!(await this.auth.rootAccess(req))) return this.writeError(res, new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0));
         return this.backup(res);
       case '/metrics':
-        return this.getOnly(req, res, () => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
+        return this.getOnly(req, res, () => void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(this.metrics.render()));
       default:
-        res.writeHead(404, { 'content-type': TEXT_TYPE }).end('404 page not found\n');
+        res.setHeader('x-content-type-options', 'nosniff');
+        this.writeText(res, 404, TEXT_TYPE, '404 page not found\n');
     }
   }
 
@@ -172,24 +186,13 @@ export class ClientApi {
 
   private async keys(req: http.IncomingMessage, res: http.ServerResponse, keyPath: string, query: string): Promise<void> {
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS') {
-      res.writeHead(200, {
-        'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE',
-        'access-control-allow-origin': '*',
-        'access-control-allow-headers': 'accept, content-type, authorization',
-      });
-      res.end();
-      return;
-    }
     if (!KEYS_METHODS.has(method)) return this.notAllowed(res, 'HEAD,GET,PUT,POST,DELETE');
     let body: string;
     try {
       body = (await readBody(req, this.member.config.maxRequestBytes)).toString('utf8');
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        this.writeError(res, new StoreError(ErrorCodes.InvalidForm, 'http: request body too large', 0), 413);
-        return;
-      }
+      // As Go's form parser refuses a body over its limit (10 MiB, kvd's default limit).
+      if (error instanceof BodyTooLarge) return this.writeError(res, new StoreError(ErrorCodes.InvalidForm, 'http: POST too large', 0));
       throw error;
     }
     let request: KeysRequest;
@@ -205,7 +208,9 @@ export class ClientApi {
     if (!(await this.auth.keyAccess(req, keyPath, request.recursive))) return this.writeError(res, new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0));
     try {
       if (request.method === 'GET' || request.method === 'HEAD') {
-        if (request.wait) return this.watch(req, res, request);
+        // etcd turns a quorum GET into a read through Raft before it looks at `wait`: no watch.
+        const quorumGet = request.method === 'GET' && request.quorum;
+        if (request.wait && !quorumGet) return this.watch(req, res, request);
         if (request.quorum) await this.member.linearizableRead();
         const read = this.member.store.read(request.key, request.recursive, request.sorted, Date.now());
         return await writeGet(res, read, this.headers(read.index, true), request.method === 'HEAD');
@@ -282,13 +287,13 @@ export class ClientApi {
 
   private writeEvent(res: http.ServerResponse, event: StoreEvent, etcdIndex: number, request: KeysRequest, headOnly: boolean): void {
     const body = successBody(event, request.noValueOnSuccess);
-    res.writeHead(eventStatus(event), { ...this.headers(etcdIndex, true), 'content-length': Buffer.byteLength(body) });
+    res.writeHead(eventStatus(event), { ...this.headers(etcdIndex, true), ...lengthHeader(body) });
     res.end(headOnly ? undefined : body);
   }
 
   private writeError(res: http.ServerResponse, error: StoreError, status = errorStatus(error.errorCode)): void {
     const body = `${JSON.stringify(error.toJSON())}\n`;
-    res.writeHead(status, { ...this.headers(error.index, false), 'content-length': Buffer.byteLength(body) });
+    res.writeHead(status, { ...this.headers(error.index, false), ...lengthHeader(body) });
     res.end(body);
   }
 
@@ -315,7 +320,8 @@ export class ClientApi {
   private async members(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (!(await this.auth.writeRootAccess(req))) return this.authApi.writeNoAuth(res);
     if (req.method === 'GET') {
-      const members = [...this.member.members.values()].map(memberJson);
+      // etcd lists its members by id.
+      const members = [...this.member.members.values()].sort((a, b) => a.id - b.id).map(memberJson);
       return this.writeMembersJson(res, 200, { members });
     }
     if (req.method !== 'POST') return this.notAllowed(res, 'GET,POST,DELETE,PUT');
@@ -330,6 +336,8 @@ export class ClientApi {
     if (!(await this.auth.writeRootAccess(req))) return this.authApi.writeNoAuth(res);
     const id = parseId(idText ?? '');
     const unknown = () => this.writeMembersJson(res, 404, { message: `No such member: ${idText}` });
+    // etcd reads one member through the list only: a GET of any path below it is not found.
+    if (req.method === 'GET') return this.writeMembersJson(res, 404, { message: 'Not found' });
     if (action === 'promote' || action === 'leader') {
       if (req.method !== 'POST') return this.notAllowed(res, 'POST');
       if (id === undefined || !this.member.members.has(id)) return unknown();
@@ -393,27 +401,22 @@ export class ClientApi {
 
   private membersHeaders(): http.OutgoingHttpHeaders {
     return {
-      'access-control-allow-headers': 'accept, content-type, authorization',
-      'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE',
-      'access-control-allow-origin': '*',
       'content-type': JSON_TYPE,
       'x-etcd-cluster-id': formatId(this.member.clusterId),
     };
   }
 
+  /** etcd ends the members API's JSON with a newline, but not its error messages. */
   private writeMembersJson(res: http.ServerResponse, status: number, value: unknown): void {
-    const body = `${JSON.stringify(value)}\n`;
-    res.writeHead(status, { ...this.membersHeaders(), 'content-length': Buffer.byteLength(body) }).end(body);
+    const body = JSON.stringify(value) + (status < 400 ? '\n' : '');
+    res.writeHead(status, { ...this.membersHeaders(), ...lengthHeader(body) }).end(body);
   }
 
-  private leader(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.method !== 'GET') return this.notAllowed(res, 'GET');
+  private leader(res: http.ServerResponse): void {
     const leader = this.member.members.get(this.member.leader);
-    if (leader === undefined) {
-      res.writeHead(503, { 'content-type': JSON_TYPE, 'x-etcd-cluster-id': formatId(this.member.clusterId) }).end(`${JSON.stringify({ message: 'During Leader Election' })}\n`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': JSON_TYPE, 'x-etcd-cluster-id': formatId(this.member.clusterId) }).end(`${JSON.stringify(memberJson(leader))}\n`);
+    res.setHeader('x-etcd-cluster-id', formatId(this.member.clusterId));
+    if (leader === undefined) return this.writeText(res, 503, JSON_TYPE, `${JSON.stringify({ message: 'During Leader Election' })}\n`);
+    this.writeText(res, 200, JSON_TYPE, `${JSON.stringify(memberJson(leader))}\n`);
   }
 
   private selfStats(): Record<string, unknown> {
@@ -451,18 +454,42 @@ export class ClientApi {
     return [...this.member.members.values()].flatMap((m) => [...m.clientURLs]);
   }
 
-  private getOnly(req: http.IncomingMessage, res: http.ServerResponse, answer: () => void): void {
+  private getOnly(req: http.IncomingMessage, res: http.ServerResponse, answer: () => void | Promise<void>): void | Promise<void> {
     if (req.method !== 'GET') return this.notAllowed(res, 'GET');
-    answer();
+    return answer();
+  }
+
+  /** As etcd's: healthy when there is a leader and a read through Raft (a quorum) completes in time. */
+  private async health(res: http.ServerResponse): Promise<void> {
+    const healthy = this.member.leader !== 0 && (await this.member.linearizableRead(HEALTH_READ_TIMEOUT_MS).then(() => true, () => false));
+    if (healthy) return this.writeText(res, 200, TEXT_TYPE, JSON.stringify({ health: 'true' }));
+    // etcd answers an unhealthy member through Go's http.Error: a newline and nosniff.
+    res.setHeader('x-content-type-options', 'nosniff');
+    this.writeText(res, 503, TEXT_TYPE, `${JSON.stringify({ health: 'false' })}\n`);
   }
 
   private notAllowed(res: http.ServerResponse, allow: string): void {
-    res.writeHead(405, { allow, 'content-type': TEXT_TYPE }).end('Method Not Allowed\n');
+    res.setHeader('x-content-type-options', 'nosniff');
+    this.writeText(res, 405, TEXT_TYPE, 'Method Not Allowed\n', { allow });
   }
 
   private writeJson(res: http.ServerResponse, status: number, value: unknown, newline: boolean): void {
-    res.writeHead(status, { 'content-type': JSON_TYPE }).end(JSON.stringify(value) + (newline ? '\n' : ''));
+    this.writeText(res, status, JSON_TYPE, JSON.stringify(value) + (newline ? '\n' : ''));
   }
+
+  /** A whole body, framed as Go's server frames it (see lengthHeader). */
+  private writeText(res: http.ServerResponse, status: number, contentType: string, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+    res.writeHead(status, { ...headers, 'content-type': contentType, ...lengthHeader(body) }).end(body);
+  }
+}
+
+/**
+ * Go's server gives a body that fits its 2 KiB buffer a Content-Length and sends a longer one
+ * chunked; the answers here are written whole, so they are framed as etcd's are.
+ */
+function lengthHeader(body: string): http.OutgoingHttpHeaders {
+  const length = Buffer.byteLength(body);
+  return length <= GO_UNCHUNKED_BYTES ? { 'content-length': length } : {};
 }
 
 function memberJson(m: MemberInfo): V2Member {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { defaultMaxClientConnections, processOpenFileLimit } from './connection-cap.ts';
 import type { LogFormat, LogLevel } from './logger.ts';
 import type { TlsFiles } from './tls.ts';
@@ -35,6 +36,9 @@ export interface ServeFlags {
   readonly peerKeyFile?: string;
   readonly peerTrustedCaFile?: string;
   readonly peerClientCertAuth?: boolean;
+  /** etcd's --auto-tls / --peer-auto-tls: https without certificate files uses self-signed ones made at start. */
+  readonly autoTls?: boolean;
+  readonly peerAutoTls?: boolean;
   /** Only a peer certificate whose Subject CN is exactly this may connect (etcd's --peer-cert-allowed-cn). */
   readonly peerCertAllowedCn?: string;
   /** Only a peer certificate valid for this host name or IP may connect (etcd's --peer-cert-allowed-hostname). */
@@ -134,8 +138,12 @@ function positiveInteger(flag: string, value: number): number {
 }
 
 /** The TLS files of one side; undefined when none are given. */
-function tlsFiles(prefix: '' | 'peer-', cert: string | undefined, key: string | undefined, ca: string | undefined, auth: boolean | undefined, listen: readonly URL[], listenFlag: string): TlsFiles | undefined {
+function tlsFiles(prefix: '' | 'peer-', cert: string | undefined, key: string | undefined, ca: string | undefined, auth: boolean | undefined, listen: readonly URL[], listenFlag: string, selfSignedDir?: string): TlsFiles | undefined {
   const https = listen.find((u) => u.protocol === 'https:');
+  // As etcd's auto TLS: only where no certificate is given; it authenticates no one, so no client certificates.
+  if (cert === undefined && key === undefined && https !== undefined && selfSignedDir !== undefined && auth !== true && ca === undefined) {
+    return { certFile: path.join(selfSignedDir, 'cert.pem'), keyFile: path.join(selfSignedDir, 'key.pem'), clientCertAuth: false, selfSignedFor: [...new Set(listen.map((u) => u.hostname.replace(/^\[|\]$/g, '')))] };
+  }
   if (cert === undefined && key === undefined) {
     if (https !== undefined) throw new ConfigError(`--${listenFlag}: ${https.origin} is https: give --${prefix}cert-file and --${prefix}key-file`);
     if (auth === true || ca !== undefined) throw new ConfigError(`--${prefix}client-cert-auth and --${prefix}trusted-ca-file need TLS: give --${prefix}cert-file and --${prefix}key-file and an https:// --${listenFlag}`);
@@ -201,13 +209,16 @@ export function resolveConfig(flags: ServeFlags): ServeConfig {
   const levels = ['debug', 'info', 'warn', 'error'];
   if (!levels.includes(flags.logLevel)) throw new ConfigError(`--log-level: must be one of ${levels.join(', ')}`);
   if (flags.logFormat !== 'text' && flags.logFormat !== 'json') throw new ConfigError('--log-format: must be text or json');
-  const clientTls = tlsFiles('', flags.certFile, flags.keyFile, flags.trustedCaFile, flags.clientCertAuth, listenClientUrls, 'listen-client-urls');
+  const dataDir = flags.dataDir ?? `${flags.name}.kvd`;
+  // Beside the data dir, which holds only what the storage writes (etcd keeps them in <data-dir>/fixtures).
+  const selfSigned = `${path.resolve(dataDir)}.auto-tls`;
+  const clientTls = tlsFiles('', flags.certFile, flags.keyFile, flags.trustedCaFile, flags.clientCertAuth, listenClientUrls, 'listen-client-urls', flags.autoTls === true ? path.join(selfSigned, 'client') : undefined);
   // A proxy listens on no peer URL; its peer certificate is for asking the members' peer URLs.
   const peerListen = proxy === undefined ? listenPeerUrls : [];
-  const peerTls = withAllowedPeer(flags, tlsFiles('peer-', flags.peerCertFile, flags.peerKeyFile, flags.peerTrustedCaFile, flags.peerClientCertAuth, peerListen, 'listen-peer-urls'), proxy === undefined);
+  const peerTls = withAllowedPeer(flags, tlsFiles('peer-', flags.peerCertFile, flags.peerKeyFile, flags.peerTrustedCaFile, flags.peerClientCertAuth, peerListen, 'listen-peer-urls', flags.peerAutoTls === true ? path.join(selfSigned, 'peer') : undefined), proxy === undefined);
   return {
     name: flags.name,
-    dataDir: flags.dataDir ?? `${flags.name}.kvd`,
+    dataDir,
     listenClientUrls,
     advertiseClientUrls,
     listenPeerUrls,

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 /**
  * Member and cluster ids, derived as etcd does from what identifies them (the peer URLs and the
  * cluster token), so that every member computes the same ids from the same flags. kvd keeps them
- * to 52 bits so that they are exact in JavaScript numbers; they print as 16 hex digits.
+ * to 52 bits so that they are exact in JavaScript numbers; they print as etcd's do (Go's `%x`: hex,
+ * no zero padding), and parse with or without it.
  */
 function hash52(text: string): number {
   const digest = createHash('sha256').update(text).digest();
@@ -20,7 +21,7 @@ export function clusterIdFor(memberIds: readonly number[], clusterToken: string)
 }
 
 export function formatId(id: number): string {
-  return id.toString(16).padStart(16, '0');
+  return id.toString(16);
 }
 
 export function parseId(text: string): number | undefined {

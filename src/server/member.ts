@@ -2,7 +2,7 @@ import { ProposalDroppedError } from '../raft/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { Ready } from '../raft/raw-node.ts';
 import { seededRandom } from '../raft/rand.ts';
-import type { Entry, Message, NodeId } from '../raft/types.ts';
+import type { ConfChangeType, Entry, Message, NodeId } from '../raft/types.ts';
 import { DiskStorage } from '../storage/disk-storage.ts';
 import type { StoreEvent } from '../store/event.ts';
 import { decodeImage } from '../storage/image.ts';
@@ -22,6 +22,7 @@ import { applyCommand, applyTxnCommand } from './keys-command.ts';
 import type { Logger } from './logger.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import { Outbound } from './outbound.ts';
+import { decodePeerMembers } from './peer-members.ts';
 import type { TlsMaterial } from './tls.ts';
 import { encodeKeysPayload } from './payload-codec.ts';
 import type { Payload } from './payload.ts';
@@ -422,14 +423,14 @@ export class Member implements TransportHost {
   }
 
   /** Resolves once this member's store reflects every write acknowledged before the call (ReadIndex). */
-  linearizableRead(): Promise<void> {
+  linearizableRead(timeoutMs = this.requestTimeoutMs): Promise<void> {
     const context = `${formatId(this.id)}-r${++this.sequence}`;
-    const deadline = Date.now() + this.requestTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reads.delete(context);
         reject(timeoutError(this.store.index));
-      }, this.requestTimeoutMs);
+      }, timeoutMs);
       this.reads.set(context, (index) => {
         clearTimeout(timer);
         this.reads.delete(context);
@@ -640,6 +641,7 @@ export class Member implements TransportHost {
         return;
       }
       case 'updatePeers': {
+        this.store.recordHiddenWrite(`/0/members/${formatId(payload.member)}/raftAttributes`);
         const known = this.members.get(payload.member);
         if (known !== undefined) {
           this.members.set(payload.member, { ...known, peerURLs: payload.peerURLs });
@@ -688,6 +690,7 @@ export class Member implements TransportHost {
     const { change, member } = decoded;
     // A removed id never comes back (a late duplicate of its addition is ignored), as in etcd.
     if (change.type !== 'removeNode' && this.removedIds.has(change.nodeId)) return;
+    const promotion = change.type === 'addNode' && this.members.get(change.nodeId)?.isLearner === true;
     this.node.applyConfChange(change);
     if (change.type === 'removeNode') {
       this.members.delete(change.nodeId);
@@ -699,6 +702,7 @@ export class Member implements TransportHost {
       if (known !== undefined) this.members.set(change.nodeId, { ...known, isLearner: change.type === 'addLearner' });
     }
     this.membershipDirty = true;
+    recordMembershipWrites(this.store, promotion ? 'promote' : change.type, change.nodeId, entry.index);
     const key = `${change.type}:${change.nodeId}`;
     this.log.info('membership changed', { change: change.type, member: formatId(change.nodeId), index: entry.index, answering: this.confWaiters.has(key) });
     this.confWaiters.get(key)?.();
@@ -830,9 +834,9 @@ export class Member implements TransportHost {
     if (!moved || this.leader !== id) throw new MembershipError(500, `membership: leadership did not move to ${formatId(id)} in time`);
   }
 
-  /** The membership as peers see it (GET /members on the peer URL): how a joining member learns its id. */
-  membershipRecord(): { clusterId: number; members: MemberInfo[] } {
-    return { clusterId: this.clusterId, members: [...this.members.values()] };
+  /** The members as peers see them (GET /members on the peer URL): how a joining member learns its id. */
+  memberList(): Iterable<MemberInfo> {
+    return this.members.values();
   }
 
   private releaseAppliedWaiters(): void {
@@ -862,7 +866,11 @@ export class Member implements TransportHost {
     const data = encoder.encode(JSON.stringify(payload));
     while (this.running) {
       const mine = this.members.get(this.id);
-      if (mine !== undefined && mine.name === this.name && mine.clientURLs.join(',') === this.config.advertiseClientUrls.join(',') && this.appliedIndex > 0 && this.leader !== 0) return;
+      if (mine !== undefined && mine.name === this.name && mine.clientURLs.join(',') === this.config.advertiseClientUrls.join(',') && this.appliedIndex > 0 && this.leader !== 0) {
+        // etcd's "published" line: the cluster lists this member's client URLs from now on.
+        this.log.info('published this member\'s name and client URLs to the cluster', { name: this.name, clientURLs: this.config.advertiseClientUrls.join(',') });
+        return;
+      }
       this.proposeUntilAccepted(data, Date.now() + 1000);
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
@@ -1001,6 +1009,29 @@ function checkLostEntries(storage: DiskStorage, membership: Membership, log: Log
 }
 
 /**
+ * The store indexes a membership change takes, as in etcd, whose membership lives in its v2 store:
+ * so that a fresh single member's first write gets index 4, as etcd's does (member added, its
+ * attributes published, cluster version set). An addition also stands for the member's first
+ * publication of its name and client URLs, which etcd writes when the member starts: counted here,
+ * at a point of the log every member agrees on, not when kvd's attributes entry comes (a member
+ * proposes one again on a restart, or not, as timing has it). The first entry of a new cluster's
+ * log stands for the cluster version too, which etcd sets once its first leader is up. A promotion
+ * rewrites the member; a removal deletes it and records it as removed.
+ */
+function recordMembershipWrites(store: Store, type: ConfChangeType | 'promote', id: NodeId, entryIndex: number): void {
+  const member = `/0/members/${formatId(id)}`;
+  if (type === 'removeNode') {
+    store.recordHiddenWrite(member);
+    store.recordHiddenWrite(`/0/removed_members/${formatId(id)}`);
+    return;
+  }
+  store.recordHiddenWrite(`${member}/raftAttributes`);
+  if (type === 'promote') return;
+  store.recordHiddenWrite(`${member}/attributes`);
+  if (entryIndex === 1) store.recordHiddenWrite('/0/version');
+}
+
+/**
  * --initial-cluster-state existing: ask the members in --initial-cluster for the membership;
  * this member must have been added (kvctl member add) under one of its peer URLs.
  */
@@ -1010,7 +1041,8 @@ async function joinExisting(config: ServeConfig, outbound: Outbound): Promise<Me
     if (name === config.name) continue;
     for (const url of peerURLs) {
       try {
-        const record = (await outbound.getJson(new URL('/members', url), 3000)) as Membership;
+        const answer = await outbound.getJsonAnswer(new URL('/members', url), 3000);
+        const record = decodePeerMembers(answer.body, answer.headers);
         const self = record.members.find((m) => m.peerURLs.some((u) => config.advertisePeerUrls.includes(u)));
         if (self === undefined) {
           throw new StartError(`cluster ${formatId(record.clusterId)} has no member with peer URL ${config.advertisePeerUrls.join(',')}: add it first (kvctl member add ${config.name} ${config.advertisePeerUrls.join(',')})`);

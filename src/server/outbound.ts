@@ -24,7 +24,12 @@ export class Outbound {
   }
 
   /** GETs JSON; rejects on a network error, a timeout, a status other than 200 or a body that is not JSON. */
-  getJson(url: URL, timeoutMs: number): Promise<unknown> {
+  async getJson(url: URL, timeoutMs: number): Promise<unknown> {
+    return (await this.getJsonAnswer(url, timeoutMs)).body;
+  }
+
+  /** As getJson, with the answer's headers. */
+  getJsonAnswer(url: URL, timeoutMs: number): Promise<{ body: unknown; headers: http.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
       const request = this.request(url, { method: 'GET', timeout: timeoutMs });
       request.on('timeout', () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
@@ -36,7 +41,7 @@ export class Outbound {
         response.on('end', () => {
           if (response.statusCode !== 200) return reject(new Error(`answered ${response.statusCode}`));
           try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+            resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), headers: response.headers });
           } catch {
             reject(new Error('answered something that is not JSON'));
           }

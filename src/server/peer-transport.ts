@@ -7,11 +7,13 @@ import type { Message, NodeId } from '../raft/types.ts';
 import { chunkOf, directSocket } from './chunked.ts';
 import { FrameReader } from './frame-reader.ts';
 import type { Logger } from './logger.ts';
+import type { MemberInfo } from './member.ts';
 import { Outbound } from './outbound.ts';
 import { formatId, parseId } from './member-id.ts';
 import { INCOMING_SNAPSHOT_FILE } from '../storage/data-dir-check.ts';
 import { checkEntry } from './payload.ts';
 import { decodeMessages, encodeMessages } from './peer-codec.ts';
+import { encodePeerMembers } from './peer-members.ts';
 
 export const RAFT_PATH = '/raft';
 export const SNAPSHOT_PATH = '/raft/snapshot';
@@ -75,8 +77,8 @@ export interface TransportHost {
   reportSnapshot(id: NodeId, succeeded: boolean): void;
   /** The data of the snapshot at `index`, read from the data dir; rejects if that is no longer the one. */
   snapshotImage(index: number): Promise<Uint8Array>;
-  /** The membership, for a member joining with --initial-cluster-state existing. */
-  membershipRecord(): unknown;
+  /** The members, for a member joining with --initial-cluster-state existing (and proxies). */
+  memberList(): Iterable<MemberInfo>;
   /** Whether `id` was removed from the cluster (its messages get 410 Gone). */
   isRemoved(id: NodeId): boolean;
   /** A peer answered 410 Gone to this member. */
@@ -326,7 +328,8 @@ export class PeerTransport {
   /** The peer listener's request handler: POST /raft with a frame of messages. */
   handle(request: http.IncomingMessage, response: http.ServerResponse): void {
     if (request.method === 'GET' && request.url === MEMBERS_PATH) {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.host.membershipRecord()));
+      const body = `${encodePeerMembers(this.host.memberList())}\n`;
+      response.writeHead(200, { 'content-type': 'application/json', 'x-etcd-cluster-id': formatId(this.host.clusterId), 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
     const snapshotRequest = request.method === 'POST' && request.url === SNAPSHOT_PATH;
@@ -335,7 +338,8 @@ export class PeerTransport {
       return;
     }
     const cluster = request.headers['x-etcd-cluster-id'];
-    if (cluster !== formatId(this.host.clusterId)) {
+    // Compared as numbers: earlier kvd versions printed ids zero-padded, and their members send them so.
+    if (typeof cluster !== 'string' || parseId(cluster) !== this.host.clusterId) {
       this.log.warn('refused a peer of another cluster', { from: String(request.headers['x-server-from'] ?? '?'), cluster: String(cluster ?? '') });
       response.writeHead(412, { 'content-type': 'text/plain; charset=utf-8' }).end('cluster ID mismatch\n');
       return;

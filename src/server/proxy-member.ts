@@ -3,6 +3,7 @@ import { neverSent } from '../api/network-errors.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Outbound } from './outbound.ts';
+import { decodePeerMembers } from './peer-members.ts';
 import { forwardedTarget } from './proxy-target.ts';
 import { BodyTooLarge, readBody } from './read-body.ts';
 
@@ -95,8 +96,8 @@ export class ProxyMember {
     }
     for (const peer of this.config.peerSeeds) {
       try {
-        const body = (await this.peers.getJson(new URL('/members', peer), 3000)) as { members?: Array<{ clientURLs?: unknown[] }> };
-        return this.learn((body.members ?? []).flatMap((m) => m.clientURLs ?? []), peer);
+        const answer = await this.peers.getJsonAnswer(new URL('/members', peer), 3000);
+        return this.learn(decodePeerMembers(answer.body, answer.headers).members.flatMap((m) => m.clientURLs), peer);
       } catch (error) {
         asked.push(`${peer}: ${(error as Error).message}`);
       }

@@ -12,6 +12,9 @@ import { formatId } from './member-id.ts';
 import { Outbound } from './outbound.ts';
 import { limitPeerListener } from './peer-transport.ts';
 import { ProxyMember } from './proxy-member.ts';
+import { ensureSelfSigned } from './self-signed.ts';
+import { shareOnePort } from './shared-port.ts';
+import { passUnknownMethods } from './unknown-method.ts';
 import { TlsError, TlsMaterial, createListener } from './tls.ts';
 
 /** A failure to start that the operator can fix: printed as one line, exit code 1. */
@@ -64,6 +67,8 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   let clientTls: TlsMaterial | undefined;
   let peerTls: TlsMaterial | undefined;
   try {
+    if (config.clientTls !== undefined) await ensureSelfSigned(config.clientTls, 'auto-tls');
+    if (config.peerTls !== undefined) await ensureSelfSigned(config.peerTls, 'peer-auto-tls');
     clientTls = config.clientTls === undefined ? undefined : TlsMaterial.load('', config.clientTls);
     peerTls = config.peerTls === undefined ? undefined : TlsMaterial.load('peer-', config.peerTls);
   } catch (error) {
@@ -148,13 +153,24 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 async function listenForClients(config: ServeConfig, handler: http.RequestListener, tls: TlsMaterial | undefined, servers: http.Server[], log: Logger, halfClosedAnswered = false): Promise<void> {
   const cap = new ConnectionCap(config.maxClientConnections, log);
+  const listening = new Map<string, { server: http.Server; scheme: string }>();
   for (const url of config.listenClientUrls) {
     const server = createListener(url, handler, tls, 'clients', log);
     // Watches run as long as they like; idle and half-sent connections do not hold descriptors.
     server.requestTimeout = 0;
     if (halfClosedAnswered) answerHalfClosedClients(server);
+    passUnknownMethods(server, handler);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.headersTimeout = HEADERS_TIMEOUT_MS;
+    // http:// and https:// on one host and port: one listener, as etcd's (an error for two of one scheme).
+    const port = `${url.hostname}:${url.port === '' ? url.protocol : url.port}`;
+    const other = listening.get(port);
+    if (other !== undefined && other.scheme !== url.protocol) {
+      shareOnePort(other.server, server, other.scheme === 'https:');
+      log.info('serving clients', { url: `${url.protocol}//${url.host}`, sharedWith: `${other.scheme}//${url.host}` });
+      continue;
+    }
+    listening.set(port, { server, scheme: url.protocol });
     cap.admit(server);
     await listen(server, url, 'clients');
     servers.push(server);

@@ -14,6 +14,12 @@ export class TlsError extends Error {}
 export interface TlsFiles {
   readonly certFile: string;
   readonly keyFile: string;
+  /**
+   * Self-signed for these hosts (--auto-tls, --peer-auto-tls): made at start when missing; the
+   * parties this member dials show certificates no CA signed, so theirs are not verified (etcd's
+   * InsecureSkipVerify): traffic is encrypted, no one is authenticated.
+   */
+  readonly selfSignedFor?: readonly string[];
   readonly trustedCaFile?: string;
   /** Require every connecting party to present a certificate signed by trustedCaFile. */
   readonly clientCertAuth: boolean;
@@ -109,6 +115,7 @@ export class TlsMaterial {
    * we dial: a member talks only to members.
    */
   clientOptions(): https.RequestOptions {
+    if (this.files.selfSignedFor !== undefined) return { cert: this.loaded.cert, key: this.loaded.key, rejectUnauthorized: false };
     return {
       cert: this.loaded.cert,
       key: this.loaded.key,

@@ -284,14 +284,14 @@ export class Store {
   }
 
   compareAndDelete(key: string, prevValue: string, prevIndex: number, now: number): StoreEvent {
-    return this.counted('compareAndDelete', () => {
-      const path = cleanPath(key);
-      const node = this.internalGet(path);
-      // etcd names no cause for the root here (its internal root path is trimmed away).
-      if (node.isDir) throw this.error(ErrorCodes.NotFile, path === '/' ? undefined : path);
-      this.compare(node, prevValue, prevIndex);
-      return this.removeWithEvent('compareAndDelete', node, now);
-    });
+    const path = cleanPath(key);
+    // etcd counts a compareAndDelete as failed only when the key is missing: its later errors
+    // (not a file, compare failed) never reach its counter, so they count as successes.
+    const node = this.counted('compareAndDelete', () => this.internalGet(path));
+    // etcd names no cause for the root here (its internal root path is trimmed away).
+    if (node.isDir) throw this.error(ErrorCodes.NotFile, path === '/' ? undefined : path);
+    this.compare(node, prevValue, prevIndex);
+    return this.removeWithEvent('compareAndDelete', node, now);
   }
 
   /** Expires every key whose deadline is at or before `cutoff`; one `expire` event each. */
@@ -419,6 +419,18 @@ export class Store {
     this.index = next;
     this.announce(event, ttl.refresh === true);
     return event;
+  }
+
+  /**
+   * A write that clients never see: etcd keeps its membership and cluster version in its v2
+   * store, outside the keys API's prefix, so each change of them takes an index there. The
+   * history holds one entry per index: this one is recorded as a refresh is, never given to a
+   * watcher. `key` names what etcd wrote (`/0/members/...`), for whoever reads a snapshot.
+   */
+  recordHiddenWrite(key: string): void {
+    const next = this.index + 1;
+    this.index = next;
+    this.history.add({ action: 'set', node: { key, modifiedIndex: next, createdIndex: next } }, true);
   }
 
   /** Removes a node and everything below it, notifying the watchers of every removed path. */

@@ -45,7 +45,7 @@ async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8
     receive: (messages) => received.push(...messages),
     reportUnreachable: () => undefined,
     reportSnapshot: () => undefined,
-    membershipRecord: () => ({}),
+    memberList: () => [],
     isRemoved: () => false,
     removedByPeer: () => undefined,
     snapshotImage: () => Promise.reject(new Error('none')),

@@ -72,10 +72,13 @@ describe('kvd serve --proxy', function () {
       // From the current index: the watch sees every write however late the process starts.
       const now = (await fetch(`${proxy.url}/v2/keys/`)).headers.get('x-etcd-index')!;
       const watcher = background(KVCTL_BIN, ['--endpoints', proxy.url, 'watch', '-r', '/pw', '--forever', '--count', '300', '-w', 'json', '--after-index', now]);
-      const writers = [cluster.members[1]!.clientUrl, cluster.members[2]!.clientUrl];
+      // The member the proxy forwards to is the first it learned (members are listed by id, as etcd lists them).
+      const forwardedTo = /proxy: members clientURLs=([^,\s]+)/.exec(proxy.log)![1];
+      const victim = cluster.members.find((m) => m.clientUrl === forwardedTo)!;
+      const writers = cluster.members.filter((m) => m !== victim).map((m) => m.clientUrl);
       for (let i = 0; i < 300; i++) {
         await createOnce(writers, `/pw/${i}`);
-        if (i === 100) await cluster.kill(cluster.members[0]!);
+        if (i === 100) await cluster.kill(victim);
       }
       assert.equal(await watcher.closed, 0, watcher.stderr);
       const keys = watcher.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { node: { key: string } }).node.key);

@@ -10,6 +10,8 @@ export interface EtcdProcess {
   readonly endpoint: string;
   /** Every member's client URL. */
   readonly endpoints: readonly string[];
+  /** Every member's peer URL. */
+  readonly peers: readonly string[];
   /** Sends a signal to member `index` (SIGKILL: it is gone for good). */
   kill(index: number, signal?: NodeJS.Signals): void;
   /** Stops member `index` (SIGTERM), starts it again on the same data dir and ports, and waits until it answers /health. */
@@ -83,6 +85,7 @@ export async function startEtcd(size = 1): Promise<EtcdProcess> {
   return {
     endpoint: members[0]!.client,
     endpoints: members.map((m) => m.client),
+    peers: members.map((m) => m.peer),
     kill: (index, signal = 'SIGKILL') => void children[index]!.kill(signal),
     async restart(index) {
       children[index]!.kill('SIGTERM');

@@ -6,8 +6,13 @@ import { parseKeysRequest } from '../../src/server/keys-request.ts';
 import { errorStatus, eventStatus, successBody } from '../../src/server/keys-response.ts';
 import { Store } from '../../src/store/store.ts';
 import { ErrorCodes, StoreError } from '../../src/store/store-error.ts';
+import { requireBinary } from '../helpers/binary.ts';
+import { TestCluster } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
+import { freePort } from '../helpers/ports.ts';
+import type { RawAnswer } from '../helpers/raw-http.ts';
+import { rawExchange } from '../helpers/raw-http.ts';
 
 /**
  * The same requests to etcd 3.4 over HTTP and through kvd's keys pipeline (form, request parsing,
@@ -216,5 +221,163 @@ describe('kvd\'s keys pipeline vs etcd 3.4: the same requests give the same stat
       const storeBody = store.watch(key, recursive, false, waitIndex, () => undefined).events[0];
       assert.deepEqual(storeBody, etcdBody, `${key} ${query}`);
     }
+  });
+});
+
+/** One request sent as raw bytes to etcd and to a kvd member, whose answers are compared. */
+interface WireCase {
+  readonly what: string;
+  readonly method: string;
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** To the peer URL rather than the client URL. */
+  readonly peer?: boolean;
+  /** Only status and header names compare: the body differs for good reason (versions, times). */
+  readonly headersOnly?: boolean;
+}
+
+/** What differs between any two servers: the date, how the connection is kept, Raft's own counters. */
+const PER_SERVER_HEADERS = new Set(['date', 'connection', 'keep-alive', 'x-raft-index', 'x-raft-term']);
+
+interface Server {
+  readonly client: string;
+  readonly peer: string;
+  /** This server's own names for things (ids, URLs, member name) and what they become when compared. */
+  readonly own: ReadonlyArray<readonly [string, string]>;
+}
+
+/** An answer as compared: status, headers by lower-case name, the body with each server's own names replaced. */
+function comparable(answer: RawAnswer, server: Server, headersOnly: boolean): { status: number; headers: Record<string, string>; body: string } {
+  let body = answer.body.toString('utf8');
+  for (const [own, common] of server.own) body = body.split(own).join(common);
+  // The peer member list gives ids as JSON numbers.
+  body = body.replace(/"id":\d+/g, '"id":<id>');
+  const renamed = body !== answer.body.toString('utf8');
+  const headers: Record<string, string> = {};
+  for (const line of answer.headerLines) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    if (PER_SERVER_HEADERS.has(name)) continue;
+    const value = line.slice(colon + 1).trim();
+    headers[name] = name === 'x-etcd-cluster-id' ? '<cluster>' : name === 'content-length' && (renamed || headersOnly) ? '<length>' : value;
+  }
+  return { status: answer.status, headers, body: headersOnly ? '<body>' : body };
+}
+
+function send(server: Server, c: WireCase): Promise<RawAnswer> {
+  const url = c.peer ? server.peer : server.client;
+  const body = Buffer.from(c.body ?? '');
+  const extra = Object.entries(c.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const head = `${c.method} ${c.path} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nConnection: close\r\n${extra}Content-Length: ${body.length}\r\n\r\n`;
+  return rawExchange(url, head, body, 20_000);
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** In order: the first is the first write of each fresh server. */
+const WIRE_CASES: readonly WireCase[] = [
+  { what: 'the first write of a fresh member gets index 4', method: 'PUT', path: '/v2/keys/first', headers: FORM, body: 'value=1' },
+  { what: 'keys answers carry the CORS headers', method: 'GET', path: '/v2/keys/first', headers: { origin: 'http://example.com' } },
+  { what: 'a preflight on the keys', method: 'OPTIONS', path: '/v2/keys/first', headers: { origin: 'http://example.com', 'access-control-request-method': 'PUT' } },
+  { what: 'a preflight on any path', method: 'OPTIONS', path: '/health' },
+  { what: '/health', method: 'GET', path: '/health' },
+  { what: 'an unknown path: 404 with nosniff and a length', method: 'GET', path: '/nothing' },
+  { what: 'a method the keys do not take', method: 'PATCH', path: '/v2/keys/first' },
+  { what: 'a method no one knows', method: 'FOO', path: '/v2/keys/first' },
+  { what: 'a method the members do not take', method: 'PATCH', path: '/v2/members' },
+  { what: 'a method /health does not take', method: 'PUT', path: '/health' },
+  { what: 'the member list under /v2/members/', method: 'GET', path: '/v2/members/' },
+  { what: 'one member by id is not found', method: 'GET', path: '/v2/members/abc' },
+  { what: 'a member added without JSON', method: 'POST', path: '/v2/members', headers: { 'content-type': 'text/plain' }, body: 'x' },
+  { what: 'the leader', method: 'GET', path: '/v2/members/leader' },
+  { what: 'the client URLs', method: 'GET', path: '/v2/machines' },
+  { what: 'a quorum GET with wait is a read, not a watch', method: 'GET', path: '/v2/keys/first?wait=true&quorum=true' },
+  { what: 'a 3 MiB value is stored', method: 'PUT', path: '/v2/keys/big', headers: FORM, body: `value=${'v'.repeat(3 << 20)}`, headersOnly: true },
+  { what: 'a body of exactly 10 MiB is taken', method: 'PUT', path: '/v2/keys/big', headers: FORM, body: `value=${'v'.repeat((10 << 20) - 6)}`, headersOnly: true },
+  { what: 'a body over 10 MiB is refused as etcd refuses it', method: 'PUT', path: '/v2/keys/big', headers: FORM, body: `value=${'v'.repeat((10 << 20) - 5)}` },
+  { what: 'the version', method: 'GET', path: '/version', headersOnly: true },
+  { what: 'this member\'s stats', method: 'GET', path: '/v2/stats/self', headersOnly: true },
+  { what: 'the peer member list', method: 'GET', path: '/members', peer: true },
+  { what: 'leader is no member id to update', method: 'PUT', path: '/v2/members/leader' },
+  { what: 'leader is no member id to remove', method: 'DELETE', path: '/v2/members/leader' },
+  { what: 'a method /v2/machines does not take', method: 'POST', path: '/v2/machines' },
+  { what: 'HEAD of the client URLs', method: 'HEAD', path: '/v2/machines' },
+  { what: 'HEAD of /health', method: 'HEAD', path: '/health' },
+  { what: 'HEAD of /version', method: 'HEAD', path: '/version' },
+  { what: 'the leader\'s stats', method: 'GET', path: '/v2/stats/leader', headersOnly: true },
+  { what: 'removing a member by a malformed id', method: 'DELETE', path: '/v2/members/xyz' },
+  { what: 'removing an unknown member', method: 'DELETE', path: '/v2/members/123' },
+  { what: 'updating an unknown member', method: 'PUT', path: '/v2/members/123', headers: { 'content-type': 'application/json' }, body: '{"peerURLs":["http://127.0.0.1:1"]}' },
+  { what: 'adding a member without peer URLs', method: 'POST', path: '/v2/members', headers: { 'content-type': 'application/json' }, body: '{}' },
+  { what: 'HEAD of a key', method: 'HEAD', path: '/v2/keys/first' },
+  { what: 'a method the stats do not take', method: 'POST', path: '/v2/stats/store' },
+  { what: 'no such endpoint: /v2', method: 'GET', path: '/v2' },
+  { what: 'no such endpoint: /v2/', method: 'GET', path: '/v2/' },
+];
+
+/** What a member calls itself: its id and name from /v2/members, its URLs. */
+async function serverOf(client: string, peer: string, clusterId: string): Promise<Server> {
+  const listed = (await (await fetch(`${client}/v2/members`)).json()) as { members: Array<{ id: string; name: string }> };
+  const self = listed.members[0]!;
+  return { client, peer, own: [[self.id, '<id>'], [clusterId, '<cluster>'], [client, '<client>'], [peer, '<peer>'], [`"${self.name}"`, '"<name>"']] };
+}
+
+describe('kvd vs etcd 3.4 on the wire: the same raw requests to a fresh member get the same answers', function () {
+  this.timeout(90_000);
+  let etcd: EtcdProcess | undefined;
+  let kvd: TestCluster | undefined;
+  let servers: { etcd: Server; kvd: Server };
+  before(async () => {
+    requireBinary();
+    [etcd, kvd] = await Promise.all([startEtcd(), TestCluster.start(1)]);
+    const clusterIdOf = async (client: string) => (await fetch(`${client}/v2/keys/`)).headers.get('x-etcd-cluster-id')!;
+    const member = kvd.members[0]!;
+    servers = {
+      etcd: await serverOf(etcd.endpoint, etcd.peers[0]!, await clusterIdOf(etcd.endpoint)),
+      kvd: await serverOf(member.clientUrl, member.peerUrl, await clusterIdOf(member.clientUrl)),
+    };
+  });
+  after(async () => {
+    await etcd?.stop();
+    await kvd?.destroy();
+  });
+
+  for (const c of WIRE_CASES) {
+    it(`${c.method} ${c.peer ? '(peer) ' : ''}${c.path.slice(0, 60)}: ${c.what}`, async () => {
+      const [fromEtcd, fromKvd] = await Promise.all([send(servers.etcd, c), send(servers.kvd, c)]);
+      assert.deepEqual(comparable(fromKvd, servers.kvd, c.headersOnly ?? false), comparable(fromEtcd, servers.etcd, c.headersOnly ?? false));
+    });
+  }
+
+  it('a compareAndDelete whose compare fails counts in /v2/stats/store as etcd counts it', async () => {
+    const counts = async (s: Server) => (await (await fetch(`${s.client}/v2/stats/store`)).json()) as Record<string, number>;
+    const deltas: Array<Record<string, number>> = [];
+    for (const s of [servers.etcd, servers.kvd]) {
+      const before = await counts(s);
+      await fetch(`${s.client}/v2/keys/first?prevValue=nope`, { method: 'DELETE' });
+      await fetch(`${s.client}/v2/keys/missing?prevValue=nope`, { method: 'DELETE' });
+      const after = await counts(s);
+      deltas.push({ success: after.compareAndDeleteSuccess! - before.compareAndDeleteSuccess!, fail: after.compareAndDeleteFail! - before.compareAndDeleteFail! });
+    }
+    assert.deepEqual(deltas[1], deltas[0]);
+  });
+
+  // Last: a second voter that never starts leaves the member without a quorum.
+  it('with a member added that never starts: the list is by id, and /health is false at once', async () => {
+    const lists: string[][] = [];
+    for (const s of [servers.etcd, servers.kvd]) {
+      const added = await fetch(`${s.client}/v2/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peerURLs: [`http://127.0.0.1:${await freePort()}`] }) });
+      assert.equal(added.status, 201);
+      const health = await send(s, { what: '', method: 'GET', path: '/health' });
+      assert.deepEqual(comparable(health, s, false), { status: 503, headers: { 'access-control-allow-headers': 'accept, content-type, authorization', 'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE', 'access-control-allow-origin': '*', 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-length': '19' }, body: '{"health":"false"}\n' });
+      const listed = (await (await fetch(`${s.client}/v2/members`)).json()) as { members: Array<{ id: string }> };
+      lists.push(listed.members.map((m) => m.id));
+    }
+    const byId = (ids: string[]) => [...ids].sort((a, b) => (BigInt(`0x${a}`) < BigInt(`0x${b}`) ? -1 : 1));
+    assert.deepEqual(lists[0], byId(lists[0]!), 'etcd lists by id');
+    assert.deepEqual(lists[1], byId(lists[1]!), 'kvd lists by id');
+    // Go's %x: no zero padding.
+    for (const ids of lists) for (const id of ids) assert.match(id, /^[1-9a-f][0-9a-f]*$/);
   });
 });

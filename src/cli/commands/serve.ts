@@ -29,6 +29,8 @@ interface ServeArgs {
   peerKeyFile?: string;
   peerTrustedCaFile?: string;
   peerClientCertAuth: boolean;
+  autoTls: boolean;
+  peerAutoTls: boolean;
   peerCertAllowedCn?: string;
   peerCertAllowedHostname?: string;
   proxy: string;
@@ -42,6 +44,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   describe: 'run a member of a kvd cluster',
   builder: (yargs) =>
     (yargs as Argv)
+      // As etcd's flag package: a flag given twice takes its last value.
+      .parserConfiguration({ 'duplicate-arguments-array': false })
       .option('name', { type: 'string', default: 'default', describe: 'this member\'s name' })
       .option('data-dir', { type: 'string', describe: 'where this member keeps its data (default: ./<name>.kvd)' })
       .option('listen-client-urls', { type: 'string', default: 'http://127.0.0.1:2379', describe: 'URLs to serve clients on' })
@@ -57,7 +61,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('election-timeout', { type: 'number', default: 1000, describe: 'milliseconds without a leader before an election' })
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info' })
       .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text' })
-      .option('max-request-bytes', { type: 'number', default: 1.5 * 1024 * 1024, describe: 'the largest request body accepted' })
+      .option('max-request-bytes', { type: 'number', default: 10 * 1024 * 1024, describe: 'the largest request body accepted (etcd\'s v2 form limit)' })
       .option('max-client-connections', { type: 'number', describe: 'client connections open at once; one more is closed at once (default: the open-file limit less 256, kept for storage and peers)' })
       .option('max-txn-ops', { type: 'number', default: 128, describe: 'the most compares and operations one transaction (POST /v2/txn) may hold' })
       .option('cert-file', { type: 'string', describe: 'TLS certificate of the client URLs (https://)' })
@@ -68,6 +72,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('peer-key-file', { type: 'string', describe: 'its private key' })
       .option('peer-trusted-ca-file', { type: 'string', describe: 'the CA that signs the members\' certificates' })
       .option('peer-client-cert-auth', { type: 'boolean', default: false, describe: 'refuse peers without a certificate signed by --peer-trusted-ca-file' })
+      .option('auto-tls', { type: 'boolean', default: false, describe: 'https client URLs without --cert-file: a self-signed certificate, made in <data-dir>.auto-tls/client' })
+      .option('peer-auto-tls', { type: 'boolean', default: false, describe: 'https peer URLs without --peer-cert-file: self-signed certificates, encrypted but unauthenticated (peers are not verified)' })
       .option('peer-cert-allowed-cn', { type: 'string', describe: 'accept only peer certificates whose Subject CN is exactly this (needs --peer-client-cert-auth)' })
       .option('peer-cert-allowed-hostname', { type: 'string', describe: 'accept only peer certificates valid for this host name or IP, by their SANs (needs --peer-client-cert-auth)' })
       .option('proxy', { type: 'string', choices: ['off', 'on', 'readonly'], default: 'off', describe: 'run as a proxy that stores nothing and forwards clients to the members (readonly: GET only)' })
