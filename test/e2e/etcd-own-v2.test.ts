@@ -30,14 +30,7 @@ const APPLICABLE = [
 ];
 
 /** Known not to pass yet, and why (docs/api.md). A test here that passes is welcome, not an error. */
-const NOT_YET: Readonly<Record<string, string>> = {
-  TestCtlV2GetRoleUser: 'the v2 auth API',
-  TestCtlV2UserListUsername: 'the v2 auth API',
-  TestCtlV2UserListRoot: 'the v2 auth API',
-  TestCtlV2RoleList: 'the v2 auth API',
-  TestCtlV2AuthWithCommonName: 'the v2 auth API',
-  TestV2CurlIssue5182: 'the v2 auth API',
-};
+const NOT_YET: Readonly<Record<string, string>> = {};
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
