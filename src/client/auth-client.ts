@@ -1,4 +1,5 @@
-import { ApiError, ProtocolError } from './errors.ts';
+import { ApiError } from './errors.ts';
+import { jsonAnswer } from './json-answer.ts';
 import type { HttpResponse, HttpTransport } from './http-transport.ts';
 
 /** etcd v2's key permissions: `null` where a role was never granted any. */
@@ -25,18 +26,7 @@ export interface PermissionChange {
 }
 
 function parse<T>(response: HttpResponse, expected: readonly number[]): T {
-  let body: unknown;
-  try {
-    body = response.body === '' ? undefined : JSON.parse(response.body);
-  } catch {
-    throw new ProtocolError(`${response.endpoint} answered ${response.status} with a body that is not JSON`);
-  }
-  if (!expected.includes(response.status)) {
-    const message = (body as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
-    // etcd's refusal does not say what was missing: every /v2/auth request but reading the switch needs root.
-    throw new ApiError(response.status, response.status === 401 ? `${message}: this needs a user with the root role (--user root)` : message);
-  }
-  return body as T;
+  return jsonAnswer<T>(response, expected, 'this needs a user with the root role (--user root)');
 }
 
 const json = (value: unknown) => ({ body: JSON.stringify(value), contentType: 'application/json' });

@@ -1,23 +1,13 @@
 import type { V2Member } from '../api/wire.ts';
-import { ApiError, ProtocolError, UnavailableError } from './errors.ts';
+import { jsonAnswer } from './json-answer.ts';
+import { UnavailableError } from './errors.ts';
 import type { HttpResponse } from './http-transport.ts';
 import type { HttpTransport } from './http-transport.ts';
 
 export type MemberJson = V2Member;
 
 function parse<T>(response: HttpResponse, expected: readonly number[]): T {
-  let body: unknown;
-  try {
-    body = response.body === '' ? undefined : JSON.parse(response.body);
-  } catch {
-    throw new ProtocolError(`${response.endpoint} answered ${response.status} with a body that is not JSON`);
-  }
-  if (!expected.includes(response.status)) {
-    const message = (body as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
-    // etcd's refusal does not say what was missing: a membership change needs the root role.
-    throw new ApiError(response.status, response.status === 401 ? `${message}: a membership change needs a user with the root role (--user root)` : message);
-  }
-  return body as T;
+  return jsonAnswer<T>(response, expected, 'a membership change needs a user with the root role (--user root)');
 }
 
 const json = (value: unknown) => ({ body: JSON.stringify(value), contentType: 'application/json' });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { seededRandom } from '../../src/raft/rand.ts';
 import { PERMANENT } from '../../src/store/node.ts';
 import type { SlicedRead } from '../../src/store/sliced-read.ts';
 import { Store, expireTimeFor } from '../../src/store/store.ts';
@@ -119,15 +120,3 @@ describe('store: a get in slices (SlicedRead)', () => {
     assert.deepEqual([store.stats.getsSuccess - before, store.stats.getsFail], [1, 1]);
   });
 });
-
-/** A small deterministic PRNG (mulberry32): the same seed, the same writes. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
