@@ -596,50 +596,16 @@ export class Member implements TransportHost {
     const payload = this.decodeOrSkip(entry, decodePayload);
     if (payload === undefined) return;
     switch (payload.kind) {
-      case 'keys': {
-        if (this.appliedIds.has(payload.id)) return;
-        this.rememberId(payload.id, entry.index);
-        const waiter = this.pending.get(payload.id);
-        this.pending.delete(payload.id);
-        try {
-          const event = applyCommand(this.store, payload.command);
-          this.counters.proposalsCommitted++;
-          waiter?.resolve({ event, etcdIndex: this.store.index });
-        } catch (error) {
-          // The store refused the command (its answer), or apply is broken and the member stops.
-          waiter?.reject(error instanceof StoreError ? error : stoppedError(this.store.index));
-          if (!(error instanceof StoreError)) throw error;
-        }
-        return;
-      }
-      case 'txn': {
-        if (this.appliedIds.has(payload.id)) return;
-        this.rememberId(payload.id, entry.index);
-        const waiter = this.pending.get(payload.id);
-        this.pending.delete(payload.id);
-        try {
-          const outcome = applyTxnCommand(this.store, payload.command);
-          this.counters.proposalsCommitted++;
-          waiter?.resolve({ outcome, etcdIndex: this.store.index });
-        } catch (error) {
-          if (!(error instanceof TxnOperationError)) throw error;
-          waiter?.reject(error);
-        }
-        return;
-      }
+      case 'keys':
+        return this.applyOnce(payload.id, entry.index, () => ({ event: applyCommand(this.store, payload.command), etcdIndex: this.store.index }), StoreError);
+      case 'txn':
+        return this.applyOnce(payload.id, entry.index, () => ({ outcome: applyTxnCommand(this.store, payload.command), etcdIndex: this.store.index }), TxnOperationError);
       case 'expire':
         this.store.deleteExpiredKeys(payload.time);
         return;
-      case 'auth': {
-        if (this.appliedIds.has(payload.id)) return;
-        this.rememberId(payload.id, entry.index);
-        const waiter = this.pending.get(payload.id);
-        this.pending.delete(payload.id);
+      case 'auth':
         // Applied on every member; only the proposing one has a waiter to answer.
-        const outcome = this.auth.apply(payload.command);
-        waiter?.resolve(outcome);
-        return;
-      }
+        return this.applyOnce(payload.id, entry.index, () => this.auth.apply(payload.command), undefined);
       case 'updatePeers': {
         this.store.recordHiddenWrite(`/0/members/${formatId(payload.member)}/raftAttributes`);
         const known = this.members.get(payload.member);
@@ -659,6 +625,30 @@ export class Member implements TransportHost {
         return;
       }
     }
+  }
+
+  /**
+   * Applies the entry of request `id` once (an id applied within the dedupe window is skipped, on
+   * every member alike) and answers its waiter, if this member proposed it. An error of the
+   * `refused` kind is the request's answer; any other means apply is broken: the waiter gets
+   * "server stopped" and the error goes on up (fail-stop).
+   */
+  private applyOnce<T extends Applied | AppliedTxn | AuthOutcome>(id: string, index: number, apply: () => T, refused: (abstract new (...args: never[]) => Error) | undefined): void {
+    if (this.appliedIds.has(id)) return;
+    this.rememberId(id, index);
+    const waiter = this.pending.get(id);
+    this.pending.delete(id);
+    let outcome: T;
+    try {
+      outcome = apply();
+    } catch (error) {
+      const answer = refused !== undefined && error instanceof refused;
+      waiter?.reject(answer ? error : stoppedError(this.store.index));
+      if (!answer) throw error;
+      return;
+    }
+    this.counters.proposalsCommitted++;
+    waiter?.resolve(outcome);
   }
 
   private rememberId(id: string, index: number): void {
