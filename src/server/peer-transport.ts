@@ -26,6 +26,8 @@ const FRAME_SPLIT_BYTES = 4 * 1024 * 1024;
 export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
 /** Connections the peer listener takes at once: a few per member is all a cluster uses. */
 export const MAX_PEER_CONNECTIONS = 128;
+/** Refusals of another cluster's requests are logged at most this often. */
+const OTHER_CLUSTER_WARN_MS = 10_000;
 /**
  * Terms up to SOFT_TERM_LIMIT are taken as Raft takes them. Above it, a message may raise this
  * member's term by at most TERM_STEP: otherwise a peer could push every member to 2^53 - 1, where
@@ -102,6 +104,9 @@ export class PeerTransport {
   private readonly heartbeatSentAt = new Map<NodeId, number>();
   private readonly unreachableLogged = new Set<NodeId>();
   private closed = false;
+  /** Requests of another cluster refused since the last warning, and when the next may be logged. */
+  private otherClusterRefused = 0;
+  private otherClusterWarnAt = 0;
   readonly peerStats = new Map<NodeId, PeerStats>();
   /** Append messages sent and received, for /v2/stats/self. */
   sentAppends = 0;
@@ -340,7 +345,7 @@ export class PeerTransport {
     const cluster = request.headers['x-etcd-cluster-id'];
     // Compared as numbers: earlier kvd versions printed ids zero-padded, and their members send them so.
     if (typeof cluster !== 'string' || parseId(cluster) !== this.host.clusterId) {
-      this.log.warn('refused a peer of another cluster', { from: String(request.headers['x-server-from'] ?? '?'), cluster: String(cluster ?? '') });
+      this.warnOtherCluster(request.headers['x-server-from'], cluster);
       response.writeHead(412, { 'content-type': 'text/plain; charset=utf-8' }).end('cluster ID mismatch\n');
       return;
     }
@@ -409,6 +414,23 @@ export class PeerTransport {
    * Hands the messages meant for this member to it: only from the member the stream is from, and
    * only while that one is a member (a peer may say anything in a message; Raft must not hear it).
    */
+  /**
+   * One line at most every OTHER_CLUSTER_WARN_MS, with how many were refused since, and only the
+   * ids the headers hold (never their raw text): anyone who reaches the peer port can send these.
+   */
+  private warnOtherCluster(fromHeader: unknown, clusterHeader: unknown): void {
+    this.otherClusterRefused++;
+    const now = Date.now();
+    if (now < this.otherClusterWarnAt) return;
+    this.otherClusterWarnAt = now + OTHER_CLUSTER_WARN_MS;
+    const idOf = (header: unknown) => {
+      const id = typeof header === 'string' ? parseId(header) : undefined;
+      return id === undefined ? 'not an id' : formatId(id);
+    };
+    this.log.warn('refused a peer of another cluster', { from: idOf(fromHeader), cluster: idOf(clusterHeader), refused: this.otherClusterRefused });
+    this.otherClusterRefused = 0;
+  }
+
   private deliver(from: NodeId, messages: readonly Message[]): void {
     const mine = messages.filter((m) => m.to === this.host.id && m.from === from && this.plausible(m));
     if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or impossible', { from: formatId(from), dropped: messages.length - mine.length });

@@ -31,7 +31,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 /** Member 2 of a cluster of 1 and 2, behind a peer listener; what it is handed is recorded. */
-async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8Array) => Promise<void>; maxConnections?: number; headersTimeoutMs?: number; maxFrameBytes?: number } = {}) {
+async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8Array) => Promise<void>; maxConnections?: number; headersTimeoutMs?: number; maxFrameBytes?: number; log?: Logger } = {}) {
   const received: Message[] = [];
   const host: TransportHost = {
     id: 2,
@@ -50,7 +50,7 @@ async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8
     removedByPeer: () => undefined,
     snapshotImage: () => Promise.reject(new Error('none')),
   };
-  const transport = new PeerTransport(host, quiet, undefined, options.maxFrameBytes);
+  const transport = new PeerTransport(host, options.log ?? quiet, undefined, options.maxFrameBytes);
   const server = http.createServer((req, res) => transport.handle(req, res));
   limitPeerListener(server, options.maxConnections, options.headersTimeoutMs);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -78,6 +78,24 @@ describe('adversarial: the peer listener\'s bounds', function () {
     close?.();
     close = undefined;
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('logs requests of another cluster at most once in a while, naming ids only (never the raw headers)', async () => {
+    const lines: string[] = [];
+    const peer = await listener(dataDir, { log: new Logger('info', 'text', (line) => lines.push(line)) });
+    try {
+      const flood = `${'x'.repeat(8000)}\r`;
+      for (let i = 0; i < 30; i++) {
+        const response = await fetch(`${peer.url}/raft`, { method: 'POST', headers: { 'x-etcd-cluster-id': formatId(7), 'x-server-from': flood }, body: new Uint8Array(0) }).catch(() => undefined);
+        assert.equal(response?.status, 412);
+      }
+      const refusals = lines.filter((line) => line.includes('refused a peer of another cluster'));
+      assert.equal(refusals.length, 1, lines.join('\n'));
+      assert.ok(!refusals[0]!.includes('xxxx'), 'the header text is not logged');
+      assert.match(refusals[0]!, /from="?not an id"? cluster="?7"? refused="?1"?/);
+    } finally {
+      peer.close();
+    }
   });
 
   it('reassembles frames from 1-byte chunks in linear time (joining per chunk was quadratic)', () => {
