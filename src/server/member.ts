@@ -26,6 +26,7 @@ import { decodePeerMembers } from './peer-members.ts';
 import type { TlsMaterial } from './tls.ts';
 import { encodeKeysPayload } from './payload-codec.ts';
 import type { Payload } from './payload.ts';
+import type { MemberInfo } from './member-info.ts';
 import { decodeMemberChange, decodeMemberInfo, decodePayload } from './payload.ts';
 import { PeerTransport, maxFrameBytesFor } from './peer-transport.ts';
 import type { TransportHost } from './peer-transport.ts';
@@ -33,13 +34,7 @@ import type { BackupView } from './snapshot-backup.ts';
 import type { MemberState, Taken } from './store-image.ts';
 import { captureChanges, encodeChanges, restoreBlob, restoreImage, writeBase } from './store-image.ts';
 
-export interface MemberInfo {
-  readonly id: NodeId;
-  readonly name: string;
-  readonly peerURLs: readonly string[];
-  readonly clientURLs: readonly string[];
-  readonly isLearner?: boolean;
-}
+export type { MemberInfo } from './member-info.ts';
 
 /** The membership record kept in the data dir (with this member's own id) and in snapshots. */
 interface Membership {

@@ -3,7 +3,7 @@ import type { AuthCommand } from './auth-command.ts';
 import { decodeAuthCommand } from './auth-command.ts';
 import { cleanPath } from '../store/clean-path.ts';
 import type { KeysCommand, TxnCommand } from './keys-command.ts';
-import type { MemberInfo } from './member.ts';
+import type { MemberInfo } from './member-info.ts';
 import { BINARY_KEYS, decodeKeysPayload } from './payload-codec.ts';
 
 /** What a normal log entry carries. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { MemberInfo } from './member.ts';
+import type { MemberInfo } from './member-info.ts';
 import { parseId } from './member-id.ts';
 import { decodeMemberInfo } from './payload.ts';
 

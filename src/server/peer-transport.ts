@@ -7,7 +7,7 @@ import type { Message, NodeId } from '../raft/types.ts';
 import { chunkOf, directSocket } from './chunked.ts';
 import { FrameReader } from './frame-reader.ts';
 import type { Logger } from './logger.ts';
-import type { MemberInfo } from './member.ts';
+import type { MemberInfo } from './member-info.ts';
 import { Outbound } from './outbound.ts';
 import { formatId, parseId } from './member-id.ts';
 import { INCOMING_SNAPSHOT_FILE } from '../storage/data-dir-check.ts';
