@@ -1,4 +1,3 @@
-import { ClassicLevel } from 'classic-level';
 import type { Storage } from '../raft/storage.ts';
 import { EMPTY_SNAPSHOT, MemoryStorage } from '../raft/storage.ts';
 import { SnapshotTemporarilyUnavailableError } from '../raft/errors.ts';
@@ -33,9 +32,10 @@ import {
   openRecord,
   recordInPlace,
 } from './codec.ts';
-import { checkDataDir } from './data-dir-check.ts';
 import { DataDirError, StorageFailedError } from './errors.ts';
 import type { ImageChanges, ImageRecord } from './image.ts';
+import type { KvBackend } from './kv-backend.ts';
+import { LevelDbBackend } from './leveldb-backend.ts';
 import { decodeImage, encodeImage, packRecords, unpackRecords } from './image.ts';
 import type { WriteOp } from './write-queue.ts';
 import { WriteQueue } from './write-queue.ts';
@@ -67,18 +67,9 @@ type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readon
 
 /** Bytes of records per page of an image base. */
 const PAGE_BYTES = 1024 * 1024;
-/** Rows (pages, deltas) read per step when an image is read. */
-const SCAN_STEP = 16;
 const NO_DATA = new Uint8Array(0);
-type Db = ClassicLevel<Buffer, Buffer>;
 
-/**
- * The descriptors LevelDB may hold (its table cache takes all but 10 of them). Its default of
- * 1,000 is more than the reserve the client connection cap leaves it: a database of a few hundred
- * tables then failed to open one once clients held the rest, and the member stopped. kvd reads
- * the database at start, for snapshots and in compactions, so a small cache costs little.
- */
-export const LEVELDB_MAX_OPEN_FILES = 64;
+export { LEVELDB_MAX_OPEN_FILES } from './leveldb-backend.ts';
 
 /**
  * The member's durable Raft state in one classic-level database under --data-dir. Raft reads it
@@ -87,7 +78,7 @@ export const LEVELDB_MAX_OPEN_FILES = 64;
  */
 export class DiskStorage implements Storage {
   readonly dir: string;
-  private readonly db: Db;
+  private readonly db: KvBackend;
   private readonly memory: MemoryStorage;
   private readonly queue: WriteQueue;
   private form: SnapshotForm;
@@ -112,7 +103,7 @@ export class DiskStorage implements Storage {
   /** The commit index the hard state on disk keeps until Raft's reaches it (0 once it has). */
   private keptCommit: number;
 
-  private constructor(dir: string, db: Db, loaded: Loaded, warnings: readonly string[]) {
+  private constructor(dir: string, db: KvBackend, loaded: Loaded, warnings: readonly string[]) {
     this.dir = dir;
     this.db = db;
     this.warnings = warnings;
@@ -133,20 +124,25 @@ export class DiskStorage implements Storage {
    * log, an unknown format version, a lock held by another member.
    */
   static async open(dir: string): Promise<DiskStorage> {
-    keepFilesPrivate();
-    const { fresh, warnings, tornWrite } = await checkDataDir(dir);
-    // A database is created only in an absent or empty dir: over anything else LevelDB would
-    // start a new one and delete the old one's files.
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: fresh, errorIfExists: false, maxOpenFiles: LEVELDB_MAX_OPEN_FILES });
-    try {
-      await db.open();
-    } catch (error) {
-      throw new DataDirError(dir, describeOpenError(error));
-    }
+    const { backend, warnings, tornWrite } = await LevelDbBackend.open(dir);
+    return DiskStorage.loadFrom(backend, dir, (loaded) => {
+      const dropped = tornWrite === undefined ? [] : [`data dir ${dir}: ${tornWrite}; the log now ends at index ${loaded.memory.lastIndex()}`];
+      return [...warnings, ...dropped];
+    });
+  }
+
+  /**
+   * Opens the storage kept in `backend` (a MemoryBackend in a simulation), checked and loaded as
+   * `open` does a data dir; `label` stands for the dir in messages (DataDirError, warnings).
+   */
+  static openOn(backend: KvBackend, label: string): Promise<DiskStorage> {
+    return DiskStorage.loadFrom(backend, label, () => []);
+  }
+
+  private static async loadFrom(db: KvBackend, dir: string, warningsFor: (loaded: Loaded) => string[]): Promise<DiskStorage> {
     try {
       const loaded = await load(db, dir);
-      const dropped = tornWrite === undefined ? [] : [`data dir ${dir}: ${tornWrite}; the log now ends at index ${loaded.memory.lastIndex()}`];
-      return new DiskStorage(dir, db, loaded, [...warnings, ...dropped]);
+      return new DiskStorage(dir, db, loaded, warningsFor(loaded));
     } catch (error) {
       await db.close();
       throw error;
@@ -392,20 +388,13 @@ export class DiskStorage implements Storage {
     const pages: Buffer[] = [];
     const deltas: Buffer[] = [];
     let head: { index: number; head: Buffer } | undefined;
-    const iterator = this.db.iterator(imageRange(slot));
-    try {
-      for (let rows = await iterator.nextv(SCAN_STEP); rows.length > 0; rows = await iterator.nextv(SCAN_STEP)) {
-        for (const [key, value] of rows) {
-          const what = key[2] === 0x68 ? 'head' : `${key[2] === 0x62 ? 'base page' : 'delta'} ${key.length === 7 ? key.readUInt32BE(3) : '?'}`;
-          const payload = openRecord(value);
-          if (payload === undefined) throw new DataDirError(this.dir, `snapshot image ${what} fails its checksum`);
-          if (key[2] === 0x62) pages.push(payload);
-          else if (key[2] === 0x64) deltas.push(payload);
-          else head = decodeImageHead(payload);
-        }
-      }
-    } finally {
-      await iterator.close();
+    for await (const [key, value] of this.db.scan(imageRange(slot))) {
+      const what = key[2] === 0x68 ? 'head' : `${key[2] === 0x62 ? 'base page' : 'delta'} ${key.length === 7 ? key.readUInt32BE(3) : '?'}`;
+      const payload = openRecord(value);
+      if (payload === undefined) throw new DataDirError(this.dir, `snapshot image ${what} fails its checksum`);
+      if (key[2] === 0x62) pages.push(payload);
+      else if (key[2] === 0x64) deltas.push(payload);
+      else head = decodeImageHead(payload);
     }
     if (head === undefined) throw new DataDirError(this.dir, 'the snapshot image has no head');
     return { head, records: mergeImage(pages, deltas) };
@@ -469,7 +458,7 @@ export class DiskStorage implements Storage {
     await this.guarded(async () => {
       await this.db.clear(range);
       // Let LevelDB reclaim the space now rather than whenever it next compacts this range.
-      await this.db.compactRange(range.gte, range.lt);
+      await this.db.reclaim(range);
     });
   }
 
@@ -514,23 +503,6 @@ function* mergeImage(pages: readonly Buffer[], deltas: readonly Buffer[]): Gener
   yield added;
 }
 
-/**
- * LevelDB creates its files with the process's umask for as long as the member runs (new logs,
- * compaction output), so the mask, not a chmod after opening, keeps them private: files 0600,
- * the dir 0700, whatever umask kvd was started with. kvd writes no file meant for other users.
- */
-function keepFilesPrivate(): void {
-  const previous = process.umask(0o077);
-  if ((previous | 0o077) !== 0o077) process.umask(previous | 0o077);
-}
-
-function describeOpenError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code === 'LEVEL_LOCKED') return 'in use by another running member (its lock is held); stop that member or choose another --data-dir';
-  const message = cause?.message ?? (error instanceof Error ? error.message : String(error));
-  return `cannot be opened: ${message}`;
-}
-
 interface Loaded {
   memory: MemoryStorage;
   form: SnapshotForm;
@@ -539,7 +511,7 @@ interface Loaded {
   catchUpTo: number;
 }
 
-async function readRecord(db: Db, dir: string, key: Buffer, what: string): Promise<Buffer | undefined> {
+async function readRecord(db: KvBackend, dir: string, key: Buffer, what: string): Promise<Buffer | undefined> {
   const value = await db.get(key);
   if (value === undefined) return undefined;
   const payload = openRecord(value);
@@ -548,12 +520,12 @@ async function readRecord(db: Db, dir: string, key: Buffer, what: string): Promi
 }
 
 /** Reads and verifies everything; nothing is repaired (an older format is upgraded). */
-async function load(db: Db, dir: string): Promise<Loaded> {
+async function load(db: KvBackend, dir: string): Promise<Loaded> {
   const version = await readRecord(db, dir, KEY_VERSION, 'format version');
   let found = FORMAT_VERSION;
   if (version === undefined) {
-    for await (const _key of db.keys({ limit: 1 })) throw new DataDirError(dir, 'has data but no format version: it is not a kvd data dir');
-    await db.put(KEY_VERSION, encodeJson(FORMAT_VERSION), { sync: true });
+    for await (const _row of db.scan({})) throw new DataDirError(dir, 'has data but no format version: it is not a kvd data dir');
+    await db.batch([{ type: 'put', key: KEY_VERSION, value: encodeJson(FORMAT_VERSION) }], { sync: true });
   } else {
     found = decodeJson<number>(version) as number;
     if (!READABLE_FORMAT_VERSIONS.includes(found)) {
@@ -618,7 +590,7 @@ async function load(db: Db, dir: string): Promise<Loaded> {
 }
 
 /** The log's entries, checked (checksums, keys, no gaps), and where its rows start. */
-async function readLog(db: Db, dir: string, version: number): Promise<{ entries: Entry[]; rows: number[] }> {
+async function readLog(db: KvBackend, dir: string, version: number): Promise<{ entries: Entry[]; rows: number[] }> {
   const entries: Entry[] = [];
   const rows: number[] = [];
   const oneEntryRows = version <= LAST_ENTRY_PER_ROW_VERSION;
@@ -627,7 +599,7 @@ async function readLog(db: Db, dir: string, version: number): Promise<{ entries:
     const entry = decodeEntry(payload);
     return entry === undefined ? undefined : [entry];
   };
-  for await (const [key, value] of db.iterator(entryRange(0, Number.MAX_SAFE_INTEGER))) {
+  for await (const [key, value] of db.scan(entryRange(0, Number.MAX_SAFE_INTEGER))) {
     const index = entryIndexOf(key);
     const payload = openRecord(value);
     const row = payload === undefined ? undefined : decodeRow(payload);
