@@ -7,7 +7,7 @@ SOURCES := $(shell find src scripts -type f) package.json tsconfig.json
 # The pinned Node (npm ci installs it); make's recipes do not get npm's PATH.
 NODE := node_modules/.bin/node
 
-.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage bench-migrate bench-backup sim
+.PHONY: all test typecheck lint unit e2e clean completions bench bench-cli bench-store bench-raft bench-storage bench-migrate bench-backup sim sim-cluster
 
 all: bin/kvd
 
@@ -59,6 +59,12 @@ SEEDS ?= 1000
 START ?= 0
 sim: $(NPM_STAMP)
 	SEEDS=$(SEEDS) START=$(START) $(NODE) test/raft/sim-cli.ts
+
+# The whole-cluster simulation (real members on a simulated network, clock and disks) over seeds
+# [START, START+SEEDS): prints each failing seed with its trace's tail. One seed's whole trace,
+# every message included: make sim-cluster SEED=n TRACE=1.
+sim-cluster: $(NPM_STAMP)
+	SEEDS=$(SEEDS) START=$(START) $(NODE) test/sim/sim-cli.ts
 
 bench-raft: $(NPM_STAMP)
 	$(NODE) bench/raft-bench.ts

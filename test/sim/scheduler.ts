@@ -87,9 +87,9 @@ export class Scheduler {
     };
   }
 
-  /** A member's wall clock: simulated time plus its own skew. */
+  /** A member's clock: its wall clock is simulated time plus its own skew. */
   clockFor(skewMs: number): Clock {
-    return { now: () => SIM_EPOCH + this.now + skewMs };
+    return { now: () => SIM_EPOCH + this.now + skewMs, monotonic: () => this.now };
   }
 
   /** Runs events in order until `until` (inclusive) or until `stop()` says so; drains microtasks after each. */
