@@ -82,7 +82,7 @@ async function nemesis(cluster: SimCluster, scheduler: Scheduler, network: SimNe
   while (scheduler.now < until) {
     await sleep(600 + Math.floor(random() * 1400));
     if (scheduler.now >= until) return;
-    const members = cluster.nodes.filter((n) => n.state !== 'removed');
+    const members = cluster.nodes.filter((n) => n.state !== 'removed' && n.state !== 'outside');
     const up = cluster.upNodes;
     const out = members.length - up.filter((n) => !cluster.isPaused(n)).length;
     // At most a minority out at once, so that requests mostly still succeed.
@@ -105,37 +105,41 @@ async function nemesis(cluster: SimCluster, scheduler: Scheduler, network: SimNe
     } else if (roll < 0.8) {
       cluster.pause(victim, 300 + Math.floor(random() * 2500));
     } else if (roll < 0.92) {
-      partition(cluster, network, victim);
+      partition(cluster, network, victim, random);
     } else {
       void cluster.replace(victim, timeoutMs);
     }
   }
 }
 
-/** Cuts `victim` off from the others (sometimes with one companion: a minority side). */
-function partition(cluster: SimCluster, network: SimNetwork, victim: SimNode): void {
-  const ids = cluster.nodes.filter((n) => n.id !== undefined).map((n) => n.id!);
-  network.partition([victim.id!], ids.filter((id) => id !== victim.id));
+/** Cuts a minority with `victim` in it off from the others. */
+function partition(cluster: SimCluster, network: SimNetwork, victim: SimNode, random: () => number): void {
+  const others = cluster.nodes.filter((n) => n.id !== undefined && n !== victim && n.state !== 'removed');
+  const side = [victim];
+  const minority = Math.max(1, Math.floor(others.length / 2));
+  const size = 1 + Math.floor(random() * minority);
+  while (side.length < size) side.push(others.splice(Math.floor(random() * others.length), 1)[0]!);
+  network.partition(side.map((n) => n.id!), cluster.nodes.filter((n) => n.id !== undefined && !side.includes(n)).map((n) => n.id!));
 }
 
 function heal(cluster: SimCluster, network: SimNetwork, trace: Trace): void {
   trace.line('heal: the network heals, every member that is down restarts, its disk repaired');
   network.heal();
-  for (const node of cluster.nodes) if (node.state === 'down') void cluster.restart(node);
+  for (const node of cluster.nodes) if (node.state === 'down' || node.state === 'outside') void cluster.restart(node);
 }
 
 /** Runs until every member is up and has applied the same index; failures if that does not come. */
 async function converge(cluster: SimCluster, scheduler: Scheduler): Promise<string[]> {
   const deadline = scheduler.now + CONVERGE_MS;
   const agreed = (): boolean => {
-    const members = cluster.nodes.filter((n) => n.state !== 'removed');
+    const members = cluster.nodes.filter((n) => n.state !== 'removed' && n.state !== 'outside');
     if (members.some((n) => n.state !== 'up')) return false;
     const indexes = new Set(members.map((n) => n.member!.raftIndex));
     const leaders = new Set(members.map((n) => n.member!.leader));
     return indexes.size === 1 && leaders.size === 1 && !leaders.has(0) && members.every((n) => n.member!.commitIndex === n.member!.raftIndex);
   };
   while (scheduler.now < deadline) {
-    for (const node of cluster.nodes) if (node.state === 'down') void cluster.restart(node);
+    for (const node of cluster.nodes) if (node.state === 'down' || node.state === 'outside') void cluster.restart(node);
     await scheduler.runUntil(scheduler.now + 250);
     if (agreed()) return [];
   }

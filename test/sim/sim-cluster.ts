@@ -11,7 +11,8 @@ import type { SimNetwork } from './sim-network.ts';
 import { peerUrlOf, simConfig, startSimMember } from './sim-member.ts';
 import type { Trace } from './trace.ts';
 
-type NodeState = 'starting' | 'up' | 'down' | 'removed';
+/** `outside`: added by a change that has not taken effect (as far as it can tell): it keeps trying to join. */
+type NodeState = 'starting' | 'up' | 'down' | 'outside' | 'removed';
 
 /** One member's place in the cluster: its disk outlives its incarnations. */
 export interface SimNode {
@@ -52,6 +53,8 @@ export class SimCluster implements TargetPicker {
   private readonly applied: AppliedLog;
   private readonly options: ClusterOptions;
   private clusterNames: string[] = [];
+  /** Whether a removal and addition is under way: one at a time, as an operator does them. */
+  private replacing = false;
   readonly stats = { crashes: 0, failStops: 0, restarts: 0, pauses: 0, removed: 0, added: 0 };
 
   constructor(scheduler: Scheduler, network: SimNetwork, random: () => number, trace: Trace, applied: AppliedLog, options: ClusterOptions) {
@@ -73,8 +76,7 @@ export class SimCluster implements TargetPicker {
   private newNode(name: string, joins: boolean): SimNode {
     const skewMs = Math.round((this.random() * 2 - 1) * this.options.maxSkewMs);
     const diskLatencyMs = this.random() < 0.5 ? 2 : Math.floor(this.random() * this.options.slowDiskMs);
-    const node: SimNode = { name, skewMs, diskLatencyMs, backend: undefined as unknown as MemoryBackend, member: undefined, id: undefined, incarnation: 0, state: 'down', joins };
-    node.backend = new MemoryBackend({ io: () => this.diskWrite(node) });
+    const node: SimNode = { name, skewMs, diskLatencyMs, backend: new MemoryBackend({ io: () => this.diskWrite(node) }), member: undefined, id: undefined, incarnation: 0, state: 'down', joins };
     return node;
   }
 
@@ -130,10 +132,9 @@ export class SimCluster implements TargetPicker {
       const message = error instanceof Error ? error.message : String(error);
       this.trace.line(`${node.name} did not start: ${message}`);
       this.scheduler.retire(owner);
-      // A member whose addition never took effect is not part of the cluster: it stays out.
       const neverAdded = node.joins && node.id === undefined && /has no member with peer URL/.test(message);
-      node.state = /was removed/.test(message) || neverAdded ? 'removed' : 'down';
-      if (node.state === 'down') node.backend = node.backend.crash();
+      node.state = /was removed/.test(message) ? 'removed' : neverAdded ? 'outside' : 'down';
+      if (node.state !== 'removed') node.backend = node.backend.crash();
     }
   }
 
@@ -196,7 +197,7 @@ export class SimCluster implements TargetPicker {
   }
 
   async restart(node: SimNode): Promise<void> {
-    if (node.state !== 'down') return;
+    if (node.state !== 'down' && node.state !== 'outside') return;
     node.backend.diskFull(Infinity);
     this.trace.line(`${node.name} restarts`);
     this.stats.restarts++;
@@ -231,9 +232,18 @@ export class SimCluster implements TargetPicker {
    */
   async replace(victim: SimNode, timeoutMs: number): Promise<void> {
     const asked = this.upNodes.find((n) => n !== victim);
-    if (asked === undefined || victim.id === undefined) return;
+    if (asked === undefined || victim.id === undefined || this.replacing) return;
+    this.replacing = true;
+    try {
+      await this.removeAndAdd(asked, victim, victim.id, timeoutMs);
+    } finally {
+      this.replacing = false;
+    }
+  }
+
+  private async removeAndAdd(asked: SimNode, victim: SimNode, victimId: NodeId, timeoutMs: number): Promise<void> {
     this.trace.line(`${asked.name}: remove member ${victim.name}`);
-    const removal = await this.settle(asked.member!.removeMember(victim.id), timeoutMs);
+    const removal = await this.settle(asked.member!.removeMember(victimId), timeoutMs);
     this.trace.line(`${asked.name}: remove member ${victim.name}: ${removal}`);
     if (removal !== 'ok') return;
     this.stats.removed++;

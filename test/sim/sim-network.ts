@@ -31,7 +31,7 @@ export class SimNetwork {
   private readonly scheduler: Scheduler;
   private readonly random: () => number;
   private readonly trace: Trace;
-  readonly faults: NetworkFaults;
+  private readonly faults: NetworkFaults;
   private readonly hosts = new Map<NodeId, Attached>();
   /** Each member's distance: its messages take this much longer each way (some members are far away). */
   private readonly distance = new Map<NodeId, number>();
@@ -126,7 +126,11 @@ export class SimNetwork {
       if (this.attached(sender)) sender.removedByPeer();
       return false;
     }
-    if (!host.isMember(m.from)) return false;
+    if (!host.isMember(m.from)) {
+      // As PeerTransport does: a member it does not know yet is not heard.
+      if (this.trace.verbose) this.trace.line(`dropped, from a non-member: ${describeMessage(m)}`);
+      return false;
+    }
     if (m.type === 'appResp' && m.index > host.lastIndex) return false;
     this.delivered++;
     if (this.trace.verbose) this.trace.line(`deliver ${describeMessage(m)}`);
