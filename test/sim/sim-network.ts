@@ -160,6 +160,8 @@ export class SimNetwork {
     const report = (succeeded: boolean): void => {
       if (this.attached(sender)) sender.reportSnapshot(m.to, succeeded);
     };
+    // Not the receiver's event: a receiver that crashes meanwhile fails the transfer, as a broken
+    // connection does, and the sender's core hears of it (else it would wait for it forever).
     this.scheduler.after(this.delay(m), () => {
       if (this.hosts.get(m.to) !== target || this.cut.has(`${m.from}>${m.to}`)) return report(false);
       target.host.checkSnapshot(data).then(
@@ -169,7 +171,7 @@ export class SimNetwork {
           report(false);
         },
       );
-    }, target.owner);
+    });
   }
 }
 
