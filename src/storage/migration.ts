@@ -45,7 +45,11 @@ export async function migrate(db: KvBackend, dir: string): Promise<void> {
     for (const start of log.rows) ops.push({ type: 'del', key: entryKey(start) });
     ops.push({ type: 'put', key: entryKey(log.entries[0]!.index), value: encodeLogRow(log.entries) });
   }
-  await db.batch(ops, { sync: true });
+  try {
+    await db.batch(ops, { sync: true });
+  } catch (error) {
+    throw new DataDirError(dir, `cannot be upgraded from format version ${found} to ${FORMAT_VERSION} (${error instanceof Error ? error.message : String(error)}); it was left as it was`);
+  }
 }
 
 /** A new dir gets the current version; a database with data but no version is not ours. */
