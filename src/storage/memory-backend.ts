@@ -11,12 +11,12 @@ export interface MemoryBackendOptions {
 }
 
 /** An fsync error as Node reports one. */
-export function fsyncError(): NodeJS.ErrnoException {
+function fsyncError(): NodeJS.ErrnoException {
   return Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' });
 }
 
 /** A full disk as Node reports one. */
-export function noSpaceError(): NodeJS.ErrnoException {
+function noSpaceError(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
 }
 
