@@ -21,7 +21,8 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
 
 /**
  * Brings the data dir in `db` to the current format before any store reads it: a new one gets
- * the version; an older one is checked whole (every row and record the stores would check) and
+ * the version; an older one is checked first as the stores check a dir at open (log rows, hard
+ * state, snapshot metadata and chunks, the log following the snapshot) and
  * then upgraded in one atomic synced batch, so that a crash leaves either the old dir or the new
  * one, and a dir that fails a check is refused unchanged. Throws DataDirError.
  *
