@@ -13,7 +13,8 @@ export interface KeyRange {
  * The durability contract (LevelDB's with one log file, as kvd relies on it under kill -9 and power
  * loss): a batch is atomic; a batch written with `sync: true` is durable once it resolves, and so
  * is every write that resolved before it; an unsynced write may be lost on a crash, and only
- * together with every write after it. A failed batch took no effect.
+ * together with every write after it. A failed batch is not seen by reads (whether it survives a
+ * crash is unknown; in a MemoryBackend it does not).
  */
 export interface KvBackend {
   batch(ops: readonly WriteOp[], options: { sync: boolean }): Promise<void>;

@@ -11,12 +11,12 @@ export interface MemoryBackendOptions {
 }
 
 /** An fsync error as Node reports one. */
-export function fsyncError(): NodeJS.ErrnoException {
+function fsyncError(): NodeJS.ErrnoException {
   return Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' });
 }
 
 /** A full disk as Node reports one. */
-export function noSpaceError(): NodeJS.ErrnoException {
+function noSpaceError(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
 }
 
@@ -25,9 +25,10 @@ export function noSpaceError(): NodeJS.ErrnoException {
  * whole member) in a deterministic simulation: no timers, no randomness, no I/O.
  *
  * - A batch is atomic, and takes no effect when it fails.
- * - `crash()` returns the backend a restart finds: every write up to and including the last
- *   batch written with `sync: true` (a sync makes all earlier writes durable, as LevelDB's one log
- *   file does); the unsynced writes after it are lost.
+ * - `crash()` returns the backend a restart after a power loss finds: every write up to and
+ *   including the last batch written with `sync: true` (a sync makes all earlier writes durable,
+ *   as LevelDB's one log file does); the unsynced writes after it are lost. `reopen()` is a clean
+ *   restart: every write that resolved is kept.
  * - `failSyncs()` makes the next synced batch fail (an fsync error). As in LevelDB, a failed
  *   sync breaks the backend: every later write fails with the same error until a restart.
  * - `diskFull(bytes)` leaves that many bytes of room: a batch that needs more (keys and values it
@@ -62,9 +63,22 @@ export class MemoryBackend implements KvBackend {
    * one is closed (a write still waiting for its `io` is lost).
    */
   crash(): MemoryBackend {
+    return this.restart(this.durable);
+  }
+
+  /**
+   * The backend a clean restart finds (the member stopped, or the process died but not the
+   * machine): every write that resolved, as LevelDB's unsynced writes survive in the OS's cache.
+   * Like crash(), this one is closed.
+   */
+  reopen(): MemoryBackend {
+    return this.restart(this.live);
+  }
+
+  private restart(kept: ReadonlyMap<string, Buffer>): MemoryBackend {
     this.closed = true;
     const restarted = new MemoryBackend(this.io === undefined ? {} : { io: this.io });
-    for (const [name, value] of this.durable) {
+    for (const [name, value] of kept) {
       restarted.durable.set(name, value);
       restarted.live.set(name, value);
     }

@@ -28,6 +28,16 @@ describe('MemoryBackend', () => {
     await assert.rejects(backend.get(key('a')), /closed/, 'the crashed backend is gone');
   });
 
+  it('a clean restart (reopen) keeps the unsynced writes too; the old backend is closed', async () => {
+    const backend = new MemoryBackend();
+    await backend.batch([put('a', '1')], { sync: true });
+    await backend.batch([put('b', '2'), del('a')], { sync: false });
+    const reopened = backend.reopen();
+    assert.deepEqual(await contents(reopened), { b: '2' });
+    await assert.rejects(backend.batch([put('c', '3')], { sync: true }), /closed/);
+    assert.deepEqual(await contents(reopened.crash()), { b: '2' }, 'what a restart finds is durable');
+  });
+
   it('a sync makes the unsynced writes before it durable too (one log, in order)', async () => {
     const backend = new MemoryBackend();
     await backend.batch([put('a', '1')], { sync: false });
