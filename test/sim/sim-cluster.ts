@@ -186,8 +186,10 @@ export class SimCluster implements TargetPicker {
     this.trace.line(`${node.name} fail-stops: ${what}: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.stats.failStops++;
     this.takeDown(node);
-    // The process exits; what it had not synced may be lost with the page cache.
-    node.backend = node.backend.crash();
+    // The process exits. Its writes stay in the page cache after a full disk; after an fsync
+    // error the kernel may have dropped what it had not synced.
+    const full = cause instanceof Error && /ENOSPC/.test(cause.message);
+    node.backend = full ? node.backend.reopen() : node.backend.crash();
   }
 
   private removed(node: SimNode): void {
