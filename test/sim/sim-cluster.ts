@@ -76,7 +76,7 @@ export class SimCluster implements TargetPicker {
   private newNode(name: string, joins: boolean): SimNode {
     const skewMs = Math.round((this.random() * 2 - 1) * this.options.maxSkewMs);
     const diskLatencyMs = this.random() < 0.5 ? 2 : Math.floor(this.random() * this.options.slowDiskMs);
-    const node: SimNode = { name, skewMs, diskLatencyMs, backend: new MemoryBackend({ io: () => this.diskWrite(node) }), member: undefined, id: undefined, incarnation: 0, state: 'down', joins };
+    const node: SimNode = { name, skewMs, diskLatencyMs, backend: new MemoryBackend({ io: () => this.diskWrite(node) }), member: undefined, id: undefined, incarnation: 0, state: joins ? 'outside' : 'down', joins };
     return node;
   }
 
@@ -101,6 +101,8 @@ export class SimCluster implements TargetPicker {
 
   /** Starts the node's next incarnation on its disk. */
   async start(node: SimNode): Promise<void> {
+    // One incarnation at a time on a disk (a member being added is started by whoever adds it).
+    if (node.state === 'starting' || node.state === 'up' || node.state === 'removed') return;
     node.incarnation++;
     node.state = 'starting';
     const incarnation = node.incarnation;
