@@ -40,33 +40,19 @@ const CONVERGE_MS = 20_000;
 export async function simulateCluster(seed: number, options: ClusterSimOptions = {}): Promise<ClusterSimResult> {
   const draw = seededRandom(seed);
   const streams = () => seededRandom(Math.floor(draw() * 2 ** 32));
+  const settings = drawSettings(draw);
   const scheduler = new Scheduler();
   const trace = new Trace(() => scheduler.now, options.verbose === true);
-  const faultMs = options.faultMs ?? 12_000;
-  const faults: NetworkFaults = { lossRate: draw() * 0.05, duplicateRate: draw() * 0.03, minDelayMs: 1, maxDelayMs: 2 + Math.floor(draw() * 30) };
-  const clusterOptions: ClusterOptions = { size: draw() < 0.7 ? 3 : 5, snapshotCount: 8 + Math.floor(draw() * 40), maxSkewMs: Math.floor(draw() * 400), slowDiskMs: Math.floor(draw() * 80) };
-  const workload: Workload = { clients: 3 + Math.floor(draw() * 3), watchers: 2, keys: 2 + Math.floor(draw() * 3), thinkMs: 150 + Math.floor(draw() * 200), timeoutMs: 4000 };
-  trace.line(`seed ${seed}: ${JSON.stringify({ ...clusterOptions, ...faults, ...workload })}`);
-  const network = new SimNetwork(scheduler, streams(), trace, faults);
+  trace.line(`seed ${seed}: ${JSON.stringify({ ...settings.cluster, ...settings.faults, ...settings.workload })}`);
+  const network = new SimNetwork(scheduler, streams(), trace, settings.faults);
   const applied = new AppliedLog();
-  const cluster = new SimCluster(scheduler, network, streams(), trace, applied, clusterOptions);
-  const clients = new SimClients(scheduler, streams(), trace, cluster, workload);
+  const cluster = new SimCluster(scheduler, network, streams(), trace, applied, settings.cluster);
+  const clients = new SimClients(scheduler, streams(), trace, cluster, settings.workload);
+  const run: Run = { scheduler, trace, network, cluster, clients, nemesisRandom: streams(), faultMs: options.faultMs ?? 12_000, timeoutMs: settings.workload.timeoutMs };
   const failures: string[] = [];
   try {
-    cluster.bootstrap();
-    await scheduler.runUntil(2 * ELECTION_MS);
-    clients.start(scheduler.now + faultMs);
-    void nemesis(cluster, scheduler, network, streams(), scheduler.now + faultMs, workload.timeoutMs);
-    await scheduler.runUntil(scheduler.now + faultMs);
-    heal(cluster, network, trace);
-    await scheduler.runUntil(scheduler.now + workload.timeoutMs + 500, () => !clients.busy);
-    failures.push(...(await converge(cluster, scheduler)));
-    if (failures.length === 0) {
-      await finalReads(clients, cluster, scheduler, trace);
-      failures.push(...(await converge(cluster, scheduler)));
-    }
-    if (failures.length === 0) failures.push(...compareStores(cluster, trace));
-    failures.push(...checkRun({ ops: clients.ops, watches: clients.watches, applied, registerKeys: clients.registerKeys, maxSkewMs: clusterOptions.maxSkewMs, endedAt: scheduler.now }));
+    failures.push(...(await runPhases(run)));
+    failures.push(...checkRun({ ops: clients.ops, watches: clients.watches, applied, registerKeys: clients.registerKeys, maxSkewMs: settings.cluster.maxSkewMs, endedAt: scheduler.now }));
   } catch (error) {
     failures.push(`the run threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
@@ -74,6 +60,46 @@ export async function simulateCluster(seed: number, options: ClusterSimOptions =
   const expiries = [...applied.events.values()].filter((e) => e.action === 'expire').length;
   const watched = clients.watches.reduce((sum, w) => sum + w.events.length, 0);
   return { seed, failures, trace: trace.tail(), digest: trace.digest(), stats: { ...cluster.stats, ...countOps(clients.ops), expiries, watched, events: scheduler.events, messages: network.delivered, simMs: scheduler.now } };
+}
+
+/** The run's cluster, network and workload, drawn from the seed. */
+function drawSettings(draw: () => number): { faults: NetworkFaults; cluster: ClusterOptions; workload: Workload } {
+  return {
+    faults: { lossRate: draw() * 0.05, duplicateRate: draw() * 0.03, minDelayMs: 1, maxDelayMs: 2 + Math.floor(draw() * 30) },
+    cluster: { size: draw() < 0.7 ? 3 : 5, snapshotCount: 8 + Math.floor(draw() * 40), maxSkewMs: Math.floor(draw() * 400), slowDiskMs: Math.floor(draw() * 80) },
+    workload: { clients: 3 + Math.floor(draw() * 3), watchers: 2, keys: 2 + Math.floor(draw() * 3), thinkMs: 150 + Math.floor(draw() * 200), timeoutMs: 4000 },
+  };
+}
+
+interface Run {
+  readonly scheduler: Scheduler;
+  readonly trace: Trace;
+  readonly network: SimNetwork;
+  readonly cluster: SimCluster;
+  readonly clients: SimClients;
+  readonly nemesisRandom: () => number;
+  readonly faultMs: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * The cluster starts and elects a leader; clients and faults for `faultMs`; then everything heals,
+ * the requests in flight end, the members must agree again, a quorum read of every key, and the
+ * members' stores are compared. Returns the failures of the cluster's own (liveness, stores).
+ */
+async function runPhases({ scheduler, trace, network, cluster, clients, nemesisRandom, faultMs, timeoutMs }: Run): Promise<string[]> {
+  cluster.bootstrap();
+  await scheduler.runUntil(2 * ELECTION_MS);
+  clients.start(scheduler.now + faultMs);
+  void nemesis(cluster, scheduler, network, nemesisRandom, scheduler.now + faultMs, timeoutMs);
+  await scheduler.runUntil(scheduler.now + faultMs);
+  heal(cluster, network, trace);
+  await scheduler.runUntil(scheduler.now + timeoutMs + 500, () => !clients.busy);
+  const diverged = await converge(cluster, scheduler);
+  if (diverged.length > 0) return diverged;
+  await finalReads(clients, cluster, scheduler, trace);
+  const stalled = await converge(cluster, scheduler);
+  return stalled.length > 0 ? stalled : compareStores(cluster, trace);
 }
 
 /** Faults until `until`: crashes, fsync errors, full disks, pauses, partitions, membership changes. */
@@ -150,6 +176,7 @@ async function converge(cluster: SimCluster, scheduler: Scheduler): Promise<stri
 /** A quorum read of every register key once the cluster is healed: no acknowledged write lost. */
 async function finalReads(clients: SimClients, cluster: SimCluster, scheduler: Scheduler, trace: Trace): Promise<void> {
   trace.line('final quorum reads');
+  // From the first member that is up: the reads need not be spread.
   const random = () => 0;
   for (const key of clients.registerKeys) {
     for (let attempt = 0; attempt < 5; attempt++) {
