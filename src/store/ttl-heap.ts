@@ -1,8 +1,8 @@
 import type { TreeNode } from './node.ts';
 
 /**
- * A binary min-heap of nodes by expireTime. Each node knows its position (heapIndex), so update
- * and remove are O(log n).
+ * A binary min-heap of nodes by expireTime (then createdIndex). Each node knows its position
+ * (heapIndex), so update and remove are O(log n).
  */
 export class TtlHeap {
   private readonly items: TreeNode[] = [];
@@ -39,8 +39,14 @@ export class TtlHeap {
     this.up(node.heapIndex);
   }
 
+  /**
+   * By deadline, then by creation: keys with the same deadline expire in one order on every
+   * member, however each built its heap (applying writes, or restoring a snapshot).
+   */
   private less(i: number, j: number): boolean {
-    return this.items[i]!.expireTime < this.items[j]!.expireTime;
+    const a = this.items[i]!;
+    const b = this.items[j]!;
+    return a.expireTime < b.expireTime || (a.expireTime === b.expireTime && a.createdIndex < b.createdIndex);
   }
 
   private swap(i: number, j: number): void {

@@ -25,6 +25,18 @@ function sampleStore(): Store {
 }
 
 describe('store: snapshot and restore', () => {
+  it('expires keys with the same deadline in the same order as the store it was restored from', () => {
+    // /y is written first, with a later deadline, then refreshed to /x's: the original's TTL
+    // heap holds them in another order than the restored one builds it (by walking the tree).
+    const store = new Store();
+    store.set('/y', false, 'y', { expireTime: expireTimeFor(20, T0) }, T0);
+    store.set('/x', false, 'x', { expireTime: expireTimeFor(10, T0) }, T0);
+    store.update('/y', '', { expireTime: expireTimeFor(10, T0), refresh: true }, T0);
+    const restored = restoreSnapshot(snapshotChunks(store));
+    const expired = (from: Store) => from.deleteExpiredKeys(T0 + 10_000).map((e) => `${e.node.key}@${e.node.modifiedIndex}`);
+    assert.deepEqual(expired(restored), expired(store));
+  });
+
   it('round-trips the tree, indexes, TTL deadlines and event history', () => {
     const store = sampleStore();
     const restored = restoreSnapshot(snapshotChunks(store, 2));
