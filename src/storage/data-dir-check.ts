@@ -1,11 +1,13 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ENTRY_PREFIX, IMAGE_PREFIX, KEY_HARD_STATE, KEY_MEMBERSHIP, KEY_SNAPSHOT_META, entryIndexOf } from './codec.ts';
 import { DataDirError } from './errors.ts';
 import type { LogRead } from './leveldb-log.ts';
 import { readSlice, readVarint } from './leveldb-coding.ts';
 import { LogCorruption, batchOperations, readLogFile } from './leveldb-log.ts';
 import { tableProblem } from './leveldb-table.ts';
+import { ENTRY_PREFIX, entryIndexOf } from './log-store.ts';
+import { IMAGE_PREFIX, KEY_SNAPSHOT_META } from './snapshot-layout.ts';
+import { KEY_HARD_STATE, KEY_MEMBERSHIP } from './stable-store.ts';
 
 /** What the check of a data dir found, before LevelDB was let near it. */
 export interface DataDirCheck {

@@ -8,9 +8,14 @@ import { RawNode } from '../../src/raft/raw-node.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { SnapshotTemporarilyUnavailableError } from '../../src/raft/errors.ts';
-import { chunkKey, decodeJson, encodeEntry, encodeJson, entryKey, imageDeltaKey, KEY_HARD_STATE, KEY_SNAPSHOT_META, KEY_VERSION, openRecord, record } from '../../src/storage/codec.ts';
+import { decodeJson, encodeJson, openRecord, record } from '../../src/storage/codec.ts';
+import { entryKey } from '../../src/storage/log-store.ts';
+import { encodeEntry, KEY_VERSION } from '../../src/storage/migration.ts';
+import { chunkKey, imageDeltaKey, KEY_SNAPSHOT_META } from '../../src/storage/snapshot-layout.ts';
+import { KEY_HARD_STATE } from '../../src/storage/stable-store.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
+import { MemoryBackend } from '../../src/storage/memory-backend.ts';
 import type { ImageRecord } from '../../src/storage/image.ts';
 import { decodeImage, encodeImage } from '../../src/storage/image.ts';
 
@@ -19,50 +24,101 @@ const entry = (index: number, term: number, data = `e${index}`): Entry => ({ ind
 const decodeJsonRecord = (value: Buffer | undefined) => decodeJson<unknown>(openRecord(value!)!);
 const range = (from: number, to: number, term: number) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
 
-async function rawDb(dir: string, edit: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  try {
-    await edit(db);
-  } finally {
-    await db.close();
-  }
+/** The rows of a data dir, edited behind the storage's back (to make old formats and damage). */
+interface RawDb {
+  get(key: Buffer): Promise<Buffer | undefined>;
+  put(key: Buffer, value: Buffer): Promise<void>;
+  del(key: Buffer): Promise<void>;
+  keys(): AsyncIterable<Buffer>;
+  clear(range: { gte: Buffer; lt: Buffer }): Promise<void>;
+}
+
+/** Where a DiskStorage keeps its data: a LevelDB data dir, or a MemoryBackend. */
+interface Medium {
+  /** What the storage's messages call it. */
+  readonly label: string;
+  /** Opens the storage again (after the last one was closed): a member's restart. */
+  open(): Promise<DiskStorage>;
+  raw(edit: (db: RawDb) => Promise<void>): Promise<void>;
+  remove(): Promise<void>;
+}
+
+async function levelDbMedium(): Promise<Medium> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-storage-'));
+  return {
+    label: dir,
+    open: () => DiskStorage.open(dir),
+    raw: async (edit) => {
+      const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.open();
+      try {
+        await edit(db);
+      } finally {
+        await db.close();
+      }
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+let memoryMedia = 0;
+function memoryMedium(): Promise<Medium> {
+  let backend = new MemoryBackend();
+  const label = `memory-${++memoryMedia}`;
+  return Promise.resolve({
+    label,
+    open: () => DiskStorage.openOn((backend = backend.reopen()), label),
+    raw: async (edit) => {
+      backend = backend.reopen();
+      const db = backend;
+      await edit({
+        get: (key) => db.get(key),
+        put: (key, value) => db.batch([{ type: 'put', key, value }], { sync: true }),
+        del: (key) => db.batch([{ type: 'del', key }], { sync: true }),
+        keys: async function* () {
+          for await (const [key] of db.scan({})) yield key;
+        },
+        clear: (range) => db.clear(range),
+      });
+    },
+    remove: () => Promise.resolve(),
+  });
 }
 
 /** Replaces the log with version 1 and 2 rows: one entry each. */
-async function writeEntryPerRow(db: ClassicLevel<Buffer, Buffer>, entries: Entry[]): Promise<void> {
+async function writeEntryPerRow(db: RawDb, entries: Entry[]): Promise<void> {
   await db.clear({ gte: entryKey(0), lt: entryKey(Number.MAX_SAFE_INTEGER) });
   for (const entry of entries) await db.put(entryKey(entry.index), encodeEntry(entry));
 }
 
-/** How many log rows the data dir has. */
-async function entryKeyCount(dir: string): Promise<number> {
-  let count = 0;
-  await rawDb(dir, async (db) => {
-    for await (const key of db.keys()) if (key[0] === 0x65) count++;
-  });
-  return count;
-}
-
-describe('DiskStorage (classic-level)', () => {
-  let dir: string;
+for (const [name, makeMedium] of [['classic-level', levelDbMedium], ['MemoryBackend', memoryMedium]] as const) describe(`DiskStorage (${name})`, () => {
+  let disk: Medium;
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-storage-'));
+    disk = await makeMedium();
   });
-  afterEach(async () => rm(dir, { recursive: true, force: true }));
+  afterEach(() => disk.remove());
+
+  /** How many log rows the data dir has. */
+  async function entryKeyCount(): Promise<number> {
+    let count = 0;
+    await disk.raw(async (db) => {
+      for await (const key of db.keys()) if (key[0] === 0x65) count++;
+    });
+    return count;
+  }
 
   it('a new data dir opens empty and records its format version', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     assert.deepEqual([storage.firstIndex(), storage.lastIndex()], [1, 0]);
     assert.deepEqual(storage.initialState().hardState, { term: 0, vote: 0, commit: 0 });
     await storage.close();
   });
 
   it('round-trips entries, the hard state and the membership across a reopen', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 2, commit: 4 }, membership: { members: [{ id: 1, name: 'a' }] }, sync: true });
     await storage.close();
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     assert.deepEqual(reopened.initialState().hardState, { term: 1, vote: 2, commit: 4 });
     assert.deepEqual(reopened.entries(1, 6, Infinity), range(1, 5, 1));
     assert.deepEqual(reopened.membership, { members: [{ id: 1, name: 'a' }] });
@@ -71,33 +127,33 @@ describe('DiskStorage (classic-level)', () => {
   });
 
   it('entries that a new leader replaced are removed from disk', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 0 }, sync: true });
     await storage.persist({ entries: [entry(3, 2, 'new3'), entry(4, 2, 'new4')], sync: true });
     assert.equal(storage.lastIndex(), 4);
     await storage.close();
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     assert.equal(reopened.lastIndex(), 4);
     assert.deepEqual(reopened.entries(3, 5, Infinity), [entry(3, 2, 'new3'), entry(4, 2, 'new4')]);
     await reopened.close();
   });
 
   it('reads a version 2 log (one entry per row) and rewrites it as one row, with the version, at once', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: [], hardState: { term: 2, vote: 1, commit: 6 }, sync: true });
     await storage.close();
     const old = [...range(1, 4, 1), ...range(5, 7, 2)];
-    await rawDb(dir, async (db) => {
+    await disk.raw(async (db) => {
       await db.put(KEY_VERSION, encodeJson(2));
       await writeEntryPerRow(db, old);
     });
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     assert.deepEqual(reopened.entries(1, 8, Infinity), old);
     await reopened.persist({ entries: [entry(7, 3, 'new7'), entry(8, 3)], sync: true });
     await reopened.close();
-    assert.equal(await entryKeyCount(dir), 2, 'one row for the old log, one for the new entries');
-    await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3));
-    const again = await DiskStorage.open(dir);
+    assert.equal(await entryKeyCount(), 2, 'one row for the old log, one for the new entries');
+    await disk.raw(async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3));
+    const again = await disk.open();
     assert.deepEqual(again.entries(1, 9, Infinity), [...old.slice(0, 6), entry(7, 3, 'new7'), entry(8, 3)]);
     await again.close();
   });
@@ -107,9 +163,9 @@ describe('DiskStorage (classic-level)', () => {
     for (let seed = 1; seed <= 12; seed++) {
       const random = seededRandom(seed);
       const pick = (n: number) => Math.floor(random() * n);
-      const seedDir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-rows-'));
+      const seedDisk = await makeMedium();
       try {
-        let storage = await DiskStorage.open(seedDir);
+        let storage = await seedDisk.open();
         /** What the log holds: entries by index, from `first`. */
         let model: Entry[] = [];
         let first = 1;
@@ -137,7 +193,7 @@ describe('DiskStorage (classic-level)', () => {
             }
           } else {
             await storage.close();
-            storage = await DiskStorage.open(seedDir);
+            storage = await seedDisk.open();
             // A restart loads whole rows: perhaps entries from before the compaction point, or,
             // when a row was cut at it, one entry less (the first becomes the boundary); never
             // one the snapshot does not hold.
@@ -155,7 +211,7 @@ describe('DiskStorage (classic-level)', () => {
         }
         await storage.close();
       } finally {
-        await rm(seedDir, { recursive: true, force: true });
+        await seedDisk.remove();
       }
     }
   });
@@ -180,7 +236,7 @@ describe('DiskStorage (classic-level)', () => {
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   async function imageKeys(): Promise<string[]> {
     const keys: string[] = [];
-    await rawDb(dir, async (db) => {
+    await disk.raw(async (db) => {
       for await (const key of db.keys()) {
         if (key[0] === 0x73) keys.push(`s${key.toString('hex')}`);
         if (key[0] === 0x72) keys.push(`r${key[1]}:${String.fromCharCode(key[2]!)}${key.length === 7 ? key.readUInt32BE(3) : ''}`);
@@ -190,7 +246,7 @@ describe('DiskStorage (classic-level)', () => {
   }
 
   it('a snapshot is an image of one row per record; compaction keeps a tail and bounds the disk', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     for (let from = 1; from <= 2000; from += 100) await storage.persist({ entries: range(from, from + 99, 1), hardState: { term: 1, vote: 1, commit: from + 99 }, sync: true });
     assert.equal(storage.takesImageChanges, false, 'the first snapshot must be a full image');
     await saveBase(storage, 1900, 'head-1900', [rec('/a', '1'), rec('/b', '2')]);
@@ -199,8 +255,8 @@ describe('DiskStorage (classic-level)', () => {
     assert.equal(storage.takesImageChanges, true);
     await storage.compact(1850);
     await storage.close();
-    assert.equal(await entryKeyCount(dir), 2, 'the rows from 1801 (the boundary) and 1901: a row goes once compaction passes its end');
-    const reopened = await DiskStorage.open(dir);
+    assert.equal(await entryKeyCount(), 2, 'the rows from 1801 (the boundary) and 1901: a row goes once compaction passes its end');
+    const reopened = await disk.open();
     assert.deepEqual([reopened.firstIndex(), reopened.lastIndex()], [1802, 2000], 'the rows are loaded whole');
     assert.equal(reopened.term(1801), 1);
     assert.deepEqual(reopened.snapshot().meta, { index: 1900, term: 1, confState: conf });
@@ -213,7 +269,7 @@ describe('DiskStorage (classic-level)', () => {
   });
 
   it('changes are deltas over the base, applied in order; a full image is a new base in the other slot', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 40, 1), hardState: { term: 1, vote: 1, commit: 40 }, sync: true });
     await saveBase(storage, 10, 'h10', [rec('/a', '1'), rec('/b', '2'), rec('/c', '3')]);
     await storage.saveSnapshot(20, conf, { head: text('h20'), puts: [rec('/c', '3b'), rec('/e', '5'), rec('/d', '4')], removed: [text('/b')] });
@@ -223,7 +279,7 @@ describe('DiskStorage (classic-level)', () => {
     assert.ok(shape.deltaBytes > 0 && shape.baseBytes > 0);
     await storage.close();
     assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:d0', 'r0:d1', 'r0:h'], 'the base, two deltas and the head, all in slot 0');
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     assert.equal(reopened.snapshot().meta.index, 30);
     assert.deepEqual(reopened.imageShape, shape);
     // The base's keys in its order (later deltas win, removals drop), then the deltas' new keys in key order.
@@ -232,14 +288,14 @@ describe('DiskStorage (classic-level)', () => {
     await saveBase(reopened, 40, 'h40', [rec('/z', '26')], [rec('/z', '27'), rec('/y', '25')]);
     await reopened.close();
     assert.deepEqual(await imageKeys(), ['r1:b0', 'r1:d0', 'r1:h']);
-    const again = await DiskStorage.open(dir);
+    const again = await disk.open();
     assert.deepEqual(await loaded(again), ['h40', [['/z', '27'], ['/y', '25']]]);
     assert.deepEqual(again.imageShape.deltas, 1);
     await again.close();
   });
 
   it('a base larger than a page is written in pages and read back in order', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
     const records = Array.from({ length: 3000 }, (_, i) => rec(`/k${String(i).padStart(5, '0')}`, 'v'.repeat(1000)));
     await saveBase(storage, 5, 'h', records);
@@ -251,25 +307,25 @@ describe('DiskStorage (classic-level)', () => {
 
   for (const slot of [undefined, 1]) {
     it(`reads a version 1 snapshot (a blob in chunks, ${slot === undefined ? 'slot-less keys' : 'slotted keys'}) and saves it again as an image`, async () => {
-      const storage = await DiskStorage.open(dir);
+      const storage = await disk.open();
       await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
       await storage.close();
-      await rawDb(dir, async (db) => {
+      await disk.raw(async (db) => {
         await db.put(KEY_VERSION, encodeJson(1));
         await writeEntryPerRow(db, range(1, 5, 1));
         await db.put(chunkKey(0, slot), record(Buffer.from('leg')));
         await db.put(chunkKey(1, slot), record(Buffer.from('acy')));
         await db.put(KEY_SNAPSHOT_META, encodeJson({ index: 3, term: 1, confState: conf, chunks: 2, size: 6, ...(slot === undefined ? {} : { slot }) }));
       });
-      const reopened = await DiskStorage.open(dir);
+      const reopened = await disk.open();
       const snapshot = await reopened.loadSnapshot();
       assert.deepEqual(snapshot.kind === 'blob' ? decode(snapshot.data) : snapshot.kind, 'legacy');
       assert.equal(reopened.takesImageChanges, false);
       await saveBase(reopened, 3, 'h3', [rec('/k', 'v')]);
       await reopened.close();
       assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:h'], 'the chunks are gone');
-      await rawDb(dir, async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3, 'the data dir now says version 3'));
-      const again = await DiskStorage.open(dir);
+      await disk.raw(async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3, 'the data dir now says version 3'));
+      const again = await disk.open();
       assert.deepEqual(again.snapshot().meta.index, 3);
       assert.deepEqual(await loaded(again), ['h3', [['/k', 'v']]]);
       await again.close();
@@ -277,23 +333,23 @@ describe('DiskStorage (classic-level)', () => {
   }
 
   it('a flipped byte in an image row is refused when the image is loaded, naming the row', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 }, sync: true });
     await saveBase(storage, 5, 'h', [rec('/a', '1'), rec('/b', '2')]);
     await storage.saveSnapshot(6, conf, { head: text('h6'), puts: [rec('/b', '3')], removed: [] });
     await storage.close();
-    await rawDb(dir, async (db) => {
+    await disk.raw(async (db) => {
       const value = (await db.get(imageDeltaKey(0, 0)))!;
       value[value.length - 1]! ^= 0xff;
       await db.put(imageDeltaKey(0, 0), value);
     });
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     await assert.rejects(loaded(reopened), (error: unknown) => error instanceof DataDirError && /snapshot image delta 0 fails its checksum/.test(error.message));
     await reopened.close();
   });
 
   it('a snapshot from the leader replaces the log and the image', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 10, 1), sync: true });
     await saveBase(storage, 5, 'mine', [rec('/old', 'x')]);
     const data = encodeImage(text('leader'), [rec('/x', '1'), rec('/y', '2')]);
@@ -301,9 +357,9 @@ describe('DiskStorage (classic-level)', () => {
     await storage.persist({ snapshot, entries: [entry(51, 3)], hardState: { term: 3, vote: 0, commit: 50 }, sync: true });
     assert.equal(storage.snapshot().data.length, 0, 'the data is not kept in memory');
     await storage.close();
-    assert.equal(await entryKeyCount(dir), 1);
+    assert.equal(await entryKeyCount(), 1);
     assert.deepEqual(await imageKeys(), ['r1:b0', 'r1:h']);
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     assert.deepEqual([reopened.firstIndex(), reopened.lastIndex(), reopened.term(50)], [51, 51, 3]);
     assert.deepEqual(reopened.initialState().confState, { voters: [1, 2, 3], learners: [] });
     assert.deepEqual(await loaded(reopened), ['leader', [['/x', '1'], ['/y', '2']]]);
@@ -313,23 +369,23 @@ describe('DiskStorage (classic-level)', () => {
   describe('refuses a data dir it cannot trust, naming the dir and the problem', () => {
     /** Rows from 1, 4 and 7. */
     async function populated(): Promise<void> {
-      const storage = await DiskStorage.open(dir);
+      const storage = await disk.open();
       await storage.persist({ entries: range(1, 3, 1), sync: true });
       await storage.persist({ entries: range(4, 6, 1), sync: true });
       await storage.persist({ entries: range(7, 10, 1), hardState: { term: 1, vote: 1, commit: 8 }, sync: true });
       await storage.close();
     }
     const refused = async (pattern: RegExp) =>
-      assert.rejects(DiskStorage.open(dir), (error: unknown) => {
+      assert.rejects(disk.open(), (error: unknown) => {
         assert.ok(error instanceof DataDirError, String(error));
-        assert.ok(error.message.startsWith(`data dir ${dir}: `), error.message);
+        assert.ok(error.message.startsWith(`data dir ${disk.label}: `), error.message);
         assert.match(error.message, pattern);
         return true;
       });
 
     it('a flipped byte in a log row', async () => {
       await populated();
-      await rawDb(dir, async (db) => {
+      await disk.raw(async (db) => {
         const value = (await db.get(entryKey(4)))!;
         value[value.length - 1]! ^= 0xff;
         await db.put(entryKey(4), value);
@@ -339,7 +395,7 @@ describe('DiskStorage (classic-level)', () => {
 
     it('a log row under the wrong key', async () => {
       await populated();
-      await rawDb(dir, async (db) => {
+      await disk.raw(async (db) => {
         await db.put(entryKey(5), (await db.get(entryKey(4)))!);
         await db.del(entryKey(4));
       });
@@ -348,13 +404,13 @@ describe('DiskStorage (classic-level)', () => {
 
     it('a missing log row', async () => {
       await populated();
-      await rawDb(dir, (db) => db.del(entryKey(4)));
+      await disk.raw((db) => db.del(entryKey(4)));
       await refused(/the log has a gap: entries 4 to 6 are missing/);
     });
 
     it('a damaged hard state', async () => {
       await populated();
-      await rawDb(dir, async (db) => {
+      await disk.raw(async (db) => {
         const value = (await db.get(KEY_HARD_STATE))!;
         value[5]! ^= 1;
         await db.put(KEY_HARD_STATE, value);
@@ -364,23 +420,23 @@ describe('DiskStorage (classic-level)', () => {
 
     it('a log without a hard state', async () => {
       await populated();
-      await rawDb(dir, (db) => db.del(KEY_HARD_STATE));
+      await disk.raw((db) => db.del(KEY_HARD_STATE));
       await refused(/the log reaches index 10, but the hard state record is missing/);
     });
 
     it('an unknown format version', async () => {
       await populated();
-      await rawDb(dir, (db) => db.put(KEY_VERSION, encodeJson(4)));
+      await disk.raw((db) => db.put(KEY_VERSION, encodeJson(4)));
       await refused(/has format version 4; this kvd reads versions 1, 2, 3/);
     });
 
     it('a LevelDB that is not a kvd data dir', async () => {
-      await rawDb(dir, (db) => db.put(Buffer.from('foo'), Buffer.from('bar')));
+      await disk.raw((db) => db.put(Buffer.from('foo'), Buffer.from('bar')));
       await refused(/not a kvd data dir/);
     });
 
-    it('a data dir locked by a running member', async () => {
-      const first = await DiskStorage.open(dir);
+    if (name === 'classic-level') it('a data dir locked by a running member', async () => {
+      const first = await disk.open();
       try {
         await refused(/in use by another running member/);
       } finally {
@@ -390,30 +446,30 @@ describe('DiskStorage (classic-level)', () => {
   });
 
   it('a hard state that commits past the log (entries it acknowledged are lost): the commit is clamped for Raft and kept on disk until Raft commits it again', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 6, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
     await storage.persist({ entries: range(7, 8, 1), hardState: { term: 1, vote: 1, commit: 8 }, sync: true });
     await storage.close();
-    await rawDb(dir, (db) => db.del(entryKey(7)));
-    const damaged = await DiskStorage.open(dir);
+    await disk.raw((db) => db.del(entryKey(7)));
+    const damaged = await disk.open();
     assert.equal(damaged.catchUpTo, 8);
     assert.deepEqual(damaged.initialState().hardState, { term: 1, vote: 1, commit: 6 });
     // Catching up: commit 7 is still short of what was lost, so the disk keeps 8.
     await damaged.persist({ entries: [entry(7, 1)], hardState: { term: 2, vote: 0, commit: 7 }, sync: true });
     assert.deepEqual(damaged.initialState().hardState, { term: 2, vote: 0, commit: 7 });
     await damaged.close();
-    const stillBehind = await DiskStorage.open(dir);
+    const stillBehind = await disk.open();
     assert.equal(stillBehind.catchUpTo, 8, 'a restart while catching up still knows what was lost');
     await stillBehind.persist({ entries: [entry(8, 2)], hardState: { term: 2, vote: 0, commit: 8 }, sync: true });
     await stillBehind.close();
-    const caughtUp = await DiskStorage.open(dir);
+    const caughtUp = await disk.open();
     assert.equal(caughtUp.catchUpTo, 0);
     assert.deepEqual(caughtUp.initialState().hardState, { term: 2, vote: 0, commit: 8 });
     await caughtUp.close();
   });
 
   it('after a failed write it refuses every later write (never acknowledges what is not on disk)', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await storage.persist({ entries: range(1, 2, 1), sync: true });
     await storage.close();
     await assert.rejects(storage.persist({ entries: [entry(3, 1)], sync: true }), StorageFailedError);
@@ -422,19 +478,19 @@ describe('DiskStorage (classic-level)', () => {
   });
 
   it('concurrent writes are grouped into few batches, in order', async () => {
-    const storage = await DiskStorage.open(dir);
+    const storage = await disk.open();
     await Promise.all(Array.from({ length: 200 }, (_, i) => storage.persist({ entries: [entry(i + 1, 1)], hardState: { term: 1, vote: 1, commit: i }, sync: true })));
     assert.equal(storage.lastIndex(), 200);
     assert.ok(storage.writeStats.syncs < 50, `${storage.writeStats.syncs} syncs for 200 writes`);
     await storage.close();
-    const reopened = await DiskStorage.open(dir);
+    const reopened = await disk.open();
     assert.deepEqual(reopened.entries(1, 201, Infinity), range(1, 200, 1));
     await reopened.close();
   });
 
   it('a Raft member on it resumes exactly where it durably was', async () => {
     const runMember = async (propose: string[]) => {
-      const storage = await DiskStorage.open(dir);
+      const storage = await disk.open();
       const applied: string[] = [];
       const node = new RawNode({
         id: 1, electionTick: 10, heartbeatTick: 1, storage, maxSizePerMsg: 1 << 20, maxInflightMsgs: 16,
