@@ -10,7 +10,7 @@ import { Logger } from './logger.ts';
 import { Member, StartError } from './member.ts';
 import { formatId } from './member-id.ts';
 import { Outbound } from './outbound.ts';
-import { limitPeerListener } from './peer-transport.ts';
+import { limitPeerListener } from './peer-limits.ts';
 import { ProxyMember } from './proxy-member.ts';
 import { ensureSelfSigned } from './self-signed.ts';
 import { shareOnePort } from './shared-port.ts';
