@@ -42,8 +42,7 @@ export class KeysHttp {
       if (error instanceof BodyTooLarge) return writeKeysReply(res, keysError(this.member, new StoreError(ErrorCodes.InvalidForm, 'http: POST too large', 0)));
       throw error;
     }
-    const allowed: AccessCheck = (accesses) => this.auth.keysAccess(req, accesses);
-    const answer = await answerKeys(this.member, { method, keyPath, query, contentType: req.headers['content-type'], body, now: Date.now(), allowed });
+    const answer = await answerKeys(this.member, { method, keyPath, query, contentType: req.headers['content-type'], body, now: Date.now(), allowed: this.accessCheck(req) });
     if (answer.kind === 'reply') return writeKeysReply(res, answer);
     if (answer.kind === 'read') return writeGet(res, answer.read, answer.headers, answer.headOnly);
     streamWatch(req, res, answer, (key, backlogBytes) => {
@@ -58,13 +57,18 @@ export class KeysHttp {
     let answer: TxnAnswer;
     try {
       const body = (await readBody(req, this.member.config.maxRequestBytes)).toString('utf8');
-      answer = await answerTxn(this.member, { contentType: req.headers['content-type'], body, now: Date.now(), allowed: (accesses) => this.auth.keysAccess(req, accesses) });
+      answer = await answerTxn(this.member, { contentType: req.headers['content-type'], body, now: Date.now(), allowed: this.accessCheck(req) });
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
       answer = txnTooLarge();
     }
     const body = `${JSON.stringify(answer.body)}\n`;
     res.writeHead(answer.status, { ...keysHeaders(this.member, answer.etcdIndex, answer.status === 200), 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /** The caller's permissions, as auth sees them from the request's credentials. */
+  private accessCheck(req: http.IncomingMessage): AccessCheck {
+    return (accesses) => this.auth.keysAccess(req, accesses);
   }
 }
 

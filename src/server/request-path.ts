@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { TEXT_TYPE } from './http-answer.ts';
 import { redirectLocation } from './redirect-location.ts';
 
 /**
@@ -11,7 +12,7 @@ export function servedPath(req: http.IncomingMessage, res: http.ServerResponse, 
   try {
     path = percentDecode(rawPath);
   } catch {
-    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('400 Bad Request');
+    res.writeHead(400, { 'content-type': TEXT_TYPE, connection: 'close' }).end('400 Bad Request');
     return undefined;
   }
   if (cleanServePath(path) === path) return path;
