@@ -1,9 +1,13 @@
-/** A proposal that cannot be accepted now (no leader, a transfer in progress, a pending change). */
-export class ProposalDroppedError extends Error {
-  constructor(reason: string) {
-    super(`raft proposal dropped: ${reason}`);
-    this.name = 'ProposalDroppedError';
-  }
+/**
+ * A proposal or read the core cannot take now (no leader, a transfer in progress, a pending
+ * change): an expected outcome, returned rather than thrown, which the caller may try again.
+ */
+export interface Dropped {
+  readonly dropped: string;
+}
+
+export function dropped(reason: string): Dropped {
+  return { dropped: `raft proposal dropped: ${reason}` };
 }
 
 /** An entry that Storage no longer has (compacted), or a snapshot request before one exists. */

@@ -1,4 +1,6 @@
-import { ProposalDroppedError, SnapshotTemporarilyUnavailableError } from './errors.ts';
+import { SnapshotTemporarilyUnavailableError } from './errors.ts';
+import type { Dropped } from './errors.ts';
+import { dropped } from './errors.ts';
 import { RaftLog } from './log.ts';
 import { ReadOnly } from './read-only.ts';
 import type { ReadRequest } from './read-only.ts';
@@ -330,8 +332,11 @@ export class Raft {
 
   // --- step ----------------------------------------------------------------------------------
 
-  /** The one entry point: every message, local or remote, is stepped here. */
-  step(m: Message): void {
+  /**
+   * The one entry point: every message, local or remote, is stepped here. A proposal or read that
+   * cannot be taken now comes back as Dropped (the caller may try again); nothing else is returned.
+   */
+  step(m: Message): Dropped | undefined {
     if (m.term > this.term && !isLocalMessage(m.type)) {
       if (m.type === 'vote' || m.type === 'preVote') {
         const force = m.context === TRANSFER_CONTEXT;
@@ -369,15 +374,12 @@ export class Raft {
     }
     switch (this.role) {
       case 'leader':
-        this.stepLeader(m);
-        return;
+        return this.stepLeader(m);
       case 'candidate':
       case 'preCandidate':
-        this.stepCandidate(m);
-        return;
+        return this.stepCandidate(m);
       case 'follower':
-        this.stepFollower(m);
-        return;
+        return this.stepFollower(m);
     }
   }
 
@@ -395,7 +397,7 @@ export class Raft {
     }
   }
 
-  private stepLeader(m: Message): void {
+  private stepLeader(m: Message): Dropped | undefined {
     switch (m.type) {
       case 'beat':
         this.bcastHeartbeat(this.readOnly.lastContext());
@@ -408,8 +410,7 @@ export class Raft {
         for (const [id, pr] of this.tracker.progress) pr.recentActive = id === this.id;
         return;
       case 'prop':
-        this.handleProposal(m);
-        return;
+        return this.handleProposal(m);
       case 'readIndex':
         this.handleReadIndex({ from: m.from, context: m.context });
         return;
@@ -484,14 +485,15 @@ export class Raft {
     if (from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: from });
   }
 
-  private handleProposal(m: Message): void {
+  private handleProposal(m: Message): Dropped | undefined {
     if (m.entries.length === 0) throw new Error('raft: a proposal without entries');
-    if (!this.tracker.progress.has(this.id)) throw new ProposalDroppedError('this member was removed from the cluster');
-    if (this.leadTransferee !== NONE) throw new ProposalDroppedError(`leadership is being transferred to ${this.leadTransferee}`);
+    if (!this.tracker.progress.has(this.id)) return dropped('this member was removed from the cluster');
+    if (this.leadTransferee !== NONE) return dropped(`leadership is being transferred to ${this.leadTransferee}`);
+    const changeBlocked = this.pendingConfIndex > this.log.applied;
+    if (changeBlocked && m.from === this.id && m.entries.some((entry) => entry.type === 'confChange')) return dropped('a configuration change is already in progress');
     const entries = m.entries.map((entry, i) => {
       if (entry.type !== 'confChange') return entry;
-      if (this.pendingConfIndex > this.log.applied) {
-        if (m.from === this.id) throw new ProposalDroppedError('a configuration change is already in progress');
+      if (changeBlocked) {
         // A forwarded change cannot be refused to its sender: it becomes an empty entry, as in etcd.
         return { ...entry, type: 'normal' as const, data: new Uint8Array(0) };
       }
@@ -502,6 +504,7 @@ export class Raft {
     // Sent when the driver asks for the next Ready, so that every proposal until then travels in
     // one append per follower.
     this.appendsPending = true;
+    return undefined;
   }
 
   /** Sends the appends that proposals since the last Ready made necessary. */
@@ -562,13 +565,13 @@ export class Raft {
     else this.sendAppend(transferee);
   }
 
-  private stepCandidate(m: Message): void {
+  private stepCandidate(m: Message): Dropped | undefined {
     const myResponse = this.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
     switch (m.type) {
       case 'prop':
-        throw new ProposalDroppedError('no leader (an election is in progress)');
+        return dropped('no leader (an election is in progress)');
       case 'readIndex':
-        throw new ProposalDroppedError('no leader to confirm a read (an election is in progress)');
+        return dropped('no leader to confirm a read (an election is in progress)');
       case 'app':
         this.becomeFollower(m.term, m.from);
         this.handleAppend(m);
@@ -596,16 +599,17 @@ export class Raft {
     } else if (result === 'lost') {
       this.becomeFollower(this.term, NONE);
     }
+    return undefined;
   }
 
-  private stepFollower(m: Message): void {
+  private stepFollower(m: Message): Dropped | undefined {
     switch (m.type) {
       case 'prop':
-        if (this.lead === NONE) throw new ProposalDroppedError('no leader');
+        if (this.lead === NONE) return dropped('no leader');
         this.send({ ...m, to: this.lead, from: m.from });
         return;
       case 'readIndex':
-        if (this.lead === NONE) throw new ProposalDroppedError('no leader to confirm a read');
+        if (this.lead === NONE) return dropped('no leader to confirm a read');
         this.send({ type: 'readIndex', to: this.lead, context: m.context });
         return;
       case 'transferLeader':

@@ -1,3 +1,4 @@
+import type { Dropped } from './errors.ts';
 import type { RaftConfig } from './raft.ts';
 import { Raft, encodeConfChange } from './raft.ts';
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot, SoftState } from './types.ts';
@@ -20,7 +21,8 @@ export interface Ready {
   readonly mustSync: boolean;
 }
 
-export interface Status {
+/** What the core is now, cheap to take on every request (etcd's BasicStatus). */
+export interface BasicStatus {
   readonly id: NodeId;
   readonly term: number;
   readonly vote: NodeId;
@@ -29,9 +31,15 @@ export interface Status {
   readonly lead: NodeId;
   readonly role: SoftState['role'];
   readonly lastIndex: number;
+  readonly leadTransferee: NodeId;
+  /** Whether the commit index reached what a damaged data dir had acknowledged (RaftConfig.catchUpTo). */
+  readonly caughtUp: boolean;
+}
+
+/** BasicStatus with the configuration and, on a leader, each peer's progress (etcd's Status). */
+export interface Status extends BasicStatus {
   readonly confState: ConfState;
   readonly progress: ReadonlyMap<NodeId, { match: number; next: number; state: string; recentActive: boolean }>;
-  readonly leadTransferee: NodeId;
 }
 
 /** The driver's handle on the core: inputs as methods, output as Ready. One Ready at a time. */
@@ -55,32 +63,32 @@ export class RawNode {
     this.raft.step(message({ type: 'hup', from: this.raft.id }));
   }
 
-  /** Proposes data; throws ProposalDroppedError when there is no leader to take it. */
-  propose(data: Uint8Array): void {
-    this.raft.step(message({ type: 'prop', from: this.raft.id, entries: [{ term: 0, index: 0, type: 'normal', data }] }));
+  /** Proposes data; Dropped when there is no leader to take it (try again later). */
+  propose(data: Uint8Array): Dropped | undefined {
+    return this.raft.step(message({ type: 'prop', from: this.raft.id, entries: [{ term: 0, index: 0, type: 'normal', data }] }));
   }
 
   /** Proposes several entries in one append (one message, one fsync on every member). */
-  proposeBatch(data: readonly Uint8Array[]): void {
-    if (data.length === 0) return;
+  proposeBatch(data: readonly Uint8Array[]): Dropped | undefined {
+    if (data.length === 0) return undefined;
     const entries = data.map((d) => ({ term: 0, index: 0, type: 'normal' as const, data: d }));
-    this.raft.step(message({ type: 'prop', from: this.raft.id, entries }));
+    return this.raft.step(message({ type: 'prop', from: this.raft.id, entries }));
   }
 
-  proposeConfChange(change: ConfChange): void {
+  proposeConfChange(change: ConfChange): Dropped | undefined {
     const entry = { term: 0, index: 0, type: 'confChange' as const, data: encodeConfChange(change) };
-    this.raft.step(message({ type: 'prop', from: this.raft.id, entries: [entry] }));
+    return this.raft.step(message({ type: 'prop', from: this.raft.id, entries: [entry] }));
   }
 
   /** Steps a message from a peer. Local message kinds are refused: they never travel. */
-  step(m: Message): void {
+  step(m: Message): Dropped | undefined {
     if (isLocalMessage(m.type)) throw new Error(`raft: ${m.type} is a local message and cannot come from the network`);
-    this.raft.step(m);
+    return this.raft.step(m);
   }
 
   /** Asks for a linearizable read; a ReadState with the same context comes back in a Ready. */
-  readIndex(context: string): void {
-    this.raft.step(message({ type: 'readIndex', from: this.raft.id, context }));
+  readIndex(context: string): Dropped | undefined {
+    return this.raft.step(message({ type: 'readIndex', from: this.raft.id, context }));
   }
 
   transferLeadership(transferee: NodeId): void {
@@ -157,10 +165,8 @@ export class RawNode {
     if (lastEntry !== undefined) r.onDurable(lastEntry.index, lastEntry.term);
   }
 
-  status(): Status {
+  basicStatus(): BasicStatus {
     const r = this.raft;
-    const progress = new Map<NodeId, { match: number; next: number; state: string; recentActive: boolean }>();
-    for (const [id, pr] of r.tracker.progress) progress.set(id, { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive });
     return {
       id: r.id,
       term: r.term,
@@ -170,10 +176,16 @@ export class RawNode {
       lead: r.lead,
       role: r.role,
       lastIndex: r.log.lastIndex(),
-      confState: r.tracker.confState(),
-      progress,
       leadTransferee: r.leadTransferee,
+      caughtUp: r.caughtUp(),
     };
+  }
+
+  status(): Status {
+    const r = this.raft;
+    const progress = new Map<NodeId, { match: number; next: number; state: string; recentActive: boolean }>();
+    for (const [id, pr] of r.tracker.progress) progress.set(id, { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive });
+    return { ...this.basicStatus(), confState: r.tracker.confState(), progress };
   }
 }
 

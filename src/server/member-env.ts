@@ -5,9 +5,12 @@ import type { Logger } from './logger.ts';
 import type { MemberInfo } from './member-info.ts';
 import type { PeerStats, TransportHost } from './peer-transport.ts';
 
-/** Wall-clock time in milliseconds since the epoch (TTLs are wall-clock times, as in etcd). */
+/** The time as a member sees it. */
 export interface Clock {
+  /** Wall-clock milliseconds since the epoch (TTLs are wall-clock times, as in etcd). */
   now(): number;
+  /** Milliseconds on a clock that never goes back, with sub-millisecond precision (durations). */
+  monotonic(): number;
 }
 
 /** Cancels a timer; calling it again does nothing. */
@@ -60,7 +63,7 @@ export interface MemberEnv {
 }
 
 /** The real world: Date.now, Node's timers, Math.random. */
-export const realClock: Clock = { now: () => Date.now() };
+export const realClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
 
 export const realTimers: Timers = {
   after(ms, callback) {

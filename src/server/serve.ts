@@ -7,11 +7,14 @@ import { ConfigError, resolveConfig } from './config.ts';
 import { ConnectionCap } from './connection-cap.ts';
 import { FailStop } from './fail-stop.ts';
 import { Logger } from './logger.ts';
-import { Member, StartError } from './member.ts';
+import type { Member } from './member.ts';
+import { StartError } from './member-start.ts';
 import { formatId } from './member-id.ts';
 import { Outbound } from './outbound.ts';
+import type { PeerTransport } from './peer-transport.ts';
 import { limitPeerListener } from './peer-limits.ts';
 import { ProxyMember } from './proxy-member.ts';
+import { startMember } from './start-member.ts';
 import { ensureSelfSigned } from './self-signed.ts';
 import { shareOnePort } from './shared-port.ts';
 import { passUnknownMethods } from './unknown-method.ts';
@@ -95,8 +98,9 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
     throw error;
   }
   let member: Member;
+  let peers: PeerTransport;
   try {
-    member = await Member.start(config, log, peerTls, failStop.fatal);
+    ({ member, peers } = await startMember(config, log, peerTls, failStop.fatal));
   } catch (error) {
     // Clients that were answered 503 keep no connection open: the process ends now.
     for (const server of servers) {
@@ -108,7 +112,7 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
   }
   if (flags.initialAdvertisePeerUrls !== undefined) warnOfOtherPeerUrls(member, config.advertisePeerUrls, log);
   const api = new ClientApi(member, log);
-  peerHandler = (req, res) => member.transport.handle(req, res);
+  peerHandler = (req, res) => peers.handle(req, res);
   clientHandler = (req, res) => api.handle(req, res);
   for (const server of servers) failStop.guard(server);
   clientTls?.watch(log);

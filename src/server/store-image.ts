@@ -1,8 +1,10 @@
 import type { ConfState } from '../raft/types.ts';
 import type { BaseWriter } from '../storage/disk-storage.ts';
 import type { ImageChanges, ImageRecord } from '../storage/image.ts';
-import type { NodeRecord, StoreHeader } from '../store/snapshot.ts';
-import { StoreBuilder, nodeRecord, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
+import type { NodeRecord } from '../store/node-record.ts';
+import { nodeRecord } from '../store/node-record.ts';
+import type { StoreHeader } from '../store/snapshot.ts';
+import { StoreBuilder, restoreSnapshot, storeHeader } from '../store/snapshot.ts';
 import type { Store } from '../store/store.ts';
 import type { AuthImage } from './auth-state.ts';
 import { AuthState } from './auth-state.ts';

@@ -1,5 +1,5 @@
 import type { TreeNode } from './node.ts';
-import type { NodeRecord } from './snapshot.ts';
+import type { NodeRecord } from './node-record.ts';
 
 /** A node's fields as a snapshot read needs them, kept before a write changes them. */
 type Fields = Omit<NodeRecord, 'path'>;

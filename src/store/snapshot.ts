@@ -1,6 +1,7 @@
 import type { StoreEvent } from './event.ts';
 import { EventHistory } from './event-history.ts';
 import { PERMANENT, TreeNode } from './node.ts';
+import type { NodeRecord } from './node-record.ts';
 import { Store } from './store.ts';
 
 /**
@@ -27,25 +28,12 @@ interface Header {
   historyCapacity: number;
 }
 
-/** One node of a snapshot: a directory has `value` null. */
-export interface NodeRecord {
-  readonly path: string;
-  readonly createdIndex: number;
-  readonly modifiedIndex: number;
-  readonly expireTime: number;
-  readonly value: string | null;
-}
-
 /** What a snapshot holds besides the nodes. */
 export interface StoreHeader {
   readonly index: number;
   readonly historyCapacity: number;
   /** Oldest first. */
   readonly history: ReadonlyArray<{ readonly event: StoreEvent; readonly refresh: boolean }>;
-}
-
-export function nodeRecord(path: string, node: TreeNode): NodeRecord {
-  return { path, createdIndex: node.createdIndex, modifiedIndex: node.modifiedIndex, expireTime: node.expireTime, value: node.isDir ? null : node.value };
 }
 
 export function storeHeader(store: Store): StoreHeader {

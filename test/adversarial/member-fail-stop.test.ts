@@ -6,7 +6,8 @@ import type { Message } from '../../src/raft/types.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 import type { KeysCommand } from '../../src/server/keys-command.ts';
 import { Logger } from '../../src/server/logger.ts';
-import { Member } from '../../src/server/member.ts';
+import type { Member } from '../../src/server/member.ts';
+import { startMember as startServeMember } from '../../src/server/start-member.ts';
 import { StoreError } from '../../src/store/store-error.ts';
 
 const PUT: KeysCommand = { method: 'PUT', key: '/k', value: 'v', dir: false, prevValue: '', prevIndex: 0, recursive: false, sorted: false, refresh: false, expireTime: 0, now: 0 };
@@ -20,7 +21,7 @@ async function startMember(dir: string): Promise<{ member: Member; fatal: Array<
   });
   const fatal: Array<{ what: string; cause: unknown }> = [];
   const lines: string[] = [];
-  const member = await Member.start(config, new Logger('info', 'text', (line) => lines.push(line)), undefined, (what, cause) => fatal.push({ what, cause }));
+  const { member } = await startServeMember(config, new Logger('info', 'text', (line) => lines.push(line)), undefined, (what, cause) => fatal.push({ what, cause }));
   const deadline = Date.now() + 10_000;
   while (!member.isLeader) {
     if (Date.now() > deadline) assert.fail('the single member never led');

@@ -1,5 +1,5 @@
 import { describeEntry, describeMessage, describeReady } from '../../src/raft/describe.ts';
-import { ProposalDroppedError } from '../../src/raft/errors.ts';
+import type { Dropped } from '../../src/raft/errors.ts';
 import type { ConfChangeType, Message, NodeId } from '../../src/raft/types.ts';
 import { TestMember } from './harness.ts';
 
@@ -143,14 +143,9 @@ export class InteractionEnv {
     return member;
   }
 
-  private guard(run: () => void): void {
-    try {
-      run();
-      this.print('ok');
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-      this.print(`dropped: ${error.message}`);
-    }
+  private guard(run: () => Dropped | undefined): void {
+    const result = run();
+    this.print(result === undefined ? 'ok' : `dropped: ${result.dropped}`);
   }
 
   private addNodes(n: number, opts: Record<string, string>): void {
@@ -201,12 +196,8 @@ export class InteractionEnv {
       this.print(describeMessage(m));
       const target = this.members.get(id)!;
       if (target.crashed) continue;
-      try {
-        target.node.step(m);
-      } catch (error) {
-        if (!(error instanceof ProposalDroppedError)) throw error;
-        this.print(`  dropped: ${error.message}`);
-      }
+      const result = target.node.step(m);
+      if (result !== undefined) this.print(`  dropped: ${result.dropped}`);
     }
     return mine.length > 0;
   }

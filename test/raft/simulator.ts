@@ -1,7 +1,6 @@
 import { describeMessage } from '../../src/raft/describe.ts';
-import { ProposalDroppedError } from '../../src/raft/errors.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
-import type { Entry, Message, NodeId } from '../../src/raft/types.ts';
+import type { ConfChange, Entry, Message, NodeId } from '../../src/raft/types.ts';
 import { TestMember } from './harness.ts';
 
 /**
@@ -161,11 +160,8 @@ class Simulation {
       return;
     }
     this.log(`deliver ${describeMessage(m)}`);
-    try {
-      to.node.step(m);
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-    }
+    // A forwarded proposal the leader cannot take now is dropped: its proposer tries again.
+    to.node.step(m);
     const sender = this.members.get(m.from);
     if (m.type === 'snap' && sender !== undefined && !sender.crashed) sender.node.reportSnapshot(m.to, true);
   }
@@ -197,26 +193,18 @@ class Simulation {
   private propose(member: TestMember | undefined): void {
     if (member === undefined) return;
     const data = `s${this.seed}-p${++this.proposals}`;
-    try {
-      member.node.propose(encoder.encode(data));
-      this.proposer.set(data, member.id);
-      this.log(`propose ${member.id} ${data}`);
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-    }
+    if (member.node.propose(encoder.encode(data)) !== undefined) return;
+    this.proposer.set(data, member.id);
+    this.log(`propose ${member.id} ${data}`);
   }
 
   private read(member: TestMember | undefined): void {
     if (member === undefined) return;
     const context = `r${this.seed}-${this.stats.reads++}`;
-    try {
-      member.node.readIndex(context);
-      // Every write acknowledged before this read was issued must be visible to it.
-      this.readFloor.set(context, this.ackedMax);
-      this.log(`read ${member.id} ${context} floor ${this.ackedMax}`);
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-    }
+    if (member.node.readIndex(context) !== undefined) return;
+    // Every write acknowledged before this read was issued must be visible to it.
+    this.readFloor.set(context, this.ackedMax);
+    this.log(`read ${member.id} ${context} floor ${this.ackedMax}`);
   }
 
   private snapshot(member: TestMember | undefined): void {
@@ -266,26 +254,26 @@ class Simulation {
     if (status.applied < status.commit) return;
     const { voters, learners } = status.confState;
     const r = this.random();
-    try {
-      if (learners.length > 0 && r < 0.4) {
-        leader.node.proposeConfChange({ type: 'addNode', nodeId: learners[0]! });
-        this.log(`conf: promote ${learners[0]}`);
-      } else if (voters.length > 3 && r < 0.7) {
-        const victim = this.pick(voters)!;
-        leader.node.proposeConfChange({ type: 'removeNode', nodeId: victim });
-        this.log(`conf: remove ${victim}`);
-      } else if (voters.length + learners.length < 7) {
-        const id = this.nextId++;
-        this.members.set(id, new TestMember(id, [], this.seed));
-        leader.node.proposeConfChange({ type: 'addLearner', nodeId: id });
-        this.log(`conf: add learner ${id}`);
-      } else {
-        return;
-      }
-      this.stats.confChanges++;
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
+    let change: ConfChange;
+    let what: string;
+    if (learners.length > 0 && r < 0.4) {
+      change = { type: 'addNode', nodeId: learners[0]! };
+      what = `promote ${learners[0]}`;
+    } else if (voters.length > 3 && r < 0.7) {
+      const victim = this.pick(voters)!;
+      change = { type: 'removeNode', nodeId: victim };
+      what = `remove ${victim}`;
+    } else if (voters.length + learners.length < 7) {
+      const id = this.nextId++;
+      this.members.set(id, new TestMember(id, [], this.seed));
+      change = { type: 'addLearner', nodeId: id };
+      what = `add learner ${id}`;
+    } else {
+      return;
     }
+    if (leader.node.proposeConfChange(change) !== undefined) return;
+    this.log(`conf: ${what}`);
+    this.stats.confChanges++;
   }
 
   private transferLeadership(): void {
@@ -431,12 +419,7 @@ class Simulation {
       if (missing.length === 0) return;
       for (const data of missing) {
         if ((proposedAt.get(data) ?? -Infinity) > r - 30) continue;
-        try {
-          leader.node.propose(encoder.encode(data));
-          proposedAt.set(data, r);
-        } catch (error) {
-          if (!(error instanceof ProposalDroppedError)) throw error;
-        }
+        if (leader.node.propose(encoder.encode(data)) === undefined) proposedAt.set(data, r);
       }
     }
     const leader = this.leader();

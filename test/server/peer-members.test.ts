@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { MemberInfo } from '../../src/server/member.ts';
+import type { MemberInfo } from '../../src/server/member-info.ts';
 import { decodePeerMembers, encodePeerMembers } from '../../src/server/peer-members.ts';
 
 const A: MemberInfo = { id: 0x9f, name: 'a', peerURLs: ['http://10.0.0.1:2380'], clientURLs: ['http://10.0.0.1:2379'] };

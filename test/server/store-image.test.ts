@@ -5,7 +5,7 @@ import type { ImageChanges, ImageRecord } from '../../src/storage/image.ts';
 import { AuthState } from '../../src/server/auth-state.ts';
 import { captureChanges, encodeChanges, restoreImage, writeBase } from '../../src/server/store-image.ts';
 import { PERMANENT } from '../../src/store/node.ts';
-import { nodeRecord } from '../../src/store/snapshot.ts';
+import { nodeRecord } from '../../src/store/node-record.ts';
 import { Store, expireTimeFor } from '../../src/store/store.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);

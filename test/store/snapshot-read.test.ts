@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PERMANENT } from '../../src/store/node.ts';
-import type { NodeRecord } from '../../src/store/snapshot.ts';
-import { nodeRecord } from '../../src/store/snapshot.ts';
+import type { NodeRecord } from '../../src/store/node-record.ts';
+import { nodeRecord } from '../../src/store/node-record.ts';
 import type { SnapshotRead } from '../../src/store/snapshot-read.ts';
 import { Store, expireTimeFor } from '../../src/store/store.ts';
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { PERMANENT } from '../../src/store/node.ts';
 import { seededRandom } from '../../src/raft/rand.ts';
-import type { NodeRecord } from '../../src/store/snapshot.ts';
-import { nodeRecord, restoreSnapshot, restoreStore, snapshotChunks, storeHeader } from '../../src/store/snapshot.ts';
+import type { NodeRecord } from '../../src/store/node-record.ts';
+import { nodeRecord } from '../../src/store/node-record.ts';
+import { restoreSnapshot, restoreStore, snapshotChunks, storeHeader } from '../../src/store/snapshot.ts';
 import { Store, expireTimeFor } from '../../src/store/store.ts';
 import { StoreError } from '../../src/store/store-error.ts';
 
