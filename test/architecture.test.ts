@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './helpers/binary.ts';
 
-/** ARCHITECTURE.md's module map: what each module may import of the project. */
+/** docs/architecture.md's module map: what each module may import of the project. */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   raft: [],
   store: [],
@@ -32,7 +32,7 @@ function importsOf(source: string): string[] {
   return [...specifiers, ...dynamic];
 }
 
-describe('import directions (ARCHITECTURE.md module map)', () => {
+describe('import directions (the module map of docs/architecture.md)', () => {
   const src = path.join(ROOT, 'src');
   const files = sourceFiles(src);
 

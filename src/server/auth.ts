@@ -54,12 +54,7 @@ export class AuthGate {
     this.verify = verify;
   }
 
-  /** May this request read (GET, HEAD) or write (any other method) `key` (recursively)? */
-  async keyAccess(req: http.IncomingMessage, key: string, recursive: boolean): Promise<boolean> {
-    return this.keysAccess(req, [{ key, recursive, write: req.method !== 'GET' && req.method !== 'HEAD' }]);
-  }
-
-  /** May this request make every one of these accesses (a transaction's compares and operations)? */
+  /** May this request make every one of these accesses (a keys request's one, a transaction's compares and operations)? */
   async keysAccess(req: http.IncomingMessage, accesses: readonly KeyAccess[]): Promise<boolean> {
     const state = this.state();
     if (!state.enabled) return true;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { LEVELDB_MAX_OPEN_FILES } from '../storage/disk-storage.ts';
 import type { Logger } from './logger.ts';
-import { MAX_PEER_CONNECTIONS } from './peer-transport.ts';
+import { MAX_PEER_CONNECTIONS } from './peer-limits.ts';
 
 /**
  * Descriptors kept free for everything but client connections: LevelDB's log, manifest and table

@@ -70,6 +70,21 @@ export async function writeGet(res: http.ServerResponse, read: SlicedRead, heade
   }
 }
 
+/**
+ * A get's whole body at once, the bytes `writeGet` sends in slices: for a caller that answers
+ * with no event loop to keep free (the simulation, tests). The read is closed.
+ */
+export function wholeGetBody(read: SlicedRead): string {
+  try {
+    let body = GET_HEAD;
+    do body += read.next(SLICE_CHARS);
+    while (!read.done);
+    return body + GET_TAIL;
+  } finally {
+    read.close();
+  }
+}
+
 /** Resolves after the event loop has turned once (timers and I/O included). */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

@@ -12,7 +12,7 @@ import { StartError } from './member-start.ts';
 import { formatId } from './member-id.ts';
 import { Outbound } from './outbound.ts';
 import type { PeerTransport } from './peer-transport.ts';
-import { limitPeerListener } from './peer-transport.ts';
+import { limitPeerListener } from './peer-limits.ts';
 import { ProxyMember } from './proxy-member.ts';
 import { startMember } from './start-member.ts';
 import { ensureSelfSigned } from './self-signed.ts';

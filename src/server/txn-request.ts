@@ -1,9 +1,8 @@
-import type http from 'node:http';
 import type { TxnAction, TxnErrorBody, TxnResponseBody } from '../api/txn-wire.ts';
 import { TXN_FIELDS } from '../api/txn-wire.ts';
 import { cleanPath } from '../store/clean-path.ts';
 import { ErrorCodes, StoreError } from '../store/store-error.ts';
-import type { TxnCompare } from '../store/transaction.ts';
+import type { TxnCompare, TxnOutcome } from '../store/transaction.ts';
 import { TxnOperationError } from '../store/transaction.ts';
 import type { KeyAccess } from './auth.ts';
 import type { KeysCommand, TxnCommand } from './keys-command.ts';
@@ -11,8 +10,7 @@ import { commandFor } from './keys-command.ts';
 import type { KeysMethod, KeysRequest } from './keys-request.ts';
 import { parseKeysRequest } from './keys-request.ts';
 import { errorStatus } from './keys-response.ts';
-import type { Member } from './member.ts';
-import { BodyTooLarge, readBody } from './read-body.ts';
+import type { AccessCheck } from './keys-service.ts';
 
 /** A parsed POST /v2/txn, ready to propose (its time fixed by txnCommandFor). */
 export interface TxnRequest {
@@ -38,10 +36,6 @@ function invalid(part: string, problem: string): StoreError {
 }
 
 /**
- * Reads, checks, proposes and answers one POST /v2/txn. A malformed request is refused whole
- * before anything is proposed; a failed operation answers its v2 error with `failedOperation`.
- */
-/**
  * What a transaction reads and writes, for the permission check: its compares and gets read their
  * keys (a recursive get its tree), every other operation writes its key (a recursive delete its tree).
  */
@@ -51,31 +45,50 @@ export function txnAccesses(request: TxnRequest): KeyAccess[] {
   return [...reads, ...operations];
 }
 
+/** What answering a transaction needs of its member (a Member has it). */
+export interface TxnHost {
+  readonly config: { readonly maxTxnOps: number };
+  proposeTxn(command: TxnCommand): Promise<{ readonly outcome: TxnOutcome; readonly etcdIndex: number }>;
+}
+
+/** One POST /v2/txn as it arrived, with nothing of HTTP left in it. */
+export interface TxnCall {
+  readonly contentType: string | undefined;
+  readonly body: string;
+  /** The clock reading (ms since the epoch) that TTLs count from: the caller's, never read here. */
+  readonly now: number;
+  readonly allowed: AccessCheck;
+}
+
 /**
- * Reads, checks and proposes a transaction. `allowed` decides whether the caller may make all of
- * its accesses (auth): a refusal answers etcd's 110 before anything is proposed.
+ * Checks, proposes and answers one transaction. A malformed request is refused whole before
+ * anything is proposed, as is one whose accesses `allowed` refuses (etcd's 110); a failed
+ * operation answers its v2 error with `failedOperation`.
  */
-export async function answerTxn(req: http.IncomingMessage, member: Member, allowed: (accesses: readonly KeyAccess[]) => Promise<boolean>): Promise<TxnAnswer> {
+export async function answerTxn(host: TxnHost, call: TxnCall): Promise<TxnAnswer> {
   let request: TxnRequest;
   try {
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-    const text = (await readBody(req, member.config.maxRequestBytes)).toString('utf8');
+    const contentType = (call.contentType ?? '').split(';')[0]!.trim();
     if (contentType !== 'application/json') throw new StoreError(ErrorCodes.InvalidForm, `Content-Type must be application/json, not "${contentType}"`, 0);
-    request = parseTxnRequest(text, member.config.maxTxnOps);
+    request = parseTxnRequest(call.body, host.config.maxTxnOps);
   } catch (error) {
-    if (error instanceof BodyTooLarge) return errorAnswer(new StoreError(ErrorCodes.InvalidForm, 'http: request body too large', 0), 413);
     if (error instanceof StoreError) return errorAnswer(error, 400);
     throw error;
   }
-  if (!(await allowed(txnAccesses(request)))) return errorAnswer(new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0), 401);
+  if (!(await call.allowed(txnAccesses(request)))) return errorAnswer(new StoreError(ErrorCodes.Unauthorized, 'Insufficient credentials', 0), 401);
   try {
-    const applied = await member.proposeTxn(txnCommandFor(request, Date.now()));
+    const applied = await host.proposeTxn(txnCommandFor(request, call.now));
     return { status: 200, body: { succeeded: applied.outcome.succeeded, responses: [...applied.outcome.events] }, etcdIndex: applied.etcdIndex };
   } catch (error) {
     if (error instanceof TxnOperationError) return errorAnswer(error.error, errorStatus(error.error.errorCode), error.operation);
     if (error instanceof StoreError) return errorAnswer(error, errorStatus(error.errorCode));
     throw error;
   }
+}
+
+/** The answer to a body over --max-request-bytes, refused before it is read whole. */
+export function txnTooLarge(): TxnAnswer {
+  return errorAnswer(new StoreError(ErrorCodes.InvalidForm, 'http: request body too large', 0), 413);
 }
 
 function errorAnswer(error: StoreError, status: number, failedOperation?: number): TxnAnswer {

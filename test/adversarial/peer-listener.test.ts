@@ -14,7 +14,9 @@ import { encodeKeysPayload } from '../../src/server/payload-codec.ts';
 import { encodeMessages } from '../../src/server/peer-codec.ts';
 import type { TransportHost } from '../../src/server/peer-transport.ts';
 import { INCOMING_SNAPSHOT_FILE } from '../../src/storage/data-dir-check.ts';
-import { MAX_PEER_CONNECTIONS, MAX_SNAPSHOT_BYTES, PeerTransport, limitPeerListener, maxFrameBytesFor } from '../../src/server/peer-transport.ts';
+import { MAX_PEER_CONNECTIONS, limitPeerListener } from '../../src/server/peer-limits.ts';
+import { MAX_SNAPSHOT_BYTES, maxFrameBytesFor } from '../../src/server/peer-protocol.ts';
+import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { RawPeerStream, framed, postSnapshot } from '../helpers/raw-peer.ts';
 
 /** The peer listener's costs are bounded: frame sizes, snapshot receptions, connections, time. */

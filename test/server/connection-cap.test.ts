@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { ConnectionCap, DESCRIPTOR_RESERVE, defaultMaxClientConnections, openFileLimit } from '../../src/server/connection-cap.ts';
-import { MAX_PEER_CONNECTIONS } from '../../src/server/peer-transport.ts';
+import { MAX_PEER_CONNECTIONS } from '../../src/server/peer-limits.ts';
 import { LEVELDB_MAX_OPEN_FILES } from '../../src/storage/disk-storage.ts';
 import { ConfigError, resolveConfig } from '../../src/server/config.ts';
 import { Logger } from '../../src/server/logger.ts';

@@ -6,7 +6,8 @@ import { PERMANENT } from '../../src/store/node.ts';
 import { TXN_READ_BYTES, applyTxnCommand } from '../../src/server/keys-command.ts';
 import { TxnOperationError } from '../../src/store/transaction.ts';
 import { MalformedEntryError, decodePayload } from '../../src/server/payload.ts';
-import { parseTxnRequest, txnCommandFor } from '../../src/server/txn-request.ts';
+import type { TxnCommand } from '../../src/server/keys-command.ts';
+import { answerTxn, parseTxnRequest, txnCommandFor } from '../../src/server/txn-request.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
 
@@ -129,5 +130,44 @@ describe('txn payloads', () => {
     }
     assert.equal(store.index, index, 'a refused transaction wrote nothing');
     assert.equal(store.find('/x'), undefined);
+  });
+});
+
+describe('POST /v2/txn answered with no HTTP (answerTxn)', () => {
+  /** The member surface a transaction needs, over a real store. */
+  function fakeMember() {
+    const store = new Store();
+    const proposed: TxnCommand[] = [];
+    const host = {
+      config: { maxTxnOps: 128 },
+      proposeTxn: (command: TxnCommand) => {
+        proposed.push(command);
+        return Promise.resolve({ outcome: applyTxnCommand(store, command), etcdIndex: store.index });
+      },
+    };
+    return { host, proposed };
+  }
+  const body = JSON.stringify({ success: [{ action: 'set', key: '/a', value: 'v', ttl: 5 }] });
+
+  it('stamps the operations with the `now` it is given and answers their events', async () => {
+    const { host, proposed } = fakeMember();
+    const answer = await answerTxn(host, { contentType: 'application/json', body, now: T0, allowed: () => Promise.resolve(true) });
+    assert.equal(proposed[0]!.success[0]!.expireTime, expireTimeFor(5, T0));
+    assert.deepEqual([answer.status, answer.etcdIndex, 'succeeded' in answer.body && answer.body.succeeded], [200, 1, true]);
+  });
+
+  it('refuses a body that is not JSON, and accesses the check refuses, before proposing', async () => {
+    const { host, proposed } = fakeMember();
+    const asked: unknown[] = [];
+    const allowed = (accesses: readonly unknown[]) => {
+      asked.push(...accesses);
+      return Promise.resolve(false);
+    };
+    const refused = await answerTxn(host, { contentType: 'application/json', body, now: T0, allowed });
+    assert.deepEqual([refused.status, 'errorCode' in refused.body && refused.body.errorCode], [401, 110]);
+    assert.deepEqual(asked, [{ key: '/a', recursive: false, write: true }]);
+    const notJson = await answerTxn(host, { contentType: 'text/plain', body, now: T0, allowed: () => Promise.resolve(true) });
+    assert.deepEqual([notJson.status, 'errorCode' in notJson.body && notJson.body.errorCode], [400, 210]);
+    assert.equal(proposed.length, 0);
   });
 });
