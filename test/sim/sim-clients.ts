@@ -240,7 +240,7 @@ export class SimClients {
         await this.sleep(100);
         continue;
       }
-      const watch = watchRequest(target.member, { method: 'GET', key, query: `wait=true&waitIndex=${record.next}` });
+      const watch = watchRequest(target.member, { method: 'GET', key, query: `wait=true&waitIndex=${record.next}` }, target.now());
       const answer = await this.withTimeout(watch.answer);
       if (answer === undefined) watch.cancel();
       if (answer === undefined || answer.body === '') continue;

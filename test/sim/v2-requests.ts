@@ -1,14 +1,10 @@
-// The simulated clients' way into a member: etcd's v2 keys requests, handled as the HTTP layer
-// (client-api.ts) handles them, without the HTTP. The one file to change when the keys service
-// (src/server/keys-service.ts) takes that handling out of client-api.ts.
+// The simulated clients' way into a member: etcd's v2 keys requests answered by the keys service
+// (src/server/keys-service.ts), the same handling the HTTP layer uses, without the HTTP.
 import type { StoreEvent } from '../../src/store/event.ts';
-import { StoreError } from '../../src/store/store-error.ts';
-import { FormError, parseForm } from '../../src/server/form.ts';
-import { commandFor } from '../../src/server/keys-command.ts';
 import type { KeysMethod } from '../../src/server/keys-request.ts';
-import { parseKeysRequest } from '../../src/server/keys-request.ts';
-import { errorStatus, eventStatus, successBody } from '../../src/server/keys-response.ts';
-import type { Member } from '../../src/server/member.ts';
+import { successBody, wholeGetBody } from '../../src/server/keys-response.ts';
+import type { KeysCall, KeysHost } from '../../src/server/keys-service.ts';
+import { answerKeys } from '../../src/server/keys-service.ts';
 
 /** A keys request as a client sends it: `/v2/keys<key>?<query>`, with a form body for writes. */
 export interface V2Request {
@@ -30,70 +26,43 @@ export interface V2Watch {
   cancel(): void;
 }
 
-type KeysMember = Pick<Member, 'proposeKeys' | 'linearizableRead' | 'store' | 'storeReplacedListeners'>;
-
-const FORM_TYPE = 'application/x-www-form-urlencoded';
-
-function errorAnswer(error: StoreError): V2Answer {
-  return { status: errorStatus(error.errorCode), body: `${JSON.stringify(error.toJSON())}\n` };
-}
-
-function parse(request: V2Request): ReturnType<typeof parseKeysRequest> {
-  try {
-    const { form, error } = parseForm(request.method, request.query, FORM_TYPE, request.body ?? '');
-    if (error !== undefined) throw new StoreError(210, error.message, 0);
-    return parseKeysRequest(request.method, request.key, form);
-  } catch (error) {
-    if (error instanceof FormError) throw new StoreError(210, error.message, 0);
-    throw error;
-  }
+function call(request: V2Request, now: number): KeysCall {
+  return { method: request.method, keyPath: request.key, query: request.query, contentType: 'application/x-www-form-urlencoded', body: request.body ?? '', now, allowed: () => Promise.resolve(true) };
 }
 
 /** A keys request that is not a watch: a write through Raft, or a get (quorum or local). */
-export async function keysRequest(member: KeysMember, request: V2Request, now: number): Promise<V2Answer> {
-  try {
-    const parsed = parse(request);
-    if (parsed.wait) throw new Error('keysRequest: a watch goes through watchRequest');
-    if (parsed.method === 'GET' || parsed.method === 'HEAD') {
-      if (parsed.quorum) await member.linearizableRead();
-      const read = member.store.read(parsed.key, parsed.recursive, parsed.sorted, now);
-      let node = '';
-      while (!read.done) node += read.next(Infinity);
-      read.close();
-      return { status: 200, body: `{"action":"get","node":${node}}\n` };
-    }
-    const applied = await member.proposeKeys(commandFor(parsed, now));
-    return { status: eventStatus(applied.event), body: successBody(applied.event, parsed.noValueOnSuccess) };
-  } catch (error) {
-    if (error instanceof StoreError) return errorAnswer(error);
-    throw error;
-  }
+export async function keysRequest(member: KeysHost, request: V2Request, now: number): Promise<V2Answer> {
+  const answer = await answerKeys(member, call(request, now));
+  if (answer.kind === 'reply') return { status: answer.status, body: answer.body };
+  if (answer.kind === 'read') return { status: answer.status, body: wholeGetBody(answer.read) };
+  answer.watch.close();
+  throw new Error('keysRequest: a watch goes through watchRequest');
 }
 
-/** A long-poll watch (`wait=true`, optional `waitIndex`) on the member's store, as client-api.ts registers one. */
-export function watchRequest(member: KeysMember, request: V2Request): V2Watch {
-  let settle: (answer: V2Answer) => void = () => {};
-  const answer = new Promise<V2Answer>((resolve) => (settle = resolve));
-  let finished = false;
-  let watcher: { remove(): void } | null = null;
-  const finish = (result: V2Answer): void => {
-    if (finished) return;
-    finished = true;
-    watcher?.remove();
-    member.storeReplacedListeners.delete(ended);
-    settle(result);
+/** A long-poll watch (`wait=true`, optional `waitIndex`): answered by its first event. */
+export function watchRequest(member: KeysHost, request: V2Request, now: number): V2Watch {
+  let cancelled = false;
+  let close = (): void => {};
+  const answer = answerKeys(member, call(request, now)).then((started) => {
+    if (started.kind === 'reply') return { status: started.status, body: started.body };
+    if (started.kind !== 'watch') throw new Error('watchRequest: not a watch');
+    const watch = started.watch;
+    close = () => watch.close();
+    if (cancelled) close();
+    return new Promise<V2Answer>((resolve) => {
+      const finish = (result: V2Answer): void => {
+        watch.close();
+        resolve(result);
+      };
+      // A snapshot replacing the store ends the watch with no event, as the HTTP layer ends it.
+      watch.listen((event: StoreEvent) => finish({ status: 200, body: successBody(event, false) }), () => finish({ status: 200, body: '' }));
+    });
+  });
+  return {
+    answer,
+    cancel: () => {
+      cancelled = true;
+      close();
+    },
   };
-  // A snapshot replacing the store ends the watch with no event, as the HTTP layer ends it.
-  const ended = (): void => finish({ status: 200, body: '' });
-  try {
-    const parsed = parse(request);
-    const start = member.store.watch(parsed.key, parsed.recursive, false, parsed.waitIndex, (event: StoreEvent) => finish({ status: 200, body: successBody(event, false) }));
-    watcher = start.watcher;
-    member.storeReplacedListeners.add(ended);
-    for (const event of start.events) finish({ status: 200, body: successBody(event, false) });
-  } catch (error) {
-    if (!(error instanceof StoreError)) throw error;
-    finish(errorAnswer(error));
-  }
-  return { answer, cancel: () => finish({ status: 0, body: '' }) };
 }
