@@ -94,7 +94,8 @@ export class SimNetwork {
   }
 
   send(sender: TransportHost, m: Message): void {
-    if (!this.linkUp(sender.id, m.to)) {
+    // As PeerTransport: no URL known for the peer (a member added while this one was down), no connection.
+    if (!this.linkUp(sender.id, m.to) || (sender.peerUrlsOf(m.to)?.length ?? 0) === 0) {
       // As a refused connection: the sender's core hears of it.
       sender.reportUnreachable(m.to);
       if (m.type === 'snap') sender.reportSnapshot(m.to, false);
