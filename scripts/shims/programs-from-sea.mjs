@@ -1,0 +1,26 @@
+// Replaces src/cli/programs.ts in the executable's main script (scripts/build.mjs). kvctl's and
+// kvd's command trees travel as a second script, an SEA asset with its own V8 code cache, that is
+// compiled only when a command needs it: `--version` and kvctl's quick path never compile its
+// ~2 MB. The asset names are build.mjs's.
+import { getAsset, getRawAsset } from 'node:sea';
+import { Script } from 'node:vm';
+
+let programs;
+
+/** Compiles and runs the second script, once: an async function that resolves to { kvctl, kvd }. */
+function load() {
+  if (programs === undefined) {
+    const script = new Script(getAsset('programs.js', 'utf8'), { filename: 'kvd-programs.js', cachedData: new Uint8Array(getRawAsset('programs.cache')) });
+    // The script's CommonJS dependencies need this script's require; yargs and ink read import.meta.
+    programs = script.runInThisContext()(require, import.meta);
+  }
+  return programs;
+}
+
+export async function kvctl(args) {
+  return (await load()).kvctl(args);
+}
+
+export async function kvd(args) {
+  return (await load()).kvd(args);
+}
