@@ -2,14 +2,14 @@
 // kvd's command trees travel as a second script, an SEA asset with its own V8 code cache, that is
 // compiled only when a command needs it: `--version` and kvctl's quick path never compile its
 // ~2 MB. The asset names are build.mjs's.
-import { getAsset, getRawAsset } from 'node:sea';
-import { Script } from 'node:vm';
-
 let programs;
 
 /** Compiles and runs the second script, once: an async function that resolves to { kvctl, kvd }. */
 function load() {
   if (programs === undefined) {
+    // Not imported at the top: an import of node:sea (no bare name, so the build leaves it an import) runs at start-up.
+    const { getAsset, getRawAsset } = process.getBuiltinModule('node:sea');
+    const { Script } = process.getBuiltinModule('node:vm');
     const script = new Script(getAsset('programs.js', 'utf8'), { filename: 'kvd-programs.js', cachedData: new Uint8Array(getRawAsset('programs.cache')) });
     // The script's CommonJS dependencies need this script's require; yargs and ink read import.meta.
     programs = script.runInThisContext()(require, import.meta);
