@@ -1,5 +1,6 @@
-// Builds bin/kvd: an esbuild bundle of src/main.ts inside Node's single executable, with the
-// classic-level addon as an asset; bin/kvctl is a link to it. See ../shared/BUILD-NOTES.md.
+// Builds bin/kvd: esbuild bundles of src/main.ts inside Node's single executable (the main script,
+// and the command trees as a second script, see "Two scripts" below), with the classic-level addon
+// as an asset; bin/kvctl is a link to it. See ../shared/BUILD-NOTES.md.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

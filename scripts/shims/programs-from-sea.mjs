@@ -11,7 +11,7 @@ function load() {
     const { getAsset, getRawAsset } = process.getBuiltinModule('node:sea');
     const { Script } = process.getBuiltinModule('node:vm');
     const script = new Script(getAsset('programs.js', 'utf8'), { filename: 'kvd-programs.js', cachedData: new Uint8Array(getRawAsset('programs.cache')) });
-    // The script's CommonJS dependencies need this script's require; yargs and ink read import.meta.
+    // Its CommonJS modules need the main script's require (for Node's built-ins); yargs and ink read import.meta.
     programs = script.runInThisContext()(require, import.meta);
   }
   return programs;
