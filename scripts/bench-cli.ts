@@ -1,8 +1,10 @@
 // make bench-cli: kvctl's start-up against etcdctl's, on one kvd member of this machine.
 // Prints the medians of `kvctl get KEY` and `ETCDCTL_API=2 etcdctl get KEY` (one hyperfine run, the
-// same member and key) with their ratio, and the median of `kvctl --version`. It asserts nothing.
+// same member and key) with their ratio, and the median of `kvctl --version`. The same run times
+// the floor: a single executable of this Node whose script is empty, which is as fast as any
+// kvctl built on Node can start. It asserts nothing.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KVCTL_BIN } from '../test/helpers/binary.ts';
@@ -44,27 +46,52 @@ function timings(commands: readonly string[]): Timing[] {
   }
 }
 
+/** Builds, in `dir`, a single executable of this Node (stripped, as bin/kvd) whose main script is empty. */
+function emptyExecutable(dir: string): string {
+  const node = path.join(dir, 'node');
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  try {
+    execFileSync('strip', [node]);
+  } catch {
+    // as the build: unstripped when strip is missing
+  }
+  writeFileSync(path.join(dir, 'empty.mjs'), '');
+  const output = path.join(dir, 'empty');
+  const config = { main: path.join(dir, 'empty.mjs'), mainFormat: 'module', output, executable: node, useCodeCache: true, disableExperimentalSEAWarning: true };
+  writeFileSync(path.join(dir, 'sea-config.json'), JSON.stringify(config));
+  execFileSync(process.execPath, ['--build-sea', path.join(dir, 'sea-config.json')], { stdio: 'ignore' });
+  return output;
+}
+
 for (const tool of ['hyperfine', 'etcdctl']) {
   if (!have(tool)) {
     console.error(`bench-cli: ${tool} is not installed (Debian: apt-get install ${tool === 'etcdctl' ? 'etcd-client' : tool})`);
     process.exit(1);
   }
 }
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'kvd-bench-cli-sea-'));
 const cluster = await TestCluster.start(1);
 try {
+  const empty = emptyExecutable(scratch);
   const endpoint = cluster.endpoints;
   execFileSync(KVCTL_BIN, ['--endpoints', endpoint, 'put', '/bench-cli/key', 'value']);
-  const [kvctlGet, etcdctlGet] = timings([
+  const [kvctlGet, etcdctlGet, floor] = timings([
     `${KVCTL_BIN} --endpoints ${endpoint} get /bench-cli/key`,
     `etcdctl --endpoints ${endpoint} get /bench-cli/key`,
+    empty,
   ]);
   const [version] = timings([`${KVCTL_BIN} --version`]);
   const line = (name: string, timing: Timing): string => `${name.padEnd(25)}median ${timing.medianMs.toFixed(1)} ms   (CPU ${timing.cpuMs.toFixed(1)} ms)`;
   console.log(line('kvctl get KEY', kvctlGet!));
   console.log(line('etcdctl get KEY (v2 API)', etcdctlGet!));
-  console.log(`ratio kvctl / etcdctl    ${(kvctlGet!.medianMs / etcdctlGet!.medianMs).toFixed(2)}  (goal: at most 1.5)`);
+  const ratio = (a: Timing, b: Timing): string => `${(a.medianMs / b.medianMs).toFixed(2)}  (CPU ${(a.cpuMs / b.cpuMs).toFixed(2)})`;
+  console.log(`ratio kvctl / etcdctl    ${ratio(kvctlGet!, etcdctlGet!)}  (goal: at most 1.5)`);
+  console.log(`${line('empty Node executable', floor!)}  (the floor: a single executable whose script is empty)`);
+  console.log(`ratio floor / etcdctl    ${ratio(floor!, etcdctlGet!)}`);
   console.log(`${line('kvctl --version', version!)}  (goal: at most 50 ms)`);
   console.log(`(${RUNS} runs each on ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)})`);
 } finally {
   await cluster.destroy();
+  rmSync(scratch, { recursive: true, force: true });
 }

@@ -10,7 +10,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 /**
  * Loads only what the command needs: `--version` nothing; kvctl's common commands the quick path,
- * without yargs; the rest the whole command tree (the server's code only for `kvd serve`).
+ * without yargs; the rest the whole command tree (programs.ts: in the executable, a second script
+ * compiled only then; the server's code only for `kvd serve`).
  */
 async function main(program: Program, args: readonly string[]): Promise<number> {
   if (asksForVersion(args)) {
@@ -20,9 +21,9 @@ async function main(program: Program, args: readonly string[]): Promise<number> 
   if (program === 'kvctl') {
     const quick = await (await import('./cli/quick-path.ts')).runQuick(args, process.env);
     if (quick !== undefined) return quick;
-    return (await import('./cli/kvctl.ts')).kvctl(args);
+    return (await import('./cli/programs.ts')).kvctl(args);
   }
-  return (await import('./cli/kvd.ts')).kvd(args);
+  return (await import('./cli/programs.ts')).kvd(args);
 }
 
 const invoked = programFor(process.argv0, process.argv[1]);

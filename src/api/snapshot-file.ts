@@ -1,7 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+
+/** node:crypto loaded on first use, not at start-up: every kvctl command outside the quick path loads this module. */
+function createHash(algorithm: string): Hash {
+  return process.getBuiltinModule('node:crypto').createHash(algorithm);
+}
 
 /**
  * The file `kvctl snapshot save` writes (a backup of a whole kvd cluster), byte for byte as the

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { UsageError } from './errors.ts';
 
@@ -34,6 +33,8 @@ export function askOnTerminal(prompt: string): string {
   } catch {
     throw new UsageError('no terminal to ask for the password on: give it as NAME:PASSWORD (or in KVCTL_USER)');
   }
+  // Loaded here, not at start-up: credentials.ts is on kvctl get's path, child_process is not.
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   try {
     writeSync(tty, prompt);
     spawnSync('stty', ['-echo'], { stdio: [tty, 'ignore', 'ignore'] });

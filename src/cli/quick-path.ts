@@ -39,11 +39,13 @@ const ENV_PREFIX = 'KVCTL_';
 
 /** The command line parsed as yargs would, or undefined when it is not one the quick path takes. */
 export function parseQuick(args: readonly string[], env: NodeJS.ProcessEnv, commands: readonly QuickCommand[] = QUICK_COMMANDS): QuickParse | undefined {
+  const variables = kvctlVariables(env);
+  const globals = globalOptions(env);
   for (const command of commands) {
-    const specs = { ...globalOptions(env), ...command.options };
+    const specs = { ...globals, ...command.options };
     const argv: Record<string, unknown> = { ...command.positionalDefaults };
     for (const [flag, spec] of Object.entries(specs)) if (spec.default !== undefined) argv[camel(flag)] = spec.default;
-    if (!readEnv(env, specs, argv)) continue;
+    if (!readEnv(variables, specs, argv)) continue;
     const positionals = readFlags(args, specs, argv);
     if (positionals === undefined || !namesOf(command.module).includes(positionals[0] ?? '')) continue;
     return assignPositionals(command, positionals.slice(1), argv) ? { command, argv } : undefined;
@@ -72,10 +74,22 @@ function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
+/**
+ * The KVCTL_ variables, read once: each read of process.env is a call into C++, so the names are
+ * listed once and only these values read.
+ */
+function kvctlVariables(env: NodeJS.ProcessEnv): Array<[string, string]> {
+  return Object.keys(env)
+    .filter((variable) => variable.startsWith(ENV_PREFIX))
+    .flatMap((variable) => {
+      const value = env[variable];
+      return value === undefined ? [] : [[variable, value] as [string, string]];
+    });
+}
+
 /** KVCTL_X variables of known options; false when one is unknown or its value needs yargs. */
-function readEnv(env: NodeJS.ProcessEnv, specs: Record<string, Options>, argv: Record<string, unknown>): boolean {
-  for (const [variable, value] of Object.entries(env)) {
-    if (!variable.startsWith(ENV_PREFIX) || value === undefined) continue;
+function readEnv(variables: ReadonlyArray<[string, string]>, specs: Record<string, Options>, argv: Record<string, unknown>): boolean {
+  for (const [variable, value] of variables) {
     const flag = variable.slice(ENV_PREFIX.length).toLowerCase().replaceAll('_', '-');
     const spec = specs[flag];
     if (spec === undefined) return false;

@@ -1,7 +1,15 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import net from 'node:net';
 import type { ClientTls } from './http-transport.ts';
+
+/**
+ * Loaded on the first https:// request, not at start-up: every kvctl command outside the quick
+ * path loads this module (through the bench command's module), and TLS costs ~15 ms to load.
+ */
+function httpsModule(): typeof https {
+  return process.getBuiltinModule('node:https');
+}
 
 /** Latency percentiles in milliseconds. */
 export interface Percentiles {
@@ -95,7 +103,7 @@ export class BenchHttp {
     let agent = this.agents.get(url.origin);
     if (agent === undefined) {
       agent = url.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: Infinity, ...(this.tls?.ca ? { ca: this.tls.ca } : {}), ...(this.tls?.cert ? { cert: this.tls.cert, key: this.tls.key } : {}), rejectUnauthorized: this.tls?.verify ?? true })
+        ? new (httpsModule().Agent)({ keepAlive: true, maxSockets: Infinity, ...(this.tls?.ca ? { ca: this.tls.ca } : {}), ...(this.tls?.cert ? { cert: this.tls.cert, key: this.tls.key } : {}), rejectUnauthorized: this.tls?.verify ?? true })
         : new http.Agent({ keepAlive: true, maxSockets: Infinity });
       this.agents.set(url.origin, agent);
     }
@@ -107,7 +115,7 @@ export class BenchHttp {
     return new Promise((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) };
       if (this.authorization !== undefined) headers.authorization = this.authorization;
-      const request = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agentFor(url) }, (response) => {
+      const request = (url.protocol === 'https:' ? httpsModule() : http).request(url, { method, headers, agent: this.agentFor(url) }, (response) => {
         let text = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (text += chunk));
@@ -123,7 +131,7 @@ export class BenchHttp {
   stream(endpoint: string, path: string, onLine: (line: string) => void, onEnd: (error?: Error) => void): Promise<http.ClientRequest> {
     const url = new URL(path, endpoint);
     return new Promise((resolve, reject) => {
-      const request = (url.protocol === 'https:' ? https : http).request(url, { method: 'GET', agent: this.agentFor(url) }, (response) => {
+      const request = (url.protocol === 'https:' ? httpsModule() : http).request(url, { method: 'GET', agent: this.agentFor(url) }, (response) => {
         if (response.statusCode !== 200) {
           response.resume();
           return reject(new Error(`HTTP ${response.statusCode}`));

@@ -43,6 +43,17 @@ describe('bin/kvd, the single executable', function () {
     assert.ok(!(await onTerminal('NO_COLOR=1')).stdout.includes(ESC));
   });
 
+  it('compiles at start only --version and the quick path: yargs, ink, React and the server are in the second script', async () => {
+    // dist/kvd.mjs is the executable's main script (scripts/build.mjs); esbuild heads each module with its path.
+    const modules = (script: string) => [...script.matchAll(/^\/\/ (\S+)$/gm)].map((match) => match[1]!);
+    const main = modules(await readFile(path.join(ROOT, 'dist/kvd.mjs'), 'utf8'));
+    assert.ok(main.includes('src/cli/quick-path.ts'), 'the quick path is in the main script');
+    const heavy = /^(node_modules\/(yargs|ink|react|classic-level)\/|src\/(server|storage|store|raft|tui)\/|src\/cli\/kvctl\.ts)/;
+    assert.deepEqual(main.filter((module) => heavy.test(module)), []);
+    const second = modules(await readFile(path.join(ROOT, 'dist/programs.js'), 'utf8'));
+    assert.ok(second.includes('src/cli/kvctl.ts') && second.some((module) => module.startsWith('src/server/')));
+  });
+
   it('dispatches on the invoked name, and kvd ctl reaches the client', async () => {
     const kvdHelp = await runAlone('kvd', ['--help']);
     assert.match(kvdHelp.stdout, /kvd doctor/);

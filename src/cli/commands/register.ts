@@ -1,6 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Interface } from 'node:readline';
-import { createInterface } from 'node:readline';
 import type { Registration } from '../../client/services.ts';
 import { registerInstance, serviceDir } from '../../client/services.ts';
 import type { GlobalArgs } from '../global-options.ts';
@@ -49,7 +48,8 @@ async function applyUpdates(updates: AsyncIterable<string>, registration: Regist
 
 /** The lines of standard input; closing it lets the process exit. */
 function stdinLines(): Interface {
-  return createInterface({ input: process.stdin, crlfDelay: Infinity });
+  // readline loaded here, not imported: every kvctl command outside the quick path loads this module.
+  return process.getBuiltinModule('node:readline').createInterface({ input: process.stdin, crlfDelay: Infinity });
 }
 
 interface RegisterArgs extends GlobalArgs {
