@@ -20,6 +20,13 @@ export interface StartPoint {
   readonly peers: readonly NodeId[];
   /** The state in the data dir's snapshot, if it has one. */
   readonly restored: MemberState<Membership> | undefined;
+  /**
+   * The membership the state machine starts from before the log is replayed. With no snapshot the
+   * log is replayed from its first entry, so no id may count as removed yet: its addition (and
+   * the store writes that go with it) would be skipped, and this member's store index would lag
+   * the others' for good. The removals come back as they are replayed.
+   */
+  readonly replayFrom: Membership;
   /** Whether the data dir was empty. */
   readonly fresh: boolean;
 }
@@ -54,7 +61,7 @@ export async function startPoint(config: ServeConfig, storage: DiskStorage, env:
     throw new StartError(`this member (${config.name}, id ${formatId(id)}) was removed from cluster ${formatId(membership.clusterId)}; remove its data dir ${config.dataDir} and add it again to rejoin`);
   }
   checkLostEntries(storage, membership, log);
-  return { membership, id, peers, restored, fresh };
+  return { membership, id, peers, restored, fresh, replayFrom: restored === undefined ? { ...membership, removed: [] } : membership };
 }
 
 /** A new cluster from --initial-cluster: ids from peer URLs and the cluster token, as etcd makes them. */

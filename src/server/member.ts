@@ -18,6 +18,7 @@ import type { StartPoint } from './member-start.ts';
 import { MembershipChanges } from './membership-changes.ts';
 import { encodeKeysPayload } from './payload-codec.ts';
 import type { Payload } from './payload.ts';
+import { PeerRemotes } from './peer-remotes.ts';
 import type { TransportHost } from './peer-transport.ts';
 import { Proposals, stoppedError, timeoutError } from './proposals.ts';
 import { publishAttributes } from './publish-attributes.ts';
@@ -51,6 +52,7 @@ export class Member implements TransportHost {
   private readonly snapshots: SnapshotScheduler;
   private readonly loop: ReadyLoop;
   private readonly cancels: Array<() => void> = [];
+  private readonly remotes = new PeerRemotes();
   private loopDone: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -80,7 +82,7 @@ export class Member implements TransportHost {
     });
     this.core = new MemberCore(node, log, (what, cause) => this.failStop(what, cause), () => this.loop.wake());
     const running = () => this.core.running;
-    this.fsm = new MemberFsm(start.id, start.membership, snapshotIndex, (change) => this.core.applyConfChange(change), log);
+    this.fsm = new MemberFsm(start.id, start.replayFrom, snapshotIndex, (change) => this.core.applyConfChange(change), log);
     if (start.restored !== undefined) this.fsm.restore(start.restored, snapshotIndex);
     const storeIndex = () => this.fsm.store.index;
     const timeoutMs = this.requestTimeoutMs;
@@ -155,7 +157,8 @@ export class Member implements TransportHost {
 
   // --- TransportHost ---------------------------------------------------------------------------
 
-  peerUrlsOf(id: NodeId): readonly string[] | undefined { return this.fsm.members.get(id)?.peerURLs; }
+  peerUrlsOf(id: NodeId): readonly string[] | undefined { return this.fsm.members.get(id)?.peerURLs ?? this.remotes.urlsOf(id); }
+  admits(from: NodeId, urls: readonly string[] | undefined): boolean { return this.remotes.admit(from, urls, this.isMember(from), this.isRemoved(from)); }
   isRemoved(id: NodeId): boolean { return this.fsm.removedIds.has(id); }
   isMember(id: NodeId): boolean { return this.fsm.members.has(id); }
   reportUnreachable(id: NodeId): void { this.core.reportUnreachable(id); }

@@ -165,7 +165,7 @@ function isMemberId(value: unknown): value is NodeId {
  * them before proposing; a peer's proposal is checked here, since the transport's `new URL` of a
  * nonsense one threw on every member that sent to it.
  */
-function isPeerUrls(value: unknown): value is string[] {
+export function isPeerUrls(value: unknown): value is string[] {
   return isStrings(value) && value.length > 0 && value.every(isHttpUrlOfHost);
 }
 

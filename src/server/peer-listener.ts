@@ -79,12 +79,14 @@ export class PeerListener {
       request.resume();
       return answerText(response, 410, REMOVED);
     }
-    if (snapshotRequest) return void this.snapshots.receive(request, response, from, (messages) => this.deliver(from, messages));
-    this.readFrames(request, response, from);
+    // The sender's peer URLs (etcd's X-PeerURLs): how a member not yet known here is answered.
+    const urls = String(request.headers['x-peerurls'] ?? '').split(',').filter((url) => url !== '');
+    if (snapshotRequest) return void this.snapshots.receive(request, response, from, this.host.admits(from, urls), (messages) => this.deliver(from, urls, messages));
+    this.readFrames(request, response, from, urls);
   }
 
   /** A stream of frames, each a u32 length and that many bytes; messages are delivered as their frame completes. */
-  private readFrames(request: http.IncomingMessage, response: http.ServerResponse, from: NodeId): void {
+  private readFrames(request: http.IncomingMessage, response: http.ServerResponse, from: NodeId, urls: readonly string[]): void {
     const frames = new FrameReader(this.maxFrameBytes);
     let held = 0;
     const release = (): void => {
@@ -123,7 +125,7 @@ export class PeerListener {
         } catch (error) {
           return refuse((error as Error).message);
         }
-        this.deliver(from, messages);
+        this.deliver(from, urls, messages);
       }
     });
     request.on('end', () => {
@@ -150,13 +152,14 @@ export class PeerListener {
 
   /**
    * Hands the messages meant for this member to it: only from the member the stream is from, and
-   * only while that one is a member (a peer may say anything in a message; Raft must not hear it).
+   * only while the host admits that one (a member, or a sender added while this member was down;
+   * a peer may say anything in a message: Raft must not hear it).
    */
-  private deliver(from: NodeId, messages: readonly Message[]): void {
+  private deliver(from: NodeId, urls: readonly string[], messages: readonly Message[]): void {
     const mine = messages.filter((m) => m.to === this.host.id && m.from === from && this.plausible(m));
     if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or impossible', { from: formatId(from), dropped: messages.length - mine.length });
     if (mine.length === 0) return;
-    if (!this.host.isMember(from)) {
+    if (!this.host.admits(from, urls)) {
       this.log.debug('dropped peer messages from a non-member', { from: formatId(from) });
       return;
     }

@@ -214,6 +214,7 @@ export class PeerSender {
       'content-type': 'application/octet-stream',
       'x-etcd-cluster-id': formatId(this.host.clusterId),
       'x-server-from': formatId(this.host.id),
+      'x-peerurls': (this.host.peerUrlsOf(this.host.id) ?? []).join(','),
     };
   }
 

@@ -26,7 +26,7 @@ export class SnapshotReceiver {
   }
 
   /** Receives the snapshot `from` sends; `deliver` gets its message once it is known to restore. */
-  async receive(request: http.IncomingMessage, response: http.ServerResponse, from: NodeId, deliver: (messages: readonly Message[]) => void): Promise<void> {
+  async receive(request: http.IncomingMessage, response: http.ServerResponse, from: NodeId, admitted: boolean, deliver: (messages: readonly Message[]) => void): Promise<void> {
     const answer = (status: number, text?: string): void => {
       if (response.headersSent) return;
       if (text === undefined) response.writeHead(status).end();
@@ -37,7 +37,7 @@ export class SnapshotReceiver {
       answer(Number.isSafeInteger(declared) ? 413 : 411, `a snapshot needs a content-length of at most ${MAX_SNAPSHOT_BYTES} bytes`);
       return void request.destroy();
     }
-    if (!this.host.isMember(from)) {
+    if (!admitted) {
       answer(403, 'not a member of this cluster');
       return void request.destroy();
     }

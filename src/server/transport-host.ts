@@ -11,10 +11,16 @@ export interface TransportHost {
   readonly term: number;
   /** The index of the last entry in the member's Raft log. */
   readonly lastIndex: number;
-  /** Whether `id` is a member of the cluster now (messages from others are dropped). */
+  /** Whether `id` is a member of the cluster now. */
   isMember(id: NodeId): boolean;
+  /**
+   * Whether messages from `from` may reach Raft: a member's, or a sender's that is not removed and
+   * gives its peer URLs (a member added while this one was down: see PeerRemotes).
+   */
+  admits(from: NodeId, peerURLs: readonly string[] | undefined): boolean;
   /** Rejects unless a snapshot's data restores (before its message may reach Raft). */
   checkSnapshot(data: Uint8Array): Promise<void>;
+  /** A member's peer URLs, or an admitted sender's. */
   peerUrlsOf(id: NodeId): readonly string[] | undefined;
   receive(messages: readonly Message[]): void;
   reportUnreachable(id: NodeId): void;

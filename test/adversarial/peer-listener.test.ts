@@ -42,6 +42,7 @@ async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8
     term: 0,
     lastIndex: 0,
     isMember: (id: NodeId) => id === 1 || id === 2,
+    admits: (id: NodeId) => id === 1 || id === 2,
     checkSnapshot: options.checkSnapshot ?? (() => Promise.resolve()),
     peerUrlsOf: () => undefined,
     receive: (messages) => received.push(...messages),

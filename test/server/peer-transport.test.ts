@@ -24,6 +24,7 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
     term: 0,
     lastIndex: 0,
     isMember: () => true,
+    admits: () => true,
     checkSnapshot: () => Promise.resolve(),
     peerUrlsOf: (peer) => (peers.has(peer) ? [peers.get(peer)!] : undefined),
     receive: (messages) => events.received.push(...messages),

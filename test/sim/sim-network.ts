@@ -127,8 +127,8 @@ export class SimNetwork {
       if (this.attached(sender)) sender.removedByPeer();
       return false;
     }
-    if (!host.isMember(m.from)) {
-      // As PeerTransport does: a member it does not know yet is not heard.
+    if (!host.admits(m.from, sender.peerUrlsOf(sender.id))) {
+      // The rule PeerTransport's listener applies, with the sender's URLs as its X-PeerURLs header.
       if (this.trace.verbose) this.trace.line(`dropped, from a non-member: ${describeMessage(m)}`);
       return false;
     }
