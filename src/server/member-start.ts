@@ -7,7 +7,7 @@ import type { MemberEnv, Membership } from './member-env.ts';
 import { checkMembership } from './member-fsm.ts';
 import { clusterIdFor, formatId, memberIdFor } from './member-id.ts';
 import type { MemberState } from './store-image.ts';
-import { restoreBlob, restoreImage } from './store-image.ts';
+import { restoreImage } from './store-image.ts';
 
 /** A member that cannot start with what it was given. */
 export class StartError extends Error {}
@@ -83,7 +83,6 @@ async function loadSnapshot(storage: DiskStorage, { log, clock }: Pick<MemberEnv
   let state: MemberState<Membership> | undefined;
   try {
     if (snapshot.kind === 'image') state = await restoreImage<Membership>(snapshot.head, snapshot.records);
-    else if (snapshot.kind === 'blob') state = restoreBlob<Membership>(snapshot.data);
     if (state !== undefined) checkMembership(state.membership);
   } catch (error) {
     if (error instanceof DataDirError) throw error;

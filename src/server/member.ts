@@ -109,8 +109,6 @@ export class Member implements TransportHost {
     for (const warning of storage.warnings) env.log.warn(warning);
     const start = await startPoint(config, storage, env);
     const member = new Member(config, env, storage, start);
-    // A snapshot in kvd 0.1's format is saved again as an image (the form followers are sent).
-    if (start.restored !== undefined && !storage.takesImageChanges) await member.snapshots.saveBase();
     member.begin();
     env.log.info('member started', { name: config.name, id: formatId(start.id), cluster: formatId(member.clusterId), dataDir: config.dataDir, fresh: start.fresh });
     return member;

@@ -55,12 +55,6 @@ export class SnapshotScheduler {
     this.task = this.save(newBase).finally(() => (this.task = undefined));
   }
 
-  /** Saves a new base of the current state (the first, or over a snapshot in an older form). */
-  async saveBase(): Promise<void> {
-    const written = await writeBase(this.deps.fsm().store, await this.deps.storage.beginBase(), () => this.take());
-    this.index = written.index;
-  }
-
   private take(): Taken<Membership> {
     const fsm = this.deps.fsm();
     return { state: fsm.state(), index: fsm.appliedIndex, confState: this.deps.confState() };

@@ -4,10 +4,12 @@ import type { Fatal } from './fail-stop.ts';
 import { joinExisting } from './join-existing.ts';
 import type { Logger } from './logger.ts';
 import { Member } from './member.ts';
+import { checkMembership } from './member-fsm.ts';
 import type { MemberEnv } from './member-env.ts';
 import { realClock, realTimers } from './member-env.ts';
 import { Outbound } from './outbound.ts';
 import { PeerTransport, maxFrameBytesFor } from './peer-transport.ts';
+import { upgradeBlob } from './store-image.ts';
 import type { TlsMaterial } from './tls.ts';
 
 /**
@@ -16,7 +18,7 @@ import type { TlsMaterial } from './tls.ts';
  */
 export async function startMember(config: ServeConfig, log: Logger, peerTls: TlsMaterial | undefined, fatal: Fatal): Promise<{ member: Member; peers: PeerTransport }> {
   const outbound = new Outbound(peerTls, 4);
-  const storage = await DiskStorage.open(config.dataDir);
+  const storage = await DiskStorage.open(config.dataDir, { upgradeBlob: (blob) => upgradeBlob(blob, checkMembership) });
   let peers: PeerTransport | undefined;
   const env: MemberEnv = {
     clock: realClock,

@@ -1,6 +1,6 @@
 import type { ConfState } from '../raft/types.ts';
 import type { BaseWriter } from '../storage/disk-storage.ts';
-import type { ImageChanges, ImageRecord } from '../storage/image.ts';
+import type { Image, ImageChanges, ImageRecord } from '../storage/image.ts';
 import type { NodeRecord } from '../store/node-record.ts';
 import { nodeRecord } from '../store/node-record.ts';
 import type { StoreHeader } from '../store/snapshot.ts';
@@ -65,11 +65,11 @@ export interface Taken<M> {
 }
 
 /**
- * Writes a new base of the whole store (the first snapshot, one replacing kvd 0.1's format, or
- * when the deltas since the last base outgrow it). The tree is walked and written a slice at a
- * time while the member goes on applying; the writes made meanwhile (the store records them) go
- * into a delta over the new base, so that base and delta are the state at the end, when `take`
- * is called for the head, the index and the configuration. Returns that index.
+ * Writes a new base of the whole store (the first snapshot, or when the deltas since the last
+ * base outgrow it). The tree is walked and written a slice at a time while the member goes on
+ * applying; the writes made meanwhile (the store records them) go into a delta over the new
+ * base, so that base and delta are the state at the end, when `take` is called for the head, the
+ * index and the configuration. Returns that index.
  */
 export async function writeBase<M>(store: Store, base: BaseWriter, take: () => Taken<M>): Promise<{ index: number; nodes: number }> {
   store.takeChanges();
@@ -107,10 +107,20 @@ export async function restoreImage<M>(head: Uint8Array, batches: AsyncIterable<I
   return { membership: parsed.membership, appliedIds: new Map(parsed.appliedIds), store: builder.build(), auth: AuthState.fromImage(parsed.auth) };
 }
 
-/** The same from kvd 0.1's snapshot blob: membership, request ids and store chunks, a line each. */
-export function restoreBlob<M>(data: Uint8Array): MemberState<M> {
-  const [first, ids, ...chunks] = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').split('\n');
-  return { membership: JSON.parse(first!) as M, appliedIds: new Map(JSON.parse(ids!) as Array<[string, number]>), store: restoreSnapshot(chunks), auth: new AuthState() };
+/**
+ * The image of kvd 0.1's snapshot blob (membership, request ids and store chunks, a line each), for
+ * the data dir's upgrade (DiskStorage.open's upgradeBlob); throws a clear Error if it does not
+ * decode or its membership fails `checkMembership`.
+ */
+export function upgradeBlob(blob: Uint8Array, checkMembership: (membership: unknown) => void): Image {
+  const [first, ids, ...chunks] = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength).toString('utf8').split('\n');
+  const state: MemberState<unknown> = { membership: JSON.parse(first!), appliedIds: new Map(JSON.parse(ids!) as Array<[string, number]>), store: restoreSnapshot(chunks), auth: new AuthState() };
+  checkMembership(state.membership);
+  return { head: Buffer.from(JSON.stringify(headOf(state)), 'utf8'), records: nodeRecords(state.store) };
+}
+
+function* nodeRecords(store: Store): Generator<ImageRecord> {
+  for (const [path, node] of store.nodes()) yield encodeNode(nodeRecord(path, node));
 }
 
 interface Head<M> {

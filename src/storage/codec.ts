@@ -8,7 +8,8 @@ import type { KvBackend } from './kv-backend.ts';
  *   "v"                          format version                         migration.ts
  *   "e" + u64be(index)           log rows                               log-store.ts
  *   "h", "c"                     hard state, membership record          stable-store.ts
- *   "m", "r" + slot + ..., "s"   snapshot metadata, image rows, v1 blob  snapshot-layout.ts
+ *   "m", "r" + slot + ...        snapshot metadata, image rows          snapshot-layout.ts
+ *   "s"                          a version 1 snapshot, until upgraded   migration.ts
  */
 
 export function writeU64(buffer: Buffer, offset: number, value: number): void {

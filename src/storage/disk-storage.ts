@@ -5,6 +5,7 @@ import type { ImageChanges } from './image.ts';
 import type { KvBackend } from './kv-backend.ts';
 import { LevelDbBackend } from './leveldb-backend.ts';
 import { LogStore } from './log-store.ts';
+import type { BlobUpgrade } from './migration.ts';
 import { migrate } from './migration.ts';
 import type { ImageShape } from './snapshot-layout.ts';
 import type { BaseWriter, LoadedSnapshot, SnapshotForm } from './snapshot-store.ts';
@@ -26,6 +27,15 @@ export interface PersistRequest {
   readonly membership?: unknown;
   /** Whether this must be on disk before the caller acknowledges anything (Ready.mustSync). */
   readonly sync: boolean;
+}
+
+/** How a data dir is opened. */
+export interface OpenOptions {
+  /**
+   * Converts a version 1 snapshot (kvd 0.1's blob) into an image as the dir is upgraded (the
+   * server's state machine knows what the blob holds); without it such a dir is refused.
+   */
+  readonly upgradeBlob?: BlobUpgrade;
 }
 
 interface Parts {
@@ -72,9 +82,9 @@ export class DiskStorage implements Storage {
    * checksum (LevelDB's logs are checked before LevelDB opens them: checkDataDir), a gap in the
    * log, an unknown format version, a lock held by another member.
    */
-  static async open(dir: string): Promise<DiskStorage> {
+  static async open(dir: string, options: OpenOptions = {}): Promise<DiskStorage> {
     const { backend, warnings, tornWrite } = await LevelDbBackend.open(dir);
-    const parts = await DiskStorage.load(backend, dir);
+    const parts = await DiskStorage.load(backend, dir, options);
     const dropped = tornWrite === undefined ? [] : [`data dir ${dir}: ${tornWrite}; the log now ends at index ${parts.memory.lastIndex()}`];
     return new DiskStorage(dir, backend, [...warnings, ...dropped], parts);
   }
@@ -84,14 +94,14 @@ export class DiskStorage implements Storage {
    * upgraded first (migration.ts), then every store is loaded and checked as `open` does a data
    * dir. `label` stands for the dir in messages (DataDirError, StorageFailedError, warnings).
    */
-  static async openOn(backend: KvBackend, label: string): Promise<DiskStorage> {
-    return new DiskStorage(label, backend, [], await DiskStorage.load(backend, label));
+  static async openOn(backend: KvBackend, label: string, options: OpenOptions = {}): Promise<DiskStorage> {
+    return new DiskStorage(label, backend, [], await DiskStorage.load(backend, label, options));
   }
 
   /** Upgrades an older format, then loads and checks every store (closing the backend on failure). */
-  private static async load(backend: KvBackend, label: string): Promise<Parts> {
+  private static async load(backend: KvBackend, label: string, options: OpenOptions): Promise<Parts> {
     try {
-      await migrate(backend, label);
+      await migrate(backend, label, options.upgradeBlob);
       const records = await StableStore.read(backend, label);
       const { snapshot, form } = await SnapshotStore.read(backend, label);
       const { entries, rows } = await LogStore.read(backend, label, snapshot.meta.index);
@@ -237,7 +247,7 @@ export class DiskStorage implements Storage {
 
   /**
    * The current snapshot for the state machine to load at start: an image (its head, and its
-   * records in batches: the base with the deltas applied), a version 1 blob, or nothing.
+   * records in batches: the base with the deltas applied), or nothing.
    */
   loadSnapshot(): Promise<LoadedSnapshot> {
     return this.snapshots.loadSnapshot();

@@ -8,26 +8,20 @@ import { readU64, record, writeU64 } from './codec.ts';
  *   "r" + u8(slot) + "b" + u32be(n)  image base, page n: packed records (image.ts)
  *   "r" + u8(slot) + "d" + u32be(n)  image delta n: the records written and removed since the base
  *                                    and the deltas before it
- *   "s" + [u8(slot)] + u32be(chunk)  a version 1 snapshot: one blob in chunks (read until the
- *                                    member saves it again as an image)
  * Snapshots alternate between two slots, so that a new one is written beside the old and a small
  * metadata write switches to it.
  */
 export const KEY_SNAPSHOT_META = Buffer.from('m');
 export const IMAGE_PREFIX = 0x72; // 'r'
-const CHUNK_PREFIX = 0x73; // 's'
 export const HEAD_KIND = 0x68; // 'h'
 export const PAGE_KIND = 0x62; // 'b'
 export const DELTA_KIND = 0x64; // 'd'
 
 export interface StoredSnapshotMeta extends SnapshotMeta {
-  /** Which of the two slots holds the data (absent in version 1 data dirs from before slots). */
-  readonly slot?: number;
+  /** Which of the two slots holds the image. */
+  readonly slot: number;
   /** The image's base pages and deltas, and their sizes in bytes. */
-  readonly image?: ImageShape;
-  /** Version 1: the data is one blob in this many chunks, of `size` bytes in all. */
-  readonly chunks?: number;
-  readonly size?: number;
+  readonly image: ImageShape;
 }
 
 export interface ImageShape {
@@ -70,21 +64,6 @@ export function describeImageKey(key: Buffer): string {
 /** Every key of the image in `slot`: [gte, lt). */
 export function imageRange(slot: number): { gte: Buffer; lt: Buffer } {
   return { gte: Buffer.from([IMAGE_PREFIX, slot]), lt: Buffer.from([IMAGE_PREFIX, slot + 1]) };
-}
-
-/** The key of a version 1 snapshot chunk; data dirs from before slots have no slot in it. */
-export function chunkKey(chunk: number, slot?: number): Buffer {
-  if (slot === undefined) {
-    const key = Buffer.allocUnsafe(5);
-    key[0] = CHUNK_PREFIX;
-    key.writeUInt32BE(chunk, 1);
-    return key;
-  }
-  const key = Buffer.allocUnsafe(6);
-  key[0] = CHUNK_PREFIX;
-  key[1] = slot;
-  key.writeUInt32BE(chunk, 2);
-  return key;
 }
 
 /** An image head row's payload: the snapshot index it belongs to, then the state machine's head. */

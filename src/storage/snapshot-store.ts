@@ -4,11 +4,11 @@ import { SnapshotTemporarilyUnavailableError } from '../raft/errors.ts';
 import type { ConfState, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { decodeJson, encodeJson, openRecord, readRecord, recordInPlace } from './codec.ts';
 import { DataDirError } from './errors.ts';
-import type { ImageChanges, ImageRecord } from './image.ts';
+import type { Image, ImageChanges, ImageRecord } from './image.ts';
 import { decodeImage, encodeImage, packRecords, unpackRecords } from './image.ts';
 import type { KvBackend } from './kv-backend.ts';
 import type { ImageShape, StoredSnapshotMeta } from './snapshot-layout.ts';
-import { DELTA_KIND, KEY_SNAPSHOT_META, PAGE_KIND, chunkKey, decodeImageHead, describeImageKey, encodeImageHead, imageDeltaKey, imageHeadKey, imagePageKey, imageRange } from './snapshot-layout.ts';
+import { DELTA_KIND, KEY_SNAPSHOT_META, PAGE_KIND, decodeImageHead, describeImageKey, encodeImageHead, imageDeltaKey, imageHeadKey, imagePageKey, imageRange } from './snapshot-layout.ts';
 import type { StorageWriter } from './storage-writer.ts';
 import type { WriteOp } from './write-queue.ts';
 
@@ -22,11 +22,11 @@ export interface BaseWriter {
   save(index: number, confState: ConfState, delta: ImageChanges): Promise<void>;
 }
 
-/** How the current snapshot's data is kept: none yet, an image (records), or a version 1 blob. */
-export type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readonly slot: number; readonly shape: ImageShape } | { readonly kind: 'blob'; readonly slot: number | undefined; readonly chunks: number };
+/** How the current snapshot's data is kept: none yet, or an image (records) in a slot. */
+export type SnapshotForm = { readonly kind: 'none' } | { readonly kind: 'image'; readonly slot: number; readonly shape: ImageShape };
 
 /** The current snapshot for the state machine (DiskStorage.loadSnapshot). */
-export type LoadedSnapshot = { kind: 'image'; head: Buffer; records: Iterable<readonly ImageRecord[]> } | { kind: 'blob'; data: Uint8Array } | { kind: 'none' };
+export type LoadedSnapshot = { kind: 'image'; head: Buffer; records: Iterable<readonly ImageRecord[]> } | { kind: 'none' };
 
 /** Bytes of records per page of an image base. */
 const PAGE_BYTES = 1024 * 1024;
@@ -53,17 +53,14 @@ export class SnapshotStore {
     this.form = form;
   }
 
-  /** Reads the snapshot's metadata (and a version 1 blob's data), checked. */
+  /** Reads the snapshot's metadata, checked (the image's rows are read by loadSnapshot). */
   static async read(db: KvBackend, dir: string): Promise<{ snapshot: Snapshot; form: SnapshotForm }> {
     const metaPayload = await readRecord(db, dir, KEY_SNAPSHOT_META, 'snapshot metadata');
     if (metaPayload === undefined) return { snapshot: EMPTY_SNAPSHOT, form: { kind: 'none' } };
     const meta = decodeJson<StoredSnapshotMeta>(metaPayload);
-    if (typeof meta !== 'object' || meta === null || (meta.chunks === undefined && meta.image === undefined)) throw new DataDirError(dir, 'the snapshot metadata record is malformed');
+    if (typeof meta !== 'object' || meta === null || typeof meta.image !== 'object' || (meta.slot !== 0 && meta.slot !== 1)) throw new DataDirError(dir, 'the snapshot metadata record is malformed');
     const raftMeta: SnapshotMeta = { index: meta.index, term: meta.term, confState: meta.confState };
-    // An image's rows are read when the state machine loads it (loadSnapshot).
-    if (meta.chunks === undefined) return { snapshot: { meta: raftMeta, data: NO_DATA }, form: { kind: 'image', slot: meta.slot ?? 0, shape: meta.image! } };
-    const data = await readBlob(db, dir, meta, meta.chunks);
-    return { snapshot: { meta: raftMeta, data }, form: { kind: 'blob', slot: meta.slot, chunks: meta.chunks } };
+    return { snapshot: { meta: raftMeta, data: NO_DATA }, form: { kind: 'image', slot: meta.slot, shape: meta.image } };
   }
 
   /** Whether the current snapshot is an image that `saveSnapshot` can update with changes only. */
@@ -99,17 +96,14 @@ export class SnapshotStore {
     await this.writer.clear(imageRange(slot));
     let pages = 0;
     let baseBytes = 0;
-    let page: ImageRecord[] = [];
-    let bytes = 0;
-    const flush = async (): Promise<void> => {
-      const packed = recordInPlace(packRecords(page, [], 4));
-      page = [];
-      bytes = 0;
-      await this.writer.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: packed }]);
-      baseBytes += packed.length - 4;
+    const packer = new PagePacker();
+    const write = async (page: Buffer): Promise<void> => {
+      await this.writer.unqueued([{ type: 'put', key: imagePageKey(slot, pages++), value: page }]);
+      baseBytes += page.length - 4;
     };
     const seal = async (index: number, head: Uint8Array, delta?: ImageChanges): Promise<{ slot: number; shape: ImageShape }> => {
-      if (page.length > 0) await flush();
+      const last = packer.rest();
+      if (last !== undefined) await write(last);
       const ops: WriteOp[] = [{ type: 'put', key: imageHeadKey(slot), value: encodeImageHead(index, head) }];
       let shape: ImageShape = { pages, baseBytes, deltas: 0, deltaBytes: 0 };
       if (delta !== undefined && (delta.puts.length > 0 || delta.removed.length > 0)) {
@@ -123,9 +117,8 @@ export class SnapshotStore {
     return {
       add: async (records) => {
         for (const entry of records) {
-          page.push(entry);
-          bytes += 8 + entry[0].length + entry[1].length;
-          if (bytes >= PAGE_BYTES) await flush();
+          const full = packer.add(entry);
+          if (full !== undefined) await write(full);
         }
       },
       seal,
@@ -133,8 +126,7 @@ export class SnapshotStore {
         const { slot: written, shape } = await seal(index, delta.head, delta);
         await this.writer.write([metaOp({ index, term: this.memory.term(index), confState, slot: written, image: shape })], true);
         await this.switchTo({ kind: 'image', slot: written, shape });
-        // (Saving a version 1 snapshot again as an image keeps its index.)
-        if (index > this.memory.snapshot().meta.index) this.memory.createSnapshot(index, confState, NO_DATA);
+        this.memory.createSnapshot(index, confState, NO_DATA);
       },
     };
   }
@@ -164,16 +156,10 @@ export class SnapshotStore {
     const old = this.form;
     this.form = form;
     if (old.kind === 'image') await this.writer.clear(imageRange(old.slot));
-    if (old.kind === 'blob') {
-      const ops: WriteOp[] = [];
-      for (let i = 0; i < old.chunks; i++) ops.push({ type: 'del', key: chunkKey(i, old.slot) });
-      await this.writer.unqueued(ops);
-    }
   }
 
   /** See DiskStorage.snapshotImage. */
   async snapshotImage(index: number): Promise<Uint8Array> {
-    // (A version 1 blob is replaced by an image when the member starts: see takesImageChanges.)
     if (this.form.kind !== 'image') throw new SnapshotTemporarilyUnavailableError();
     const { head, records } = await this.readImage(this.form.slot);
     if (head.index !== index) throw new SnapshotTemporarilyUnavailableError();
@@ -183,7 +169,6 @@ export class SnapshotStore {
   /** See DiskStorage.loadSnapshot. */
   async loadSnapshot(): Promise<LoadedSnapshot> {
     if (this.form.kind === 'none') return { kind: 'none' };
-    if (this.form.kind === 'blob') return { kind: 'blob', data: this.memory.snapshot().data };
     const { head, records } = await this.readImage(this.form.slot);
     const index = this.memory.snapshot().meta.index;
     if (head.index !== index) throw new DataDirError(this.dir, `the snapshot image is at index ${head.index}, its metadata says ${index}`);
@@ -219,17 +204,52 @@ function metaOp(meta: StoredSnapshotMeta): WriteOp {
   return { type: 'put', key: KEY_SNAPSHOT_META, value: encodeJson(meta) };
 }
 
-/** A version 1 snapshot's data, its chunks checked. */
-async function readBlob(db: KvBackend, dir: string, meta: StoredSnapshotMeta, chunks: number): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < chunks; i++) {
-    const part = await readRecord(db, dir, chunkKey(i, meta.slot), `snapshot chunk ${i}`);
-    if (part === undefined) throw new DataDirError(dir, `snapshot chunk ${i} of ${chunks} is missing`);
-    parts.push(part);
+/**
+ * Adds to `ops` a whole image as the snapshot at `meta`, in slot 0: its base pages, its head and
+ * the metadata, for one batch into a data dir that has no image (the migration of a version 1
+ * snapshot).
+ */
+export function stageFirstImage(ops: WriteOp[], meta: SnapshotMeta, image: Image): void {
+  let pages = 0;
+  let baseBytes = 0;
+  const stage = (page: Buffer): void => {
+    ops.push({ type: 'put', key: imagePageKey(0, pages++), value: page });
+    baseBytes += page.length - 4;
+  };
+  const packer = new PagePacker();
+  for (const entry of image.records) {
+    const full = packer.add(entry);
+    if (full !== undefined) stage(full);
   }
-  const data = Buffer.concat(parts);
-  if (data.length !== meta.size) throw new DataDirError(dir, `the snapshot has ${data.length} bytes, its metadata says ${meta.size}`);
-  return new Uint8Array(data);
+  const last = packer.rest();
+  if (last !== undefined) stage(last);
+  ops.push({ type: 'put', key: imageHeadKey(0), value: encodeImageHead(meta.index, image.head) });
+  ops.push(metaOp({ ...meta, slot: 0, image: { pages, baseBytes, deltas: 0, deltaBytes: 0 } }));
+}
+
+/** Gathers records into base pages of about PAGE_BYTES, each packed as a record (checksum first). */
+class PagePacker {
+  private records: ImageRecord[] = [];
+  private bytes = 0;
+
+  /** Adds a record; returns the page it fills, packed. */
+  add(entry: ImageRecord): Buffer | undefined {
+    this.records.push(entry);
+    this.bytes += 8 + entry[0].length + entry[1].length;
+    return this.bytes >= PAGE_BYTES ? this.take() : undefined;
+  }
+
+  /** The records not in a page yet, packed (undefined when there are none). */
+  rest(): Buffer | undefined {
+    return this.records.length > 0 ? this.take() : undefined;
+  }
+
+  private take(): Buffer {
+    const page = recordInPlace(packRecords(this.records, [], 4));
+    this.records = [];
+    this.bytes = 0;
+    return page;
+  }
 }
 
 /**

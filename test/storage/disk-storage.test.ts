@@ -11,8 +11,9 @@ import { SnapshotTemporarilyUnavailableError } from '../../src/raft/errors.ts';
 import { decodeJson, encodeJson, openRecord, record } from '../../src/storage/codec.ts';
 import { entryKey } from '../../src/storage/log-store.ts';
 import { encodeEntry, KEY_VERSION } from '../../src/storage/migration.ts';
-import { chunkKey, imageDeltaKey, KEY_SNAPSHOT_META } from '../../src/storage/snapshot-layout.ts';
+import { imageDeltaKey, KEY_SNAPSHOT_META } from '../../src/storage/snapshot-layout.ts';
 import { KEY_HARD_STATE } from '../../src/storage/stable-store.ts';
+import type { OpenOptions } from '../../src/storage/disk-storage.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import { DataDirError, StorageFailedError } from '../../src/storage/errors.ts';
 import { MemoryBackend } from '../../src/storage/memory-backend.ts';
@@ -38,7 +39,7 @@ interface Medium {
   /** What the storage's messages call it. */
   readonly label: string;
   /** Opens the storage again (after the last one was closed): a member's restart. */
-  open(): Promise<DiskStorage>;
+  open(options?: OpenOptions): Promise<DiskStorage>;
   raw(edit: (db: RawDb) => Promise<void>): Promise<void>;
   remove(): Promise<void>;
 }
@@ -47,7 +48,7 @@ async function levelDbMedium(): Promise<Medium> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-storage-'));
   return {
     label: dir,
-    open: () => DiskStorage.open(dir),
+    open: (options) => DiskStorage.open(dir, options),
     raw: async (edit) => {
       const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
       await db.open();
@@ -67,7 +68,7 @@ function memoryMedium(): Promise<Medium> {
   const label = `memory-${++memoryMedia}`;
   return Promise.resolve({
     label,
-    open: () => DiskStorage.openOn((backend = backend.reopen()), label),
+    open: (options) => DiskStorage.openOn((backend = backend.reopen()), label, options),
     raw: async (edit) => {
       backend = backend.reopen();
       const db = backend;
@@ -238,7 +239,7 @@ for (const [name, makeMedium] of [['classic-level', levelDbMedium], ['MemoryBack
     const keys: string[] = [];
     await disk.raw(async (db) => {
       for await (const key of db.keys()) {
-        if (key[0] === 0x73) keys.push(`s${key.toString('hex')}`);
+        if (key[0] === 0x73) keys.push(`s:${key.subarray(1).toString('hex')}`);
         if (key[0] === 0x72) keys.push(`r${key[1]}:${String.fromCharCode(key[2]!)}${key.length === 7 ? key.readUInt32BE(3) : ''}`);
       }
     });
@@ -305,8 +306,11 @@ for (const [name, makeMedium] of [['classic-level', levelDbMedium], ['MemoryBack
     await storage.close();
   });
 
+  /** The key of a version 1 snapshot chunk (kvd 0.1): "s", u8 slot (none before slots), u32be chunk number. */
+  const chunkKey = (chunk: number, slot: number | undefined): Buffer => Buffer.from([0x73, ...(slot === undefined ? [] : [slot]), 0, 0, 0, chunk]);
+
   for (const slot of [undefined, 1]) {
-    it(`reads a version 1 snapshot (a blob in chunks, ${slot === undefined ? 'slot-less keys' : 'slotted keys'}) and saves it again as an image`, async () => {
+    it(`upgrades a version 1 snapshot (a blob in chunks, ${slot === undefined ? 'slot-less keys' : 'slotted keys'}) to an image as it opens the dir, with the converter it is given`, async () => {
       const storage = await disk.open();
       await storage.persist({ entries: range(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 }, sync: true });
       await storage.close();
@@ -317,17 +321,17 @@ for (const [name, makeMedium] of [['classic-level', levelDbMedium], ['MemoryBack
         await db.put(chunkKey(1, slot), record(Buffer.from('acy')));
         await db.put(KEY_SNAPSHOT_META, encodeJson({ index: 3, term: 1, confState: conf, chunks: 2, size: 6, ...(slot === undefined ? {} : { slot }) }));
       });
-      const reopened = await disk.open();
-      const snapshot = await reopened.loadSnapshot();
-      assert.deepEqual(snapshot.kind === 'blob' ? decode(snapshot.data) : snapshot.kind, 'legacy');
-      assert.equal(reopened.takesImageChanges, false);
-      await saveBase(reopened, 3, 'h3', [rec('/k', 'v')]);
+      const reopened = await disk.open({ upgradeBlob: (blob) => ({ head: text(`head of ${decode(blob)}`), records: [rec('/k', decode(blob))] }) });
+      assert.equal(reopened.takesImageChanges, true, 'the snapshot is an image at once');
+      assert.deepEqual(await loaded(reopened), ['head of legacy', [['/k', 'legacy']]]);
       await reopened.close();
       assert.deepEqual(await imageKeys(), ['r0:b0', 'r0:h'], 'the chunks are gone');
+      assert.equal(await entryKeyCount(), 1, 'the log is one row');
       await disk.raw(async (db) => assert.equal(decodeJsonRecord(await db.get(KEY_VERSION)), 3, 'the data dir now says version 3'));
       const again = await disk.open();
-      assert.deepEqual(again.snapshot().meta.index, 3);
-      assert.deepEqual(await loaded(again), ['h3', [['/k', 'v']]]);
+      assert.deepEqual(again.snapshot().meta, { index: 3, term: 1, confState: conf });
+      assert.deepEqual(again.entries(4, 6, Infinity), range(4, 5, 1));
+      assert.deepEqual(await loaded(again), ['head of legacy', [['/k', 'legacy']]]);
       await again.close();
     });
   }
