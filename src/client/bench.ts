@@ -472,6 +472,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   const streams: Array<{ destroy(): void }> = [];
   let stopPolling = false;
   const polls: Promise<void>[] = [];
+  const rawPolls: Array<RawConnection | undefined> = [];
   const connectBatch = 200;
   for (let w = 0; w < options.watchers; w += connectBatch) {
     await Promise.all(
@@ -491,9 +492,13 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
         }
         polls.push((async () => {
           let next = startIndex + 1;
+          // Plain HTTP takes the lean client (thousands of re-arms a second), TLS Node's.
+          const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint) : undefined;
+          rawPolls.push(raw);
+          const poll = (path: string) => (raw !== undefined ? raw.request('GET', path) : conn.send(endpoint, 'GET', path));
           while (!stopPolling) {
             try {
-              const reply = await conn.send(endpoint, 'GET', `${dir}?wait=true&recursive=true&waitIndex=${next}`);
+              const reply = await poll(`${dir}?wait=true&recursive=true&waitIndex=${next}`);
               if (reply.status !== 200) {
                 count(errorKind(reply, undefined));
                 continue;
@@ -534,6 +539,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   while (deliveries < expected && performance.now() < settle) await new Promise((resolve) => setTimeout(resolve, 50));
   stopPolling = true;
   for (const stream of streams) stream.destroy();
+  for (const raw of rawPolls) raw?.close();
   conn.close();
   await Promise.allSettled(polls);
   let missed = 0;
