@@ -517,6 +517,9 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   // Let the last long polls reach the server before writing.
   await new Promise((resolve) => setTimeout(resolve, 300));
   const intervalMs = 1000 / options.rate;
+  // Connections of its own, opened now: one kept alive from the first write through the watchers'
+  // connecting (seconds, for thousands) would be closed by the server as idle just as it is reused.
+  const writer = new BenchHttp(options.tls);
   const writerStart = performance.now();
   for (let i = 0; i < options.events; i++) {
     const due = writerStart + i * intervalMs;
@@ -524,7 +527,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     sentAt.set(i, performance.now());
     try {
-      const reply = await conn.send(options.endpoints[i % options.endpoints.length]!, 'PUT', `${dir}/k${i}`, `value=${i}`);
+      const reply = await writer.send(options.endpoints[i % options.endpoints.length]!, 'PUT', `${dir}/k${i}`, `value=${i}`);
       const index = Number(/"modifiedIndex":(\d+)/.exec(reply.body)?.[1]);
       if (reply.status >= 300 || !Number.isFinite(index)) count(errorKind(reply, undefined));
       else keyOfIndex.set(index, i);
@@ -540,6 +543,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   stopPolling = true;
   for (const stream of streams) stream.destroy();
   for (const raw of rawPolls) raw?.close();
+  writer.close();
   conn.close();
   await Promise.allSettled(polls);
   let missed = 0;
