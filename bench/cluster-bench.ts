@@ -3,10 +3,12 @@
 // on loopback with temp data dirs, runs each workload REPS times per system, and prints the
 // medians and kvd/etcd ratios as a markdown table. Watch workloads also run against the fan-out
 // floor (bench/fanout-floor.ts: processes that only fan events out), the bound this machine puts
-// on delivery latency. Everything it starts, it stops.
-// Env: BENCH_DURATION (default 5s), BENCH_REPS (3), BENCH_RESTART_KEYS (1000000; 0 skips the
-// restart measurement), BENCH_ONLY (a substring of workload names to run), BENCH_KVD_FLAGS (more
-// `kvd serve` flags, e.g. "--snapshot-count 100000", etcd 3.4's default).
+// on delivery latency. Resident memory per member is read from /proc: idle, at its peak under the
+// 5,000 long-poll watchers, and holding BENCH_RESTART_KEYS keys. Everything it starts, it stops.
+// Env: BENCH_DURATION (default 5s), BENCH_REPS (3), BENCH_RESTART_KEYS (0, which skips the points
+// with that many keys, memory and restart time, ~5 more minutes: `make bench-big` sets 1000000),
+// BENCH_ONLY (a substring of workload names to run), BENCH_KVD_FLAGS (more `kvd serve` flags, e.g. "--snapshot-count 100000", etcd 3.4's
+// default).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -17,11 +19,12 @@ import { TestCluster } from '../test/helpers/cluster.ts';
 import type { EtcdProcess } from '../test/helpers/etcd.ts';
 import { startEtcd } from '../test/helpers/etcd.ts';
 import { FanoutFloor } from './fanout-floor.ts';
+import { PeakSampler, pidListeningOn, residentOf, type Resident } from './member-memory.ts';
 
 const run = promisify(execFile);
 const DURATION = process.env.BENCH_DURATION ?? '5s';
 const REPS = Number(process.env.BENCH_REPS ?? 3);
-const RESTART_KEYS = Number(process.env.BENCH_RESTART_KEYS ?? 1_000_000);
+const RESTART_KEYS = Number(process.env.BENCH_RESTART_KEYS ?? 0);
 const ONLY = process.env.BENCH_ONLY ?? '';
 const KVD_FLAGS = (process.env.BENCH_KVD_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const ETCD = '/usr/bin/etcd';
@@ -38,6 +41,8 @@ interface Workload {
   readonly args: readonly string[];
   /** Run with auth enabled, as this user (NAME:PASSWORD) with read permission on the keys. */
   readonly user?: string;
+  /** Sample each member's resident memory during the runs: its peak is a memory point. */
+  readonly memory?: boolean;
 }
 
 const BENCH_USER = 'bench:bench-pw';
@@ -48,9 +53,16 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'local get, 64 clients', args: ['get', '--clients', '64', '--consistency', 's', '--duration', DURATION] },
   { name: 'watch, 1,000 watchers', args: ['watch', '--watchers', '1000', '--events', '100', '--rate', '20'] },
   { name: 'watch, 10,000 watchers', args: ['watch', '--watchers', '10000', '--events', '100', '--rate', '20'] },
+  // The way etcd v2 clients watch (etcdctl watch, python-etcd, node-etcd): GET ?wait=true&waitIndex=N, again after each event.
+  ...[1000, 5000, 10_000].map((w) => ({ name: `long-poll watch, ${w.toLocaleString('en')} watchers`, args: ['watch', '--mode', 'poll', '--watchers', String(w), '--events', '50', '--rate', '10'], memory: w === 5000 })),
   // Last: it turns auth on (the guest role etcd makes keeps the other workloads' access as it was).
   { name: 'local get under auth, 64 clients', args: ['get', '--clients', '64', '--consistency', 's', '--duration', DURATION], user: BENCH_USER },
 ].filter((w) => w.name.includes(ONLY));
+
+/** The members' pids (the floor's are not looked up: its memory is not a point). */
+function pidsOf(system: System): number[] {
+  return system.endpoints.split(',').map((url) => pidListeningOn(url)).filter((pid) => pid !== undefined);
+}
 
 async function bench(system: System, args: readonly string[], user?: string): Promise<BenchResult | WatchBenchResult> {
   const { stdout } = await run(KVCTL_BIN, ['--endpoints', system.endpoints, ...(user !== undefined ? ['--user', user] : []), 'bench', ...args, '-w', 'json'], { maxBuffer: 1 << 24, timeout: 600_000 });
@@ -89,23 +101,56 @@ function figures(results: ReadonlyArray<BenchResult | WatchBenchResult>): Figure
   return { throughput: median(loads.map((r) => r.opsPerSecond)), p99: median(loads.map((r) => r.latencyMs.p99)), errors, generatorCpu: median(loads.map((r) => r.generatorCpuMicrosPerOp)) };
 }
 
-/** Kills -9 one follower of the kvd cluster holding `keys` keys and times its restart until it serves. */
-async function restartTime(cluster: TestCluster, keys: number): Promise<{ ms: number; keys: number }> {
-  const endpoints = cluster.endpoints;
-  process.stderr.write(`filling kvd with ${keys} keys...\n`);
-  await run(KVCTL_BIN, ['--endpoints', endpoints, 'bench', 'put', '--sequential', '--total', String(keys), '--key-space', String(keys), '--value-size', '64', '--clients', '64', '--prefix', '/restart'], { maxBuffer: 1 << 24, timeout: 3_600_000 });
-  const leader = (await (await fetch(`${cluster.members[0]!.clientUrl}/v2/members/leader`)).json()) as { name: string };
-  const victim = cluster.members.find((m) => m.name !== leader.name)!;
+/** Fills a system with `keys` keys of 64 bytes under /restart, in order. */
+async function fillBig(system: System, keys: number): Promise<void> {
+  process.stderr.write(`filling ${system.name} with ${keys} keys...\n`);
+  await run(KVCTL_BIN, ['--endpoints', system.endpoints, 'bench', 'put', '--sequential', '--total', String(keys), '--key-space', String(keys), '--value-size', '64', '--clients', '64', '--prefix', '/restart'], { maxBuffer: 1 << 24, timeout: 3_600_000 });
+}
+
+/** The client URL of a follower (a member the leader's name is not). */
+async function followerOf(system: System, nameOf: (url: string, index: number) => string): Promise<{ url: string; index: number }> {
+  const urls = system.endpoints.split(',');
+  const leader = (await (await fetch(`${urls[0]}/v2/members/leader`)).json()) as { name: string };
+  const index = urls.findIndex((url, i) => nameOf(url, i) !== leader.name);
+  return { url: urls[index]!, index };
+}
+
+/** How long after `started` the member at `url` first reads the last of `keys` keys (polled every 20 ms). */
+async function servesLastKey(url: string, keys: number, started: number, log: () => string): Promise<number> {
+  const last = `${url}/v2/keys/restart/k${keys - 1}`;
+  for (;;) {
+    const ok = await fetch(last).then((r) => r.status === 200, () => false);
+    if (ok) return Math.round(performance.now() - started);
+    if (performance.now() - started > 120_000) throw new Error(`${url} did not serve within 120 s:\n${log().slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Kills -9 one follower of the kvd cluster and times its restart until it serves the last key. */
+async function kvdRestartMs(cluster: TestCluster, keys: number): Promise<number> {
+  const { index } = await followerOf({ name: 'kvd', endpoints: cluster.endpoints }, (_, i) => cluster.members[i]!.name);
+  const victim = cluster.members[index]!;
   await cluster.kill(victim);
   const started = performance.now();
   cluster.launch(victim);
-  const last = `/v2/keys/restart/k${keys - 1}`;
-  for (;;) {
-    const ok = await fetch(`${victim.clientUrl}${last}`).then((r) => r.status === 200, () => false);
-    if (ok) return { ms: Math.round(performance.now() - started), keys };
-    if (performance.now() - started > 120_000) throw new Error(`${victim.name} did not serve within 120 s:\n${victim.log.slice(-2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return servesLastKey(victim.clientUrl, keys, started, () => victim.log);
+}
+
+/**
+ * The same for etcd: killed -9, started again on its data dir. The helper's restart waits for
+ * /health (polled every 100 ms) before the read is tried: at most 100 ms more than kvd's.
+ */
+async function etcdRestartMs(etcd: EtcdProcess, keys: number): Promise<number> {
+  const { url, index } = await followerOf({ name: 'etcd', endpoints: etcd.endpoints.join(',') }, (_, i) => `e${i + 1}`);
+  etcd.kill(index, 'SIGKILL');
+  const started = performance.now();
+  await etcd.restart(index);
+  return servesLastKey(url, keys, started, () => '');
+}
+
+/** Each member's resident memory now. */
+function residentNow(system: System): Resident[] {
+  return pidsOf(system).map((pid) => residentOf(pid)).filter((r) => r !== undefined);
 }
 
 /** Root, a user that may read the bench keys, auth on: through the /v2/auth API, as etcdctl would. */
@@ -138,12 +183,24 @@ async function main(): Promise<void> {
       ...(etcd ? [{ name: 'etcd' as const, endpoints: etcd.endpoints.join(',') }] : []),
       { name: 'floor', endpoints: floor.endpoints, watchOnly: true },
     ];
+    const memory = new Map<string, Map<string, Resident[]>>();
+    const memoryPoint = (point: string, system: System, members: Resident[]) => {
+      const bySystem = memory.get(point) ?? new Map<string, Resident[]>();
+      memory.set(point, bySystem);
+      const before = bySystem.get(system.name);
+      // Over several runs, each member's highest.
+      bySystem.set(system.name, before === undefined ? members : members.map((r, i) => ({ rss: Math.max(r.rss, before[i]?.rss ?? 0), anon: Math.max(r.anon, before[i]?.anon ?? 0) })));
+    };
+    // Idle: started, a leader elected, nothing written yet.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    for (const system of systems.filter((s) => !s.watchOnly)) memoryPoint('idle', system, residentNow(system));
     for (const system of systems.filter((s) => !s.watchOnly)) {
       process.stderr.write(`filling ${system.name}'s key space...\n`);
       await bench(system, ['put', '--sequential', '--total', '100000', '--clients', '64']);
     }
     // Let both settle (background compaction after the fill) before measuring.
     await new Promise((resolve) => setTimeout(resolve, 5000));
+    for (const system of systems.filter((s) => !s.watchOnly)) memoryPoint('holding 100,000 keys (256-byte values)', system, residentNow(system));
     const results = new Map<string, Map<string, Array<BenchResult | WatchBenchResult>>>();
     for (const workload of WORKLOADS) {
       const bySystem = new Map<string, Array<BenchResult | WatchBenchResult>>();
@@ -153,7 +210,9 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         for (const system of rep % 2 === 0 ? taking : [...taking].reverse()) {
           process.stderr.write(`${workload.name}: ${system.name}, run ${rep + 1} of ${REPS}\n`);
+          const sampler = workload.memory === true && !system.watchOnly ? new PeakSampler(pidsOf(system)) : undefined;
           const result = await bench(system, workload.args, workload.user);
+          if (sampler !== undefined) memoryPoint(`peak, ${workload.name} (10 writes/s)`, system, sampler.stop());
           bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
         }
       }
@@ -186,16 +245,43 @@ async function main(): Promise<void> {
     }
     const cpu = [...results.values()].flatMap((m) => m.get('kvd') ?? []).flatMap((r) => ('generatorCpuMicrosPerOp' in r ? [r.generatorCpuMicrosPerOp] : []));
     if (cpu.length > 0) lines.push('', `The generator's own CPU: median ${median(cpu)} µs per request.`);
+    const restart = new Map<string, number>();
     if (RESTART_KEYS > 0) {
-      const restart = await restartTime(kvd, RESTART_KEYS);
-      lines.push('', `A kvd follower holding ${restart.keys.toLocaleString('en')} keys, killed with -9 and restarted, served a read of the last key after ${restart.ms} ms.`);
+      const point = `holding ${RESTART_KEYS.toLocaleString('en')} more keys (64-byte values)`;
+      for (const system of systems.filter((s) => !s.watchOnly)) {
+        await fillBig(system, RESTART_KEYS);
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        memoryPoint(point, system, residentNow(system));
+        restart.set(system.name, system.name === 'kvd' ? await kvdRestartMs(kvd, RESTART_KEYS) : await etcdRestartMs(etcd!, RESTART_KEYS));
+      }
+      const keys = RESTART_KEYS.toLocaleString('en');
+      lines.push('', `A follower holding ${keys} keys more than the workloads', killed with -9 and started again, served a read of the last key after: kvd ${restart.get('kvd')} ms, etcd ${restart.get('etcd') ?? '-'} ms (${ratio(restart.get('kvd'), restart.get('etcd'))}×).`);
     }
+    lines.push('', ...memoryTable(memory, withEtcd));
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await kvd.destroy();
     await etcd?.stop();
     await floor?.stop();
   }
+}
+
+/** The memory points as a table: each member's RSS (and its anonymous part), and the ratio of the largest members'. */
+function memoryTable(memory: Map<string, Map<string, Resident[]>>, withEtcd: boolean): string[] {
+  const mib = (members: Resident[] | undefined, field: keyof Resident) => (members === undefined || members.length === 0 ? '-' : members.map((r) => Math.round(r[field])).join(' / '));
+  const largest = (members: Resident[] | undefined) => (members === undefined || members.length === 0 ? undefined : Math.max(...members.map((r) => r.rss)));
+  const lines = [
+    'Resident memory per member (MiB, from /proc/<pid>/status: VmRSS, and RssAnon, what the process allocated itself):',
+    '',
+    '| point | kvd RSS | etcd RSS | kvd/etcd (largest) | kvd anon | etcd anon |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const [point, bySystem] of memory) {
+    const k = bySystem.get('kvd');
+    const e = bySystem.get('etcd');
+    lines.push(`| ${point} | ${mib(k, 'rss')} | ${withEtcd ? mib(e, 'rss') : '-'} | ${ratio(largest(k), largest(e))} | ${mib(k, 'anon')} | ${withEtcd ? mib(e, 'anon') : '-'} |`);
+  }
+  return lines;
 }
 
 await main();

@@ -6,12 +6,16 @@
 // any store's figure.
 //
 // It answers just enough of the v2 API for the watch load: PUT /v2/keys/<key> with a form value
-// (answered once every member has the event) and GET ...?wait=true&stream=true (a chunked stream
-// of the events written from then on).
+// (answered once every member has the event), GET ...?wait=true&stream=true (a chunked stream
+// of the events written from then on) and GET ...?wait=true&waitIndex=N (a long poll answered
+// with event N from the last HISTORY events, or with the next event when N is still to come).
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type net from 'node:net';
 import { chunkOf } from '../src/server/chunked.ts';
+
+/** How many of the last events a long poll can still be answered from, as etcd's history. */
+const HISTORY = 1000;
 
 interface PutMessage {
   readonly put: string;
@@ -75,16 +79,27 @@ export class FanoutFloor {
 function member(self: number): void {
   const streams = new Set<net.Socket>();
   const answers = new Map<number, http.ServerResponse>();
+  /** Long polls waiting for an event still to come. */
+  let polls = new Set<http.ServerResponse>();
+  const history = new Map<number, string>();
   let nextId = 0;
   let index = 0;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://floor');
-    if (req.method === 'GET' && url.searchParams.get('stream') === 'true') {
+    if (req.method === 'GET' && url.searchParams.get('wait') === 'true') {
+      // As etcd: the headers at once, the event when there is one.
       res.writeHead(200, { 'content-type': 'application/json', 'x-etcd-index': String(index) });
       res.flushHeaders();
-      const socket = res.socket!;
-      streams.add(socket);
-      socket.on('close', () => streams.delete(socket));
+      if (url.searchParams.get('stream') === 'true') {
+        const socket = res.socket!;
+        streams.add(socket);
+        socket.on('close', () => streams.delete(socket));
+        return;
+      }
+      const past = history.get(Number(url.searchParams.get('waitIndex') ?? index + 1));
+      if (past !== undefined) return void res.end(past);
+      polls.add(res);
+      res.on('close', () => polls.delete(res));
       return;
     }
     if (req.method !== 'PUT') {
@@ -102,8 +117,13 @@ function member(self: number): void {
   });
   process.on('message', (event: EventMessage) => {
     index++;
+    history.set(index, event.line);
+    history.delete(index - HISTORY);
     const chunk = chunkOf(event.line);
     for (const socket of streams) socket.write(chunk);
+    const answered = polls;
+    polls = new Set();
+    for (const res of answered) res.end(event.line);
     if (event.origin !== self) return;
     const res = answers.get(event.id);
     answers.delete(event.id);

@@ -113,6 +113,12 @@ const programsScript = [
 writeFileSync(path.join(dist, 'programs.js'), programsScript);
 // Made by this same Node, which the executable is: V8 accepts a code cache only from its own version and flags.
 writeFileSync(path.join(dist, 'programs.cache'), new vm.Script(programsScript, { filename: 'kvd-programs.js' }).createCachedData());
+// esbuild escapes non-ASCII characters in code, not in the doc comments it keeps; one such
+// character makes V8 hold a whole script's source as UTF-16 in every process.
+for (const script of ['kvd.mjs', 'programs.js']) {
+  const nonAscii = readFileSync(path.join(dist, script), 'latin1').split('\n').findIndex((line) => /[\u0080-\u00ff]/.test(line));
+  if (nonAscii >= 0) console.warn(`build: dist/${script} line ${nonAscii + 1} holds a non-ASCII character (a kept comment?): the script's source takes twice the memory`);
+}
 
 const nodeCopy = path.join(dist, 'node');
 copyFileSync(process.execPath, nodeCopy);

@@ -480,6 +480,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   const streams: Array<{ destroy(): void }> = [];
   let stopPolling = false;
   const polls: Promise<void>[] = [];
+  const rawPolls: Array<RawConnection | undefined> = [];
   const connectBatch = 200;
   for (let w = 0; w < options.watchers; w += connectBatch) {
     await Promise.all(
@@ -499,9 +500,13 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
         }
         polls.push((async () => {
           let next = startIndex + 1;
+          // Plain HTTP takes the lean client (thousands of re-arms a second), TLS Node's.
+          const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint) : undefined;
+          rawPolls.push(raw);
+          const poll = (path: string) => (raw !== undefined ? raw.request('GET', path) : conn.send(endpoint, 'GET', path));
           while (!stopPolling) {
             try {
-              const reply = await conn.send(endpoint, 'GET', `${dir}?wait=true&recursive=true&waitIndex=${next}`);
+              const reply = await poll(`${dir}?wait=true&recursive=true&waitIndex=${next}`);
               if (reply.status !== 200) {
                 count(errorKind(reply, undefined));
                 continue;
@@ -520,6 +525,9 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   // Let the last long polls reach the server before writing.
   await new Promise((resolve) => setTimeout(resolve, 300));
   const intervalMs = 1000 / options.rate;
+  // Connections of its own, opened now: one kept alive from the first write through the watchers'
+  // connecting (seconds, for thousands) would be closed by the server as idle just as it is reused.
+  const writer = new BenchHttp(options.tls);
   const writerStart = performance.now();
   for (let i = 0; i < options.events; i++) {
     const due = writerStart + i * intervalMs;
@@ -527,7 +535,7 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     sentAt.set(i, performance.now());
     try {
-      const reply = await conn.send(options.endpoints[i % options.endpoints.length]!, 'PUT', `${dir}/k${i}`, `value=${i}`);
+      const reply = await writer.send(options.endpoints[i % options.endpoints.length]!, 'PUT', `${dir}/k${i}`, `value=${i}`);
       const index = Number(/"modifiedIndex":(\d+)/.exec(reply.body)?.[1]);
       if (reply.status >= 300 || !Number.isFinite(index)) count(errorKind(reply, undefined));
       else keyOfIndex.set(index, i);
@@ -542,6 +550,8 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
   while (deliveries < expected && performance.now() < settle) await new Promise((resolve) => setTimeout(resolve, 50));
   stopPolling = true;
   for (const stream of streams) stream.destroy();
+  for (const raw of rawPolls) raw?.close();
+  writer.close();
   conn.close();
   await Promise.allSettled(polls);
   let missed = 0;

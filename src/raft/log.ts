@@ -60,14 +60,14 @@ export class RaftLog {
     return this.term(index) === term;
   }
 
-  /** §5.4.1: whether a log ending at (lastIndex, lastTerm) is at least as up to date as ours. */
+  /** Section 5.4.1: whether a log ending at (lastIndex, lastTerm) is at least as up to date as ours. */
   isUpToDate(lastIndex: number, lastTerm: number): boolean {
     const ourTerm = this.lastTerm();
     return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
 
   /**
-   * A follower's append (§5.3): if our entry at `index` has `logTerm`, append `entries` (dropping
+   * A follower's append (section 5.3): if our entry at `index` has `logTerm`, append `entries` (dropping
    * ours from the first conflict on), commit up to min(commit, last new) and return the last new
    * index; otherwise undefined.
    */
@@ -154,7 +154,7 @@ export class RaftLog {
     this.committed = index;
   }
 
-  /** §5.4.2: the leader commits only entries of its own term by counting replicas. */
+  /** Section 5.4.2: the leader commits only entries of its own term by counting replicas. */
   maybeCommit(index: number, term: number): boolean {
     if (index > this.committed && this.term(index) === term) {
       this.commitTo(index);

@@ -1,7 +1,7 @@
 import type { NodeId } from './types.ts';
 
 /**
- * The highest index that a majority of `voters` has: the commit rule's arithmetic (§5.3).
+ * The highest index that a majority of `voters` has: the commit rule's arithmetic (section 5.3).
  * `matchOf` gives each voter's acknowledged index (0 if unknown). An empty set commits nothing.
  */
 export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {

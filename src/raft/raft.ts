@@ -34,7 +34,7 @@ export interface RaftConfig {
    * The commit index this member had acknowledged before its storage lost entries (its hard
    * state committed past what it still holds). Until a leader has brought its commit index back
    * to here, it neither campaigns nor grants votes or pre-votes: a member that forgot entries it
-   * helped commit could otherwise elect a leader without them (§5.4.1's Leader Completeness
+   * helped commit could otherwise elect a leader without them (section 5.4.1's Leader Completeness
    * rests on every voter that acknowledged an entry still holding it), and that leader would
    * overwrite an entry already reported committed. It still takes and acknowledges a leader's
    * entries: that is how it catches up, and a leader holds every committed entry. And it answers
@@ -85,7 +85,7 @@ export class Raft {
   readonly readOnly = new ReadOnly();
   /** Proposals were appended and not yet sent to the followers. */
   private appendsPending = false;
-  /** Reads that reached the leader before it committed an entry in its term (§6.4 step 1). */
+  /** Reads that reached the leader before it committed an entry in its term (section 6.4 step 1). */
   private pendingReads: ReadRequest[] = [];
   private readonly config: RaftConfig;
 
@@ -242,7 +242,7 @@ export class Raft {
 
   becomePreCandidate(): void {
     if (this.role === 'leader') throw new Error('raft: invalid transition leader -> preCandidate');
-    // Pre-vote changes neither the term nor the vote (§9.6).
+    // Pre-vote changes neither the term nor the vote (section 9.6).
     this.tracker.resetVotes();
     this.lead = NONE;
     this.role = 'preCandidate';
@@ -263,7 +263,7 @@ export class Raft {
     this.tracker.progress.get(this.id)?.becomeReplicate();
     // No configuration change until everything from earlier terms is applied.
     this.pendingConfIndex = this.log.lastIndex();
-    // An empty entry of the new term commits everything before it (§5.4.2, §8).
+    // An empty entry of the new term commits everything before it (section 5.4.2, section 8).
     this.appendEntries([{ term: 0, index: 0, type: 'normal', data: new Uint8Array(0) }]);
   }
 
@@ -300,7 +300,7 @@ export class Raft {
 
   // --- elections -----------------------------------------------------------------------------
 
-  /** `pre`: a pre-vote round first (§9.6); a transfer's campaign skips it and ignores leases. */
+  /** `pre`: a pre-vote round first (section 9.6); a transfer's campaign skips it and ignores leases. */
   private campaign(kind: 'pre' | 'election' | 'transfer'): void {
     if (!this.promotable()) return;
     const pre = kind === 'pre';
@@ -341,7 +341,7 @@ export class Raft {
       if (m.type === 'vote' || m.type === 'preVote') {
         const force = m.context === TRANSFER_CONTEXT;
         const inLease = this.config.checkQuorum && this.lead !== NONE && this.electionElapsed < this.config.electionTick;
-        // A member that heard from a leader recently ignores disruptive candidates (§4.2.3).
+        // A member that heard from a leader recently ignores disruptive candidates (section 4.2.3).
         if (!force && inLease) return;
       }
       if (m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject)) {
@@ -519,7 +519,7 @@ export class Raft {
     this.log.append(entries.map((entry, i) => ({ term: this.term, index: last + 1 + i, type: entry.type, data: entry.data })));
   }
 
-  /** §5.3/§5.4.2: commit what a majority of voters has durably, if it is of this term. */
+  /** Section 5.3/section 5.4.2: commit what a majority of voters has durably, if it is of this term. */
   private maybeCommit(): boolean {
     const committed = this.log.maybeCommit(this.tracker.committed(), this.term);
     if (committed && this.pendingReads.length > 0 && this.committedEntryInCurrentTerm()) {
@@ -695,7 +695,7 @@ export class Raft {
     const confState = this.tracker.apply(change, this.log.lastIndex() + 1);
     if (this.role !== 'leader') return confState;
     if (!this.tracker.progress.has(this.id) || !this.tracker.isVoter(this.id)) {
-      // A leader removed from the configuration steps down (§4.2.2).
+      // A leader removed from the configuration steps down (section 4.2.2).
       this.becomeFollower(this.term, NONE);
       return confState;
     }

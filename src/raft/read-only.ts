@@ -20,7 +20,7 @@ interface Round {
   sent: boolean;
 }
 
-/** The leader's ReadIndex rounds, oldest first (§6.4). */
+/** The leader's ReadIndex rounds, oldest first (section 6.4). */
 export class ReadOnly {
   private rounds: Round[] = [];
   private sequence = 0;

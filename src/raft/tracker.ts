@@ -5,7 +5,7 @@ import type { ConfChange, ConfState, NodeId } from './types.ts';
 
 /**
  * The membership and the leader's progress of every member. One change at a time: each
- * configuration differs from the last by one member (§4.1), so no joint consensus is needed.
+ * configuration differs from the last by one member (section 4.1), so no joint consensus is needed.
  * Invariants: voters and learners are disjoint; every member has a Progress.
  */
 export class ProgressTracker {

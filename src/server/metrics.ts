@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { VERSION } from '../api/version.ts';
 import { DataDirSize } from './data-dir-size.ts';
 import type { Member } from './member.ts';
@@ -8,6 +8,15 @@ const FSYNC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** How often the event loop's delay is sampled. */
 const LOOP_SAMPLE_MS = 10;
 const LOOP_QUANTILES = [0.5, 0.9, 0.99];
+/** Upper bounds (ms) of the garbage collector's pause buckets: a scavenge takes ~1 ms, a full mark-compact of a big heap hundreds. */
+const GC_BUCKETS_MS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+/** The kinds of collection, as perf_hooks reports them, by the label /metrics gives them. */
+const GC_KINDS: ReadonlyArray<[number, string]> = [
+  [constants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+  [constants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
+];
 /** Requests of monitors: left out of kvd_http_requests_total, which then shows what clients do. */
 const MONITORING_PATHS = new Set(['/health', '/metrics']);
 /** When this process started (seconds since the epoch), as Prometheus' process collectors say it. */
@@ -34,6 +43,7 @@ export class Metrics {
   private readonly loopIntervals = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   private loopDelaySeconds = 0;
   private loopSamples = 0;
+  private readonly gcPauses = new GcPauses();
 
   constructor(member: Member) {
     this.member = member;
@@ -87,6 +97,8 @@ export class Metrics {
     ]);
     lines.push(`kvd_disk_fsync_duration_seconds_sum ${sum}`, `kvd_disk_fsync_duration_seconds_count ${m.fsyncMillis.length}`);
     this.renderLoopDelay(metric, lines);
+    this.gcPauses.render(metric, lines);
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [['', process.memoryUsage.rss()]]);
     return `${lines.join('\n')}\n`;
   }
 
@@ -111,5 +123,45 @@ export class Metrics {
     metric('kvd_event_loop_delay_seconds', 'summary', `Event-loop delays sampled every ${LOOP_SAMPLE_MS} ms; quantiles since the previous scrape.`, LOOP_QUANTILES.map((q) => [`quantile="${q}"`, delay(intervals.percentile(q * 100))]));
     lines.push(`kvd_event_loop_delay_seconds_sum ${this.loopDelaySeconds}`, `kvd_event_loop_delay_seconds_count ${this.loopSamples}`);
     intervals.reset();
+  }
+}
+
+/**
+ * The garbage collector's pauses since the process started, by kind of collection: a cumulative
+ * histogram, as Prometheus wants one. A pause holds the event loop as long as it lasts, so this
+ * is what to read next to kvd_event_loop_delay_seconds when request tails grow.
+ */
+class GcPauses {
+  /** Per kind: how many pauses fell in each bucket (the last one is +Inf), and their sum (ms). */
+  private readonly byKind = new Map<string, { buckets: number[]; sumMs: number }>();
+
+  constructor() {
+    // Pause entries come in batches after the collection, never during a request.
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) this.add(entry);
+    }).observe({ entryTypes: ['gc'] });
+  }
+
+  private add(entry: PerformanceEntry): void {
+    const flags = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
+    const kind = GC_KINDS.find(([flag]) => flag === flags)?.[1] ?? 'other';
+    let pauses = this.byKind.get(kind);
+    if (pauses === undefined) {
+      pauses = { buckets: new Array<number>(GC_BUCKETS_MS.length + 1).fill(0), sumMs: 0 };
+      this.byKind.set(kind, pauses);
+    }
+    const bucket = GC_BUCKETS_MS.findIndex((le) => entry.duration <= le);
+    pauses.buckets[bucket < 0 ? GC_BUCKETS_MS.length : bucket]!++;
+    pauses.sumMs += entry.duration;
+  }
+
+  render(metric: MetricWriter, lines: string[]): void {
+    metric('kvd_gc_pause_seconds', 'histogram', 'Garbage-collector pauses by kind of collection, since the process started.', []);
+    for (const [kind, { buckets, sumMs }] of this.byKind) {
+      let cumulative = 0;
+      GC_BUCKETS_MS.forEach((le, i) => lines.push(`kvd_gc_pause_seconds_bucket{kind="${kind}",le="${le / 1000}"} ${(cumulative += buckets[i]!)}`));
+      cumulative += buckets[GC_BUCKETS_MS.length]!;
+      lines.push(`kvd_gc_pause_seconds_bucket{kind="${kind}",le="+Inf"} ${cumulative}`, `kvd_gc_pause_seconds_sum{kind="${kind}"} ${sumMs / 1000}`, `kvd_gc_pause_seconds_count{kind="${kind}"} ${cumulative}`);
+    }
   }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LatencyLog, RawConnection, keyFor, rawStream } from '../../src/client/bench.ts';
+import { FanoutFloor } from '../../bench/fanout-floor.ts';
+import { LatencyLog, RawConnection, keyFor, rawStream, runWatchLoad } from '../../src/client/bench.ts';
 
 describe('kvctl bench: the pieces', () => {
   it('LatencyLog gives nearest-rank percentiles over many samples', () => {
@@ -71,6 +72,17 @@ describe('kvctl bench: the pieces', () => {
     } finally {
       server.closeAllConnections();
       server.close();
+    }
+  });
+
+  it('long-poll watchers re-arm with waitIndex and see every write once (against the fan-out floor, which answers long polls)', async function () {
+    this.timeout(60_000);
+    const floor = await FanoutFloor.start(3);
+    try {
+      const result = await runWatchLoad({ endpoints: floor.endpoints.split(','), watchers: 30, mode: 'poll', events: 10, rate: 50, prefix: '/poll' });
+      assert.deepEqual({ events: result.events, deliveries: result.deliveries, missed: result.missed, duplicated: result.duplicated, errors: result.errors }, { events: 10, deliveries: 300, missed: 0, duplicated: 0, errors: {} });
+    } finally {
+      await floor.stop();
     }
   });
 });

@@ -2,9 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { metricSamples, parseMetrics } from '../../src/client/cluster-status.ts';
 import type { Member } from '../../src/server/member.ts';
 import { Metrics } from '../../src/server/metrics.ts';
+
+/** A full collection now (mocha runs without --expose-gc: the flag is set, then gc taken from a fresh context). */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
 
 /** The parts of a member that /metrics reads: a leader of three that has heard from one follower. */
 function fakeMember(dataDir: string): Member {
@@ -64,5 +72,32 @@ describe('/metrics (what kvctl status reads in one request)', () => {
     const text = new Metrics(fakeMember(dir)).render();
     assert.equal(parseMetrics(text).get('kvd_has_leader'), 1);
     assert.deepEqual(metricSamples(text, 'kvd_peer_round_trip_seconds').map((s) => [s.labels.get('to'), s.value]), [['2b', 0.0015]]);
+  });
+
+  it('counts garbage-collector pauses by kind in a cumulative histogram, from the first scrape on', async () => {
+    const metrics = new Metrics(fakeMember(dir));
+    assert.match(metrics.render(), /^# TYPE kvd_gc_pause_seconds histogram$/m);
+    collectGarbage();
+    // The observer hears of the pause after the collection, in a later task.
+    const deadline = Date.now() + 10_000;
+    let majors = metricSamples(metrics.render(), 'kvd_gc_pause_seconds_count').filter((s) => s.labels.get('kind') === 'major');
+    while (majors.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      majors = metricSamples(metrics.render(), 'kvd_gc_pause_seconds_count').filter((s) => s.labels.get('kind') === 'major');
+    }
+    assert.ok(majors[0]!.value >= 1, 'the forced full collection is counted');
+    const text = metrics.render();
+    const buckets = metricSamples(text, 'kvd_gc_pause_seconds_bucket').filter((s) => s.labels.get('kind') === 'major');
+    const counts = buckets.map((b) => b.value);
+    assert.deepEqual(counts, [...counts].sort((a, b) => a - b), 'buckets are cumulative');
+    assert.equal(buckets.at(-1)!.labels.get('le'), '+Inf');
+    assert.equal(counts.at(-1), majors[0]!.value);
+    const [sum] = metricSamples(text, 'kvd_gc_pause_seconds_sum').filter((s) => s.labels.get('kind') === 'major');
+    assert.ok(sum!.value > 0);
+  });
+
+  it('shows the resident memory of the process, as Prometheus\' process collector names it', () => {
+    const rss = parseMetrics(new Metrics(fakeMember(dir)).render()).get('process_resident_memory_bytes')!;
+    assert.ok(rss > 10 * 2 ** 20 && rss < 2 ** 40, `${rss}`);
   });
 });
