@@ -47,30 +47,56 @@ export interface Background {
   stderr: string;
   /** Resolves with the exit code (128+N when a signal ended it) once all output is read. */
   readonly closed: Promise<number>;
-  /** Resolves when stdout matches; rejects after `timeoutMs` with what was printed. */
+  /** Resolves when stdout matches; rejects when the process ends first or after `timeoutMs`, with what it printed. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** The same for stderr. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends a signal (if it still runs) and waits for the end. */
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
 const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
+/** Every background process not yet ended, for stopBackgrounds. */
+const running = new Set<Background>();
+
+/**
+ * Kills (SIGKILL) every process `background` started that still runs, and waits for their ends:
+ * the afterEach hook of every suite that starts some, so that a failed test leaves none behind.
+ */
+export async function stopBackgrounds(): Promise<void> {
+  await Promise.all([...running].map((bg) => bg.stop('SIGKILL')));
+}
+
 export function background(file: string, args: readonly string[], env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin' }): Background {
   const child = spawn(file, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const closed = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? 128 + (SIGNALS[signal!] ?? 0))));
+  let ended = false;
+  const waitOn = (stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (pattern.test(bg[stream])) finish();
+        else if (ended) finish(new Error(`ended (${child.exitCode ?? child.signalCode}) without printing ${pattern} on ${stream}`));
+      };
+      const timer = setTimeout(() => finish(new Error(`never printed ${pattern} on ${stream} in ${timeoutMs} ms`)), timeoutMs);
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        child[stream].off('data', check);
+        if (error === undefined) resolve();
+        else reject(new Error(`${error.message}; stdout:\n${bg.stdout.slice(-1500)}\nstderr:\n${bg.stderr.slice(-1500)}`));
+      };
+      // After the handler that appends the chunk (registered below, at spawn), so the text is there.
+      child[stream].on('data', check);
+      void closed.then(check);
+      check();
+    });
   const bg: Background = {
     child,
     stdout: '',
     stderr: '',
     closed,
-    async waitFor(pattern, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(bg.stdout)) {
-        if (Date.now() > deadline) throw new Error(`never printed ${pattern}; stdout:\n${bg.stdout.slice(-1500)}\nstderr:\n${bg.stderr.slice(-1500)}`);
-        if (child.exitCode !== null) await new Promise((resolve) => setTimeout(resolve, 50));
-        else await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
+    waitFor: (pattern, timeoutMs = 20_000) => waitOn('stdout', pattern, timeoutMs),
+    waitForStderr: (pattern, timeoutMs = 20_000) => waitOn('stderr', pattern, timeoutMs),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return closed;
@@ -78,5 +104,10 @@ export function background(file: string, args: readonly string[], env: NodeJS.Pr
   };
   child.stdout.on('data', (chunk: Buffer) => (bg.stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (bg.stderr += chunk.toString()));
+  running.add(bg);
+  void closed.then(() => {
+    ended = true;
+    running.delete(bg);
+  });
   return bg;
 }

@@ -15,7 +15,11 @@ interface ProcessEntry {
   readonly command: string;
 }
 
-/** Every process this mocha run started (children, their children, ...) and any orphaned member of this checkout's kvd. */
+/**
+ * Every process this mocha run started (children, their children, ...), and any process of this
+ * checkout's kvd left orphaned (its parent, a script the suite ran, has gone: init adopted it). A
+ * kvd whose parent still runs belongs to that parent, which may be another run of the suite.
+ */
 export function leftoverProcesses(): ProcessEntry[] {
   const all = processTable();
   const ours = new Set<number>([process.pid]);
@@ -28,7 +32,7 @@ export function leftoverProcesses(): ProcessEntry[] {
       }
     }
   }
-  return all.filter((entry) => entry.pid !== process.pid && (ours.has(entry.pid) || entry.command.startsWith(`${KVD_BIN} `)));
+  return all.filter((entry) => entry.pid !== process.pid && (ours.has(entry.pid) || (entry.ppid === 1 && entry.command.startsWith(`${KVD_BIN} `))));
 }
 
 function processTable(): ProcessEntry[] {
