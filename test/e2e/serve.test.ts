@@ -8,6 +8,8 @@ import { ExitCode } from '../../src/cli/exit-code.ts';
 import { KVCTL_BIN, KVD_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
+import { waitUntil } from '../helpers/trees.ts';
+import { waitForWatchers } from '../helpers/watchers.ts';
 
 const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
 
@@ -93,7 +95,7 @@ describe('kvd serve: a three-member cluster', function () {
     const start = Number((await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/?quorum=true`)).headers.get('x-etcd-index')) + 1;
     const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true&waitIndex=${start}`).then((r) => r.json()));
     const stream = await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/watched?wait=true&stream=true`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitForWatchers(cluster.endpoints, 4, 'the three polls and the stream to be registered');
     await put(cluster.members[2]!.clientUrl, '/watched', { value: 'one' });
     await put(cluster.members[1]!.clientUrl, '/watched', { value: 'two' });
     for (const event of await Promise.all(polls)) assert.equal((event as { node: { value: string } }).node.value, 'one');
@@ -116,14 +118,11 @@ describe('kvd serve: a three-member cluster', function () {
     };
     const chunked = rawWatch('HTTP/1.1');
     const plain = rawWatch('HTTP/1.0');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitForWatchers(cluster.members[1]!.clientUrl, 2, 'both raw watches to be registered');
     const values = ['ключ ✓', 'ascii'];
     for (const value of values) await put(cluster.members[0]!.clientUrl, '/framed', { value });
-    const until = async (done: () => boolean) => {
-      for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    };
-    await until(() => chunked.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 5);
-    await until(() => plain.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 3);
+    await waitUntil('both events on the HTTP/1.1 stream', () => chunked.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 5);
+    await waitUntil('both events on the HTTP/1.0 stream', () => plain.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 3);
     chunked.socket.destroy();
     plain.socket.destroy();
     const bytes = chunked.received();
@@ -245,11 +244,10 @@ describe('kvd serve: durability', function () {
           }
         }
       })();
-      await new Promise((resolve) => setTimeout(resolve, 800));
+      await waitUntil('some writes acknowledged', () => acknowledged.length > 10);
       await Promise.all(cluster.members.map((m) => cluster.kill(m, 'SIGKILL')));
       stop = true;
       await writer;
-      assert.ok(acknowledged.length > 10, `only ${acknowledged.length} writes were acknowledged`);
       for (const member of cluster.members) cluster.launch(member);
       await cluster.waitHealthy();
       const listing = await getJson(`${cluster.members[1]!.clientUrl}/v2/keys/durable?quorum=true`);
