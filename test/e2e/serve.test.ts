@@ -121,8 +121,10 @@ describe('kvd serve: a three-member cluster', function () {
     await waitForWatchers(cluster.members[1]!.clientUrl, 2, 'both raw watches to be registered');
     const values = ['ключ ✓', 'ascii'];
     for (const value of values) await put(cluster.members[0]!.clientUrl, '/framed', { value });
-    await waitUntil('both events on the HTTP/1.1 stream', () => chunked.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 5);
-    await waitUntil('both events on the HTTP/1.0 stream', () => plain.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 3);
+    // The last event's value, and then the end of its chunk (HTTP/1.1) or of its line (HTTP/1.0).
+    const ended = (received: Buffer, end: string) => received.toString().includes('"value":"ascii"') && received.toString().endsWith(end);
+    await waitUntil('both events on the HTTP/1.1 stream', () => ended(chunked.received(), '}\n\r\n'));
+    await waitUntil('both events on the HTTP/1.0 stream', () => ended(plain.received(), '}\n'));
     chunked.socket.destroy();
     plain.socket.destroy();
     const bytes = chunked.received();
