@@ -9,7 +9,7 @@ import { popItem } from '../../src/client/queue.ts';
 import { LOCKS_DIR, runLock } from '../../src/cli/commands/lock.ts';
 import { ExitCode } from '../../src/cli/exit-code.ts';
 import { BufferIo } from '../../src/cli/io.ts';
-import { KVCTL_BIN, background, requireBinary, run, stopBackgrounds } from '../helpers/binary.ts';
+import { kvctlAgainst, requireBinary, stopBackgrounds } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { waitUntil } from '../helpers/trees.ts';
@@ -47,8 +47,7 @@ for (const { name, start } of TARGETS) {
     let target: Target;
     let endpoint: string;
     let scratch: string;
-    const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', target.endpoints, ...args]);
-    const bg = (...args: string[]) => background(KVCTL_BIN, ['--endpoints', target.endpoints, ...args]);
+    const { kvctl, bg, holdLock } = kvctlAgainst(() => target.endpoints);
 
     before(async () => {
       requireBinary();
@@ -136,8 +135,7 @@ for (const { name, start } of TARGETS) {
 
     it('lock -- CMD runs under the lock and exits with its code; without CMD it holds until SIGTERM (exit 143)', async () => {
       const file = path.join(scratch, 'lock-order');
-      const holder = bg('lock', 'files');
-      await holder.waitFor(/^\/_kvctl\/locks\/files\/\d{20}\n$/);
+      const holder = await holdLock('files');
       const waiter = bg('lock', 'files', '--', 'sh', '-c', `echo waiter >> ${file}; exit 3`);
       await waiter.waitForStderr(/^waiting for lock files: held by /m);
       await waitForWatchers(target.endpoints, 1, 'the waiter to watch the holder\'s key');

@@ -1,8 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, ChildProcessByStdio } from 'node:child_process';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Readable, Writable } from 'node:stream';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const KVD_BIN = path.join(ROOT, 'bin/kvd');
@@ -68,8 +69,9 @@ export async function stopBackgrounds(): Promise<void> {
   await Promise.all([...running].map((bg) => bg.stop('SIGKILL')));
 }
 
-export function background(file: string, args: readonly string[], env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin' }): Background {
-  const child = spawn(file, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `stdin: true` gives the process a pipe to write to (child.stdin); by default it reads nothing. */
+export function background(file: string, args: readonly string[], env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin' }, options: { stdin?: boolean } = {}): Background {
+  const child = spawn(file, [...args], { env, stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   const closed = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? 128 + (SIGNALS[signal!] ?? 0))));
   let ended = false;
   const waitOn = (stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<void> =>
@@ -110,4 +112,27 @@ export function background(file: string, args: readonly string[], env: NodeJS.Pr
     running.delete(bg);
   });
   return bg;
+}
+
+/** kvctl against the endpoints `endpoints()` gives at each call. */
+export interface KvctlAgainst {
+  /** Runs it to completion. */
+  kvctl(...args: string[]): Promise<RunResult>;
+  /** Starts it in the background (stopBackgrounds kills it). */
+  bg(...args: string[]): Background;
+  /** Starts `kvctl lock NAME` (no command) and resolves once it holds the lock (it printed its key). */
+  holdLock(name: string): Promise<Background>;
+}
+
+export function kvctlAgainst(endpoints: () => string): KvctlAgainst {
+  const bg = (...args: string[]): Background => background(KVCTL_BIN, ['--endpoints', endpoints(), ...args]);
+  return {
+    kvctl: (...args) => run(KVCTL_BIN, ['--endpoints', endpoints(), ...args]),
+    bg,
+    async holdLock(name) {
+      const holder = bg('lock', name);
+      await holder.waitFor(new RegExp(`^/_kvctl/locks/${name}/\\d{20}\\n$`));
+      return holder;
+    },
+  };
 }
