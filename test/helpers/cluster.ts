@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { KVD_BIN } from './binary.ts';
+import { KVD_BIN, requireBinary } from './binary.ts';
 import { freePort } from './ports.ts';
 
 export interface ClusterMember {
@@ -148,4 +148,22 @@ export class TestCluster {
     await Promise.all(this.members.map((m) => this.kill(m)));
     await rm(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * A cluster of `size` members for the enclosing describe: started in its before hook (after
+ * checking that the binary is built), destroyed in its after hook whatever the outcome. Call it in
+ * the describe's body; the accessor gives the cluster once the before hook has run.
+ */
+export function clusterPerSuite(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  before(async () => {
+    requireBinary();
+    cluster = await TestCluster.start(size, extraFlags, options);
+  });
+  after(async () => cluster?.destroy());
+  return () => {
+    if (cluster === undefined) throw new Error('the cluster is started in the before hook: use it in tests and later hooks only');
+    return cluster;
+  };
 }
