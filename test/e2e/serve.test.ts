@@ -8,6 +8,7 @@ import { ExitCode } from '../../src/cli/exit-code.ts';
 import { KVCTL_BIN, KVD_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestCluster, clusterPerSuite } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
+import { rawConnection } from '../helpers/raw-http.ts';
 import { waitUntil } from '../helpers/trees.ts';
 import { waitForWatchers } from '../helpers/watchers.ts';
 
@@ -102,15 +103,7 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('frames stream chunks by their bytes (HTTP/1.1), and writes plain lines to an HTTP/1.0 client', async () => {
-    const { hostname, port } = new URL(cluster().members[1]!.clientUrl);
-    /** A raw watch stream: everything the member sends, as bytes. */
-    const rawWatch = (version: string) => {
-      const socket = net.connect({ host: hostname, port: Number(port) });
-      let received = Buffer.alloc(0);
-      socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
-      socket.write(`GET /v2/keys/framed?wait=true&stream=true ${version}\r\nHost: ${hostname}\r\n\r\n`);
-      return { socket, received: () => received };
-    };
+    const rawWatch = (version: string) => rawConnection(cluster().members[1]!.clientUrl, `GET /v2/keys/framed?wait=true&stream=true ${version}\r\nHost: kvd\r\n\r\n`);
     const chunked = rawWatch('HTTP/1.1');
     const plain = rawWatch('HTTP/1.0');
     await waitForWatchers(cluster().members[1]!.clientUrl, 2, 'both raw watches to be registered');
