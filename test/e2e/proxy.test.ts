@@ -26,7 +26,7 @@ async function startProxy(mode: 'on' | 'readonly', seeds: readonly string[]): Pr
   };
   const closed = new Promise((resolve) => child.once('close', resolve));
   child.stderr?.on('data', (chunk: Buffer) => (proxy.log += chunk.toString()));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
     if (ok) return proxy;

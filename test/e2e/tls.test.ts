@@ -115,7 +115,7 @@ describe('TLS and client-certificate authentication (kvd)', function () {
       const next = await pki.issue(otherCa, 'next');
       await copyFile(next.key, served.key);
       await copyFile(next.cert, served.cert);
-      await single.waitForLog(single.members[0]!, /certificates reloaded/, 10_000);
+      await single.waitForLog(single.members[0]!, /certificates reloaded/);
       const after = await get();
       assert.equal(after.code, 0, after.stderr);
     } finally {

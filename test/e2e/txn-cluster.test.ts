@@ -10,6 +10,7 @@ import { KVCTL_BIN, KVD_BIN, run } from '../helpers/binary.ts';
 import type { ClusterMember, TestCluster } from '../helpers/cluster.ts';
 import { clusterPerSuite } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 interface TxnAnswer {
   readonly status: number;
@@ -22,12 +23,13 @@ async function postTxn(endpoint: string, body: unknown): Promise<TxnAnswer> {
 }
 
 async function leaderOf(cluster: TestCluster): Promise<ClusterMember> {
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
     for (const member of cluster.members.filter((m) => m.process !== undefined)) {
       const response = await fetch(`${member.clientUrl}/v2/members/leader`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
       if (response?.status === 200) return cluster.member(((await response.json()) as { name: string }).name);
     }
-    if (attempt > 100) throw new Error('no leader');
+    if (Date.now() > deadline) throw new Error('no leader');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -55,7 +57,7 @@ function streamWatch(endpoint: string, key: string) {
     events,
     ready,
     async until(count: number): Promise<void> {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 20_000;
       while (events.length < count) {
         if (Date.now() > deadline) throw new Error(`the watch saw ${events.length} events, not ${count}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -164,10 +166,7 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
     const proxy: ChildProcess = spawn(KVD_BIN, ['serve', '--name', 'proxy', '--proxy', 'on', '--listen-client-urls', url, '--endpoints', endpoints], { stdio: 'ignore' });
     const closed = new Promise((resolve) => proxy.once('close', resolve));
     try {
-      for (let attempt = 0; !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); attempt++) {
-        if (attempt > 200) throw new Error('the proxy did not come up');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitUntil('the proxy to come up', () => fetch(`${url}/health`).then((r) => r.ok, () => false));
       const answer = await postTxn(url, { compare: [{ key: '/tp/a', prevExist: false }], success: [{ action: 'set', key: '/tp/a', value: 'via proxy' }] });
       assert.equal(answer.status, 200);
       assert.equal(answer.body.succeeded, true);

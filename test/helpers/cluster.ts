@@ -128,7 +128,7 @@ export class TestCluster {
   }
 
   /** Resolves when the member's log (its stderr, which arrives asynchronously) matches. */
-  async waitForLog(member: ClusterMember, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+  async waitForLog(member: ClusterMember, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(member.log)) {
       if (Date.now() > deadline) throw new Error(`${member.name}'s log never matched ${pattern}:\n${member.log.slice(-2000)}`);

@@ -175,7 +175,7 @@ describe('kvd\'s keys pipeline vs etcd 3.4: the same requests give the same stat
       const ourAnswer = { status: local.status, body: normalise(local.body) };
       const label = `${op.method} ${op.key} ?${query} body:${bodyText}`;
       if (op.expiresAtOnce) {
-        const deadline = Date.now() + 5000;
+        const deadline = Date.now() + 20_000;
         while ((await fetch(keysUrl(etcd.endpoint, op.key))).status !== 404 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
         store.deleteExpiredKeys(Date.now());
       }

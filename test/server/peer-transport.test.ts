@@ -40,7 +40,7 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
 const quiet = new Logger('error', 'text', () => undefined);
 
 async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 20_000;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setTimeout(resolve, 10));
