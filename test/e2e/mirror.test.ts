@@ -7,7 +7,7 @@ import { HttpTransport } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
 import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestPki } from '../helpers/certs.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { keys, treeBelow, waitUntil } from '../helpers/trees.ts';
@@ -72,7 +72,7 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
 
   before(async function () {
     requireBinary();
-    [kvd, etcd] = await Promise.all([TestCluster.start(1), startEtcd()]);
+    await allStarted([TestCluster.start(1).then((started) => (kvd = started)), startEtcd().then((started) => (etcd = started))]);
     target = kvd.members[0]!.clientUrl;
   });
   afterEach(async () => {

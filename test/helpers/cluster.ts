@@ -49,8 +49,14 @@ export class TestCluster {
 
   static async start(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
     const cluster = await TestCluster.create(size, extraFlags, options);
-    for (const member of cluster.members) cluster.launch(member);
-    await cluster.waitHealthy();
+    try {
+      for (const member of cluster.members) cluster.launch(member);
+      await cluster.waitHealthy();
+    } catch (error) {
+      // The caller never gets the cluster, so cannot destroy it: no member may outlive the failure.
+      await cluster.destroy();
+      throw error;
+    }
     return cluster;
   }
 
@@ -166,4 +172,15 @@ export function clusterPerSuite(size: number, extraFlags: readonly string[] = []
     if (cluster === undefined) throw new Error('the cluster is started in the before hook: use it in tests and later hooks only');
     return cluster;
   };
+}
+
+/**
+ * Waits for processes started side by side (each promise assigning what it started where the
+ * after hook finds it), and only then fails with the first failure: with Promise.all, one that was
+ * still starting when another failed would be assigned after the after hook had run, and left running.
+ */
+export async function allStarted(starts: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const outcomes = await Promise.allSettled(starts);
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
