@@ -63,7 +63,7 @@ for (const { name, start } of CLUSTERS) {
         // The watcher's endpoint (the first) dies a third of the way through.
         if (i === 333) await cluster.kill(0);
       }
-      const code = await Promise.race([watcher.closed, new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
+      const code = await Promise.race([watcher.closed, new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000).unref())]);
       assert.equal(code, 0, `${watcher.stderr}\n${watcher.stdout.split('\n').length} lines`);
       const events = watcher.stdout.trim().split('\n').map((line) => JSON.parse(line) as { action: string; node: { key: string; modifiedIndex: number } });
       assert.equal(events.length, 1000);

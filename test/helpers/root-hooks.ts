@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { KVD_BIN } from './binary.ts';
+import { KVD_BIN, stopBackgrounds } from './binary.ts';
 
 /**
  * The suite's backstop (loaded by .mocharc's `require`): every test kills what it starts in its own
@@ -57,6 +57,8 @@ function processTable(): ProcessEntry[] {
 const EXIT_GRACE_MS = 10_000;
 
 export const mochaHooks = {
+  /** What `background` started is per test: a test that failed before stopping its own leaves it here. */
+  afterEach: stopBackgrounds,
   afterAll(): void {
     const left = leftoverProcesses();
     for (const entry of left) {
