@@ -48,8 +48,10 @@ describe('adversarial: a big read while the tree is written', function () {
     // the answer while the client below has stopped reading it.
     const written: Written[] = [];
     let next = 0;
+    // Few writers: the member's throughput is what it is; more of them only make each write wait
+    // longer in line, and on a loaded machine past the member's request timeout (a 300 answer).
     await Promise.all(
-      Array.from({ length: 16 }, async () => {
+      Array.from({ length: 4 }, async () => {
         for (let i = next++; i < 150; i = next++) {
           const key = `/tree/d${i % 10}/k${i}`;
           const value = `${i}:${'v'.repeat(48 * 1024)}`;
