@@ -128,7 +128,9 @@ export async function serve(flags: ServeFlags): Promise<ServeOutcome> {
       if (member.isLeader) {
         const target = member.bestTransferTarget();
         if (target !== undefined) {
-          const moved = await member.transferLeadership(target, config.electionTimeoutMs);
+          // As long as etcd gives it (its request timeout): the election timeout alone ran out,
+          // on a loaded machine, while the transferee was still collecting its votes.
+          const moved = await member.transferLeadership(target, member.requestTimeoutMs);
           log.info(moved ? 'leadership transferred' : 'leadership transfer timed out', { to: target.toString(16) });
         }
       }

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { requireBinary } from '../helpers/binary.ts';
 import { TestPki } from '../helpers/certs.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, clusterPerSuite } from '../helpers/cluster.ts';
 
 /**
  * Sends `request` on a raw socket (TLS when given its CA), half-closes it (FIN) and resolves with
@@ -27,23 +26,18 @@ function sendAndHalfClose(clientUrl: string, request: string, ca?: Buffer): Prom
 }
 
 describe('adversarial: clients that half-close their socket after the request', function () {
-  let cluster: TestCluster;
-  before(async () => {
-    requireBinary();
-    cluster = await TestCluster.start(1);
-  });
-  after(async () => cluster?.destroy());
+  const cluster = clusterPerSuite(1);
 
   it('get the answer to a write, as etcd answers', async () => {
     const body = 'value=half';
-    const answer = await sendAndHalfClose(cluster.members[0]!.clientUrl, `PUT /v2/keys/half HTTP/1.1\r\nHost: kvd\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const answer = await sendAndHalfClose(cluster().members[0]!.clientUrl, `PUT /v2/keys/half HTTP/1.1\r\nHost: kvd\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     assert.match(answer, /^HTTP\/1\.1 201 Created\r\n/);
     const event = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { action: string; node: { key: string; value: string } };
     assert.deepEqual([event.action, event.node.key, event.node.value], ['set', '/half', 'half']);
   });
 
   it('get the answer to a read', async () => {
-    const answer = await sendAndHalfClose(cluster.members[0]!.clientUrl, 'GET /v2/keys/half?quorum=true HTTP/1.1\r\nHost: kvd\r\n\r\n');
+    const answer = await sendAndHalfClose(cluster().members[0]!.clientUrl, 'GET /v2/keys/half?quorum=true HTTP/1.1\r\nHost: kvd\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
     assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { node: { value: string } }).node.value, 'half');
   });

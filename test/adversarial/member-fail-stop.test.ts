@@ -22,7 +22,7 @@ async function startMember(dir: string): Promise<{ member: Member; fatal: Array<
   const fatal: Array<{ what: string; cause: unknown }> = [];
   const lines: string[] = [];
   const { member } = await startServeMember(config, new Logger('info', 'text', (line) => lines.push(line)), undefined, (what, cause) => fatal.push({ what, cause }));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 20_000;
   while (!member.isLeader) {
     if (Date.now() > deadline) assert.fail('the single member never led');
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -62,7 +62,7 @@ describe('adversarial: a member whose core or apply throws stops (fail-stop), ne
     };
     await assert.rejects(member.proposeKeys({ ...PUT, value: 'w' }), (error: unknown) => error instanceof StoreError && error.errorCause === 'etcdserver: server stopped');
     // The member stops once the Ready's write has landed.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (started.fatal.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(started.fatal.length, 1);
     assert.match(started.fatal[0]!.what, /cannot persist or apply/);

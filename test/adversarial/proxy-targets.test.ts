@@ -66,9 +66,12 @@ async function startProxy(seed: string): Promise<Proxy> {
   const child = spawn(KVD_BIN, ['serve', '--name', 'proxy', '--proxy', 'on', '--listen-client-urls', url, '--endpoints', seed], { stdio: ['ignore', 'ignore', 'pipe'] });
   const proxy: Proxy = { url, log: '', child };
   child.stderr?.on('data', (chunk: Buffer) => (proxy.log += chunk.toString()));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 20_000;
   while (!/proxy started/.test(proxy.log)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the proxy did not start:\n${proxy.log}`);
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stopProxy(proxy);
+      throw new Error(`the proxy did not start:\n${proxy.log}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return proxy;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { requireBinary } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import type { RawAnswer } from '../helpers/raw-http.ts';
@@ -44,7 +44,7 @@ describe('adversarial: paths with CR, LF, NUL and non-ASCII bytes', function () 
   let etcd: EtcdProcess | undefined;
   before(async () => {
     requireBinary();
-    [kvd, etcd] = await Promise.all([TestCluster.start(1), startEtcd()]);
+    await allStarted([TestCluster.start(1).then((started) => (kvd = started)), startEtcd().then((started) => (etcd = started))]);
   });
   after(async () => Promise.all([kvd?.destroy(), etcd?.stop()]));
 

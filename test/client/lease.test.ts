@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { mock } from 'node:test';
 import { EtcdError, UnavailableError } from '../../src/client/errors.ts';
 import type { KeysResult } from '../../src/client/keys-client.ts';
 import { Lease, LeaseLostError } from '../../src/client/lease.ts';
@@ -6,11 +7,26 @@ import { Lease, LeaseLostError } from '../../src/client/lease.ts';
 const notFound = () => new EtcdError({ errorCode: 100, message: 'Key not found', cause: '/k', index: 9 }, 404);
 const ok: KeysResult = { event: { action: 'update', node: { key: '/k' } }, etcdIndex: 9 };
 const never = () => new Promise<KeysResult>(() => undefined);
-const waitAbort = (signal: AbortSignal) => new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+
+/**
+ * Moves the mocked clock on by `ms`, a step of at most 10 ms at a time, letting the refreshes that
+ * each step started settle (their promises, on the real setImmediate) before the next.
+ */
+async function advance(ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= 10) {
+    mock.timers.tick(Math.min(10, left));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe('Lease: a TTL key kept alive', () => {
   const leases: Lease[] = [];
-  afterEach(() => leases.splice(0).forEach((l) => l.close()));
+  // Time is the mocked clock's: what the lease does at each moment is asserted, never a duration measured.
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
+  afterEach(() => {
+    leases.splice(0).forEach((l) => l.close());
+    mock.timers.reset();
+  });
   const lease = (refresh: () => Promise<KeysResult>, ttlSeconds: number, extra: { recreate?: () => Promise<void> } = {}) => {
     const l = new Lease({ refresh }, '/k', { ttlSeconds, ...extra });
     leases.push(l);
@@ -21,31 +37,34 @@ describe('Lease: a TTL key kept alive', () => {
     let refreshes = 0;
     const l = lease(async () => (refreshes++, ok), 1);
     l.start(Date.now());
-    await new Promise((resolve) => setTimeout(resolve, 1300));
-    assert.ok(refreshes >= 3, `${refreshes} refreshes in 1.3 s with a TTL of 1 s`);
+    for (let i = 1; i <= 3; i++) {
+      await advance(334);
+      assert.equal(refreshes, i, `${refreshes} refreshes after ${i} thirds of the TTL`);
+    }
+    await advance(2000);
     assert.equal(l.signal.aborted, false);
   });
 
   it('is lost at once when the server says the key is gone', async () => {
     const l = lease(async () => Promise.reject(notFound()), 3);
-    const started = Date.now();
-    l.start(started);
-    const reason = await waitAbort(l.signal);
-    assert.ok(reason instanceof LeaseLostError);
-    assert.match((reason as Error).message, /expired or was deleted/);
-    assert.ok(Date.now() - started < 1500, 'lost at the first refresh (after TTL/3), not at the deadline');
+    l.start(Date.now());
+    await advance(999);
+    assert.equal(l.signal.aborted, false, 'no refresh yet');
+    await advance(1);
+    assert.ok(l.signal.aborted, 'lost at the first refresh (after TTL/3), not at the deadline');
+    assert.ok(l.signal.reason instanceof LeaseLostError);
+    assert.match((l.signal.reason as Error).message, /expired or was deleted/);
   });
 
   it('is lost before its TTL runs out when no refresh is confirmed (a partition)', async () => {
     const l = lease(never, 1);
-    const started = Date.now();
-    l.start(started);
-    const reason = await waitAbort(l.signal);
-    const after = Date.now() - started;
-    assert.ok(reason instanceof LeaseLostError);
-    assert.match((reason as Error).message, /within its TTL/);
-    assert.ok(after < 1000, `lost after ${after} ms: it must be before the server can expire the key (1000 ms)`);
-    assert.ok(after >= 700, `lost after ${after} ms: too early`);
+    l.start(Date.now());
+    await advance(700);
+    assert.equal(l.signal.aborted, false, 'lost too early');
+    await advance(299);
+    assert.ok(l.signal.aborted, 'it must be lost before the server can expire the key (1000 ms)');
+    assert.ok(l.signal.reason instanceof LeaseLostError);
+    assert.match((l.signal.reason as Error).message, /within its TTL/);
   });
 
   it('keeps trying through failures that leave time, and then holds', async () => {
@@ -56,8 +75,11 @@ describe('Lease: a TTL key kept alive', () => {
       return ok;
     }, 3);
     l.start(Date.now());
-    await new Promise((resolve) => setTimeout(resolve, 1800));
-    assert.ok(calls >= 2);
+    await advance(1000);
+    assert.equal(calls, 1);
+    await advance(500);
+    assert.equal(calls, 2, 'tried again after the failure');
+    await advance(2900);
     assert.equal(l.signal.aborted, false);
   });
 
@@ -65,8 +87,9 @@ describe('Lease: a TTL key kept alive', () => {
     let recreated = 0;
     const l = lease(async () => Promise.reject(notFound()), 1, { recreate: async () => void recreated++ });
     l.start(Date.now());
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.ok(recreated >= 1);
+    await advance(334);
+    assert.equal(recreated, 1);
+    await advance(2000);
     assert.equal(l.signal.aborted, false);
   });
 

@@ -95,7 +95,7 @@ describe('auth on a cluster: replication, snapshots, every path', function () {
     }
     // Enough writes for snapshots that compact the auth entries out of the log.
     for (let i = 0; i < 30; i++) assert.equal((await call(m1.clientUrl, 'PUT', `/v2/keys/fill/${i}?value=${i}`, { as: ROOT })).status, 201);
-    for (const m of cluster.members) await cluster.waitForLog(m, /snapshot saved/, 15_000);
+    for (const m of cluster.members) await cluster.waitForLog(m, /snapshot saved/);
     for (const m of cluster.members) await cluster.kill(m);
     for (const m of cluster.members) cluster.launch(m);
     await cluster.waitHealthy();

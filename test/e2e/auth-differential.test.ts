@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { requireBinary } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 
@@ -177,7 +177,7 @@ describe('the /v2/auth API and permission checks, side by side with etcd 3.4', f
 
   before(async () => {
     requireBinary();
-    [etcd, kvd] = await Promise.all([startEtcd(), TestCluster.start(1)]);
+    await allStarted([startEtcd().then((started) => (etcd = started)), TestCluster.start(1).then((started) => (kvd = started))]);
   });
 
   after(async () => {

@@ -63,7 +63,7 @@ for (const { name, start } of CLUSTERS) {
         // The watcher's endpoint (the first) dies a third of the way through.
         if (i === 333) await cluster.kill(0);
       }
-      const code = await Promise.race([watcher.closed, new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
+      const code = await Promise.race([watcher.closed, new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000).unref())]);
       assert.equal(code, 0, `${watcher.stderr}\n${watcher.stdout.split('\n').length} lines`);
       const events = watcher.stdout.trim().split('\n').map((line) => JSON.parse(line) as { action: string; node: { key: string; modifiedIndex: number } });
       assert.equal(events.length, 1000);
@@ -110,13 +110,12 @@ describe('kvctl lock when the cluster stops answering (kvd)', function () {
       await holder.waitFor(/held\n/);
       // A member frozen in place: requests hang, as across a partition.
       member.process!.kill('SIGSTOP');
-      const stoppedAt = Date.now();
       const code = await holder.closed;
-      const took = Date.now() - stoppedAt;
       member.process!.kill('SIGCONT');
       assert.equal(code, ExitCode.SESSION_LOST, holder.stderr);
+      // Lost by its own deadline, not by an answer: when that deadline falls (before the TTL can
+      // run out on the server) is asserted on a mocked clock in test/client/lease.test.ts.
       assert.match(holder.stderr, /no refresh of .* was confirmed within its TTL of 2s/);
-      assert.ok(took < 2000, `the command ran ${took} ms after the last refresh could have been confirmed (TTL 2 s)`);
     } finally {
       await cluster.destroy();
     }

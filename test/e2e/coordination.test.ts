@@ -9,9 +9,11 @@ import { popItem } from '../../src/client/queue.ts';
 import { LOCKS_DIR, runLock } from '../../src/cli/commands/lock.ts';
 import { ExitCode } from '../../src/cli/exit-code.ts';
 import { BufferIo } from '../../src/cli/io.ts';
-import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
+import { kvctlAgainst, requireBinary, stopBackgrounds } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { startEtcd } from '../helpers/etcd.ts';
+import { waitUntil } from '../helpers/trees.ts';
+import { waitForWatchers, watcherCount } from '../helpers/watchers.ts';
 
 interface Target {
   readonly endpoints: string;
@@ -23,8 +25,6 @@ const TARGETS: Array<{ name: string; start: () => Promise<Target> }> = [
   { name: 'kvd', start: async () => { const cluster = await TestCluster.start(1); return { endpoints: cluster.endpoints, stop: () => cluster.destroy() }; } },
 ];
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function clientFor(endpoints: string): { client: KeysClient; close: () => void } {
   const transport = new HttpTransport({ endpoints: endpoints.split(','), timeoutMs: 5000 });
   return { client: new KeysClient(transport), close: () => transport.close() };
@@ -34,20 +34,31 @@ async function put(endpoint: string, key: string, value: string, extra: Record<s
   return fetch(`${endpoint}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams({ value, ...extra }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
 }
 
+/** A key's expiration (ms since the epoch); throws when it is gone or has none. */
+async function expirationOf(endpoint: string, key: string): Promise<number> {
+  const body = (await (await fetch(`${endpoint}/v2/keys${key}`)).json()) as { node?: { expiration?: string } };
+  if (body.node?.expiration === undefined) throw new Error(`${key} has no expiration: ${JSON.stringify(body)}`);
+  return Date.parse(body.node.expiration);
+}
+
 for (const { name, start } of TARGETS) {
   describe(`kvctl coordination commands against ${name}`, function () {
     this.timeout(60_000);
     let target: Target;
     let endpoint: string;
     let scratch: string;
-    const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', target.endpoints, ...args]);
-    const bg = (...args: string[]) => background(KVCTL_BIN, ['--endpoints', target.endpoints, ...args]);
+    const { kvctl, bg, holdLock } = kvctlAgainst(() => target.endpoints);
 
     before(async () => {
       requireBinary();
       target = await start();
       endpoint = target.endpoints.split(',')[0]!;
       scratch = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-coord-'));
+    });
+    afterEach(async () => {
+      await stopBackgrounds();
+      // Each test counts the watches of the clients it parks: none may be left from the one before.
+      await waitUntil('the watches of stopped clients to end', async () => (await watcherCount(target.endpoints)) === 0);
     });
     after(async () => {
       await target?.stop();
@@ -94,7 +105,9 @@ for (const { name, start } of TARGETS) {
               client, io: new BufferIo(), signal: never,
               exec: async () => {
                 log.push(`enter ${who}`);
-                await sleep(2);
+                // Not a wait for anything: the lock is held across a turn of the event loop, so that
+                // the other worker runs meanwhile and an overlap would show in the log.
+                await new Promise((resolve) => setTimeout(resolve, 2));
                 log.push(`exit ${who}`);
                 return 0;
               },
@@ -111,16 +124,21 @@ for (const { name, start } of TARGETS) {
         const who = log[i]!.split(' ')[1];
         assert.deepEqual([log[i], log[i + 1]], [`enter ${who}`, `exit ${who}`], `overlap at ${i}: ${log.slice(Math.max(0, i - 2), i + 3).join(', ')}`);
       }
-      const { children } = await import('../../src/client/turn.ts').then(async (m) => m.childrenInOrder(clientFor(target.endpoints).client, `${LOCKS_DIR}/turns`));
-      assert.deepEqual(children, [], 'every lock key was released');
+      const { client, close } = clientFor(target.endpoints);
+      try {
+        const { childrenInOrder } = await import('../../src/client/turn.ts');
+        assert.deepEqual((await childrenInOrder(client, `${LOCKS_DIR}/turns`)).children, [], 'every lock key was released');
+      } finally {
+        close();
+      }
     });
 
     it('lock -- CMD runs under the lock and exits with its code; without CMD it holds until SIGTERM (exit 143)', async () => {
       const file = path.join(scratch, 'lock-order');
-      const holder = bg('lock', 'files');
-      await holder.waitFor(/^\/_kvctl\/locks\/files\/\d{20}\n$/);
+      const holder = await holdLock('files');
       const waiter = bg('lock', 'files', '--', 'sh', '-c', `echo waiter >> ${file}; exit 3`);
-      await sleep(500);
+      await waiter.waitForStderr(/^waiting for lock files: held by /m);
+      await waitForWatchers(target.endpoints, 1, 'the waiter to watch the holder\'s key');
       assert.equal(existsSync(file), false, 'the waiter ran while the lock was held');
       assert.equal(await holder.stop('SIGTERM'), 128 + 15, holder.stderr);
       assert.equal(await waiter.closed, 3, waiter.stderr);
@@ -130,8 +148,7 @@ for (const { name, start } of TARGETS) {
     it('a lock holder whose session is lost stops its command and exits 6', async () => {
       const pidFile = path.join(scratch, 'lost.pid');
       const holder = bg('lock', 'lost', '--ttl', '3', '--', 'sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`);
-      const deadline = Date.now() + 10_000;
-      while (!existsSync(pidFile) && Date.now() < deadline) await sleep(20);
+      await waitUntil('the command\'s pid', async () => existsSync(pidFile) && (await readFile(pidFile, 'utf8')).endsWith('\n'));
       const pid = Number(await readFile(pidFile, 'utf8'));
       const dir = (await (await fetch(`${endpoint}/v2/keys${LOCKS_DIR}/lost`)).json()) as { node: { nodes: Array<{ key: string }> } };
       // What a partition longer than the TTL looks like from the server: the key is gone.
@@ -147,7 +164,7 @@ for (const { name, start } of TARGETS) {
       const alpha = bg('elect', 'sched', 'alpha:1');
       await alpha.waitFor(/^alpha:1\n$/);
       const beta = bg('elect', 'sched', 'beta:2');
-      await sleep(400);
+      await waitForWatchers(target.endpoints, 2, 'the listener and beta, behind alpha, to watch');
       assert.equal(beta.stdout, '', 'beta leads while alpha does');
       assert.equal(await alpha.stop('SIGTERM'), 128 + 15, alpha.stderr);
       await beta.waitFor(/^beta:2\n$/);
@@ -187,7 +204,7 @@ for (const { name, start } of TARGETS) {
       assert.equal((await kvctl('queue', 'pop', '/q')).code, ExitCode.KEY_NOT_FOUND);
       const waiting = bg('queue', 'wait', '/q', '--count', '2');
       const popper = bg('queue', 'pop', '/q', '--wait');
-      await sleep(300);
+      await waitForWatchers(target.endpoints, 2, 'the waiter and the popper to wait on the empty queue');
       assert.match((await kvctl('queue', 'push', '/q', 'one')).stdout, /^\/q\/\d{20}\n$/);
       assert.equal(await popper.closed, 0, popper.stderr);
       assert.equal(popper.stdout, 'one\n');
@@ -218,9 +235,13 @@ for (const { name, start } of TARGETS) {
       const web2 = bg('register', 'web', 'web-2', '10.0.0.2:80', '--ttl', '2');
       await web1.waitFor(/registered \/services\/web\/web-1=10\.0\.0\.1:80/);
       await web2.waitFor(/registered/);
-      await sleep(2500);
+      const expirations = await Promise.all(['web-1', 'web-2'].map((instance) => expirationOf(endpoint, `/services/web/${instance}`)));
+      await waitUntil('both registrations to be refreshed past their first expiration', async () => {
+        const now = await Promise.all(['web-1', 'web-2'].map((instance) => expirationOf(endpoint, `/services/web/${instance}`)));
+        return now.every((at, i) => at > expirations[i]! + 1000);
+      });
       const listed = await kvctl('discover', 'web');
-      assert.equal(listed.stdout, 'web-1 10.0.0.1:80\nweb-2 10.0.0.2:80\n', 'still there after the TTL: kept alive');
+      assert.equal(listed.stdout, 'web-1 10.0.0.1:80\nweb-2 10.0.0.2:80\n', 'still there: kept alive');
       const picks = [];
       for (let i = 0; i < 4; i++) picks.push((await kvctl('discover', 'web', '--pick', 'round-robin')).stdout.trim());
       assert.deepEqual(new Set([picks[0], picks[1]]), new Set(['10.0.0.1:80', '10.0.0.2:80']));
@@ -231,7 +252,7 @@ for (const { name, start } of TARGETS) {
       assert.equal(await web1.stop('SIGTERM'), 128 + 15);
       await follower.waitFor(/- web-1\n$/);
       await web2.stop('SIGKILL');
-      await follower.waitFor(/- web-2\n$/, 8000);
+      await follower.waitFor(/- web-2\n$/);
       await follower.stop();
       const none = await kvctl('discover', 'web');
       assert.equal(none.code, ExitCode.KEY_NOT_FOUND);

@@ -9,7 +9,7 @@ import { BufferIo } from '../../src/cli/io.ts';
 import { HttpTransport } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
 import { KVCTL_BIN, requireBinary, run } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { keys, treeBelow } from '../helpers/trees.ts';
@@ -66,7 +66,7 @@ describe('kvctl export and import', function () {
 
   before(async function () {
     requireBinary();
-    [kvd, etcd] = await Promise.all([TestCluster.start(1), startEtcd()]);
+    await allStarted([TestCluster.start(1).then((started) => (kvd = started)), startEtcd().then((started) => (etcd = started))]);
     endpoint = kvd.members[0]!.clientUrl;
     dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-export-'));
   });

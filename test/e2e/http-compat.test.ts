@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { requireBinary } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 
@@ -42,7 +42,7 @@ describe('kvd and etcd 3.4 side by side: the same raw HTTP requests, the same an
   let kvd: TestCluster;
   before(async () => {
     requireBinary();
-    [etcd, kvd] = await Promise.all([startEtcd(), TestCluster.start(1)]);
+    await allStarted([startEtcd().then((started) => (etcd = started)), TestCluster.start(1).then((started) => (kvd = started))]);
     for (const endpoint of [etcd.endpoint, kvd.members[0]!.clientUrl]) {
       await raw(endpoint, 'PUT', '/v2/keys/cmp/a', 'value=1', 'application/x-www-form-urlencoded');
       await raw(endpoint, 'PUT', '/v2/keys/cmp/_hidden', 'value=h', 'application/x-www-form-urlencoded');

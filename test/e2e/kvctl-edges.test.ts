@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KVCTL_BIN, requireBinary, run } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, clusterPerSuite } from '../helpers/cluster.ts';
 
 const ENV = { PATH: '/usr/bin:/bin' };
 
@@ -117,18 +117,13 @@ describe('kvctl edges: environment, etcdctl aliases, --ttl 0, servers that are n
 
 describe('kvctl against a cluster that has lost quorum', function () {
   this.timeout(60_000);
-  let cluster: TestCluster;
-  before(async () => {
-    requireBinary();
-    cluster = await TestCluster.start(3);
-  });
-  after(async () => cluster?.destroy());
+  const cluster = clusterPerSuite(3);
 
   it('a write says that there is no leader and how many members answer', async () => {
-    await cluster.kill(cluster.member('m2'));
-    await cluster.kill(cluster.member('m3'));
+    await cluster().kill(cluster().member('m2'));
+    await cluster().kill(cluster().member('m3'));
     // The member's own request timeout (5 s + 2 election timeouts) is shorter than kvctl's default.
-    const result = await run(KVCTL_BIN, ['--endpoints', cluster.endpoints, 'put', '/q', '1'], { env: ENV, timeoutMs: 50_000 });
+    const result = await run(KVCTL_BIN, ['--endpoints', cluster().endpoints, 'put', '/q', '1'], { env: ENV, timeoutMs: 50_000 });
     assert.deepEqual(result, { code: 4, stdout: '', stderr: 'Error: no leader: 1 of 3 members answer; a write needs 2\n' });
   });
 });

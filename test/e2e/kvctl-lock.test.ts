@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Background } from '../helpers/binary.ts';
-import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
+import { KVCTL_BIN, background, kvctlAgainst, requireBinary, stopBackgrounds } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 /** Whether a process runs (a zombie, stopped but not yet reaped, does not count). */
 function alive(pid: number): boolean {
@@ -17,44 +16,18 @@ function alive(pid: number): boolean {
   }
 }
 
-/** As until, for a check that asks the cluster. */
-async function untilAsync(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Resolves when `check` holds; rejects after `timeoutMs` with `what`. */
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', function () {
   this.timeout(60_000);
   let cluster: TestCluster;
   let scratch: string;
-  const started: Background[] = [];
-  const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', cluster.endpoints, ...args]);
-  const bg = (...args: string[]) => {
-    const process = background(KVCTL_BIN, ['--endpoints', cluster.endpoints, ...args]);
-    started.push(process);
-    return process;
-  };
+  const { kvctl, bg, holdLock } = kvctlAgainst(() => cluster.endpoints);
 
   before(async () => {
     requireBinary();
     cluster = await TestCluster.start(1);
     scratch = await mkdtemp(path.join(os.tmpdir(), 'kvd-test-lock-'));
   });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((process) => process.stop('SIGKILL')));
-  });
+  afterEach(stopBackgrounds);
   after(async () => {
     await cluster?.destroy();
     if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -67,8 +40,8 @@ describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', fun
     const holder = `echo in >> ${log}; while [ ! -e ${release} ]; do sleep 0.02; done; echo out >> ${log}`;
     const contenders = Array.from({ length: 5 }, () => bg('lock', 'encoders', '--limit', '3', '--', 'sh', '-c', holder));
     const entered = () => readFileSync(log, 'utf8').split('\n').filter((line) => line === 'in').length;
-    await until('3 holders', () => entered() === 3);
-    await until('2 waiters', () => contenders.filter((c) => /^waiting for lock encoders: held by /m.test(c.stderr)).length === 2);
+    await waitUntil('3 holders', () => entered() === 3);
+    await waitUntil('2 waiters', () => contenders.filter((c) => /^waiting for lock encoders: held by /m.test(c.stderr)).length === 2);
     assert.equal(entered(), 3, 'no more than 3 hold it');
     writeFileSync(release, '');
     assert.deepEqual(await Promise.all(contenders.map((c) => c.closed)), [0, 0, 0, 0, 0]);
@@ -83,18 +56,17 @@ describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', fun
   it('a lost session stops the command\'s whole process group (its grandchild too), and kvctl exits 6', async () => {
     const pidFile = path.join(scratch, 'grandchild.pid');
     const locker = bg('lock', 'lost', '--ttl', '3', '--', 'sh', '-c', `sleep 1000 & echo $! > ${pidFile}; wait`);
-    await until('the grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    await waitUntil('the grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(alive(grandchild));
     const key = (await kvctl('ls', '/_kvctl/locks/lost')).stdout.trim();
     assert.equal((await kvctl('del', key)).code, 0, 'the session is lost: its key is gone');
     assert.equal(await locker.closed, 6, locker.stderr);
-    await until('the grandchild to be stopped', () => !alive(grandchild));
+    await waitUntil('the grandchild to be stopped', () => !alive(grandchild));
   });
 
   it('--try exits 3 at once while the lock is held, and takes it when it is free', async () => {
-    const holder = bg('lock', 'deploy');
-    await holder.waitFor(/^\/_kvctl\/locks\/deploy\/\d+\n$/);
+    const holder = await holdLock('deploy');
     const marker = path.join(scratch, 'try-ran');
     const refused = await kvctl('lock', 'deploy', '--try', '--', 'touch', marker);
     assert.equal(refused.code, 3, refused.stderr);
@@ -107,8 +79,7 @@ describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', fun
   });
 
   it('--wait-timeout gives up with exit 3 when the lock is still held', async () => {
-    const holder = bg('lock', 'slow');
-    await holder.waitFor(/^\/_kvctl\/locks\/slow\/\d+\n$/);
+    await holdLock('slow');
     const result = await kvctl('lock', 'slow', '--wait-timeout', '500ms', '--', 'true');
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr, /Error: lock slow is held by .+ \(gave up after 500 ms\)\n$/);
@@ -120,21 +91,13 @@ describe('kvctl lock: --try, --wait-timeout, counting semaphores (--limit)', fun
 describe('kvctl register: ownership of an instance', function () {
   this.timeout(60_000);
   let cluster: TestCluster;
-  const started: Background[] = [];
-  const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', cluster.endpoints, ...args]);
-  const bg = (...args: string[]) => {
-    const process = background(KVCTL_BIN, ['--endpoints', cluster.endpoints, ...args]);
-    started.push(process);
-    return process;
-  };
+  const { kvctl, bg } = kvctlAgainst(() => cluster.endpoints);
 
   before(async () => {
     requireBinary();
     cluster = await TestCluster.start(1);
   });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((process) => process.stop('SIGKILL')));
-  });
+  afterEach(stopBackgrounds);
   after(async () => cluster?.destroy());
 
   it('a second register of a live instance is refused with exit 3, and the first keeps it', async () => {
@@ -159,23 +122,15 @@ describe('kvctl register: ownership of an instance', function () {
   });
 
   it('register --stdin: each line read becomes the value (progress reports); it deregisters on SIGTERM', async () => {
-    const child = spawn(KVCTL_BIN, ['--endpoints', cluster.endpoints, 'register', 'jobs', 'worker-7', 'starting', '--ttl', '5', '--stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGTERM' ? 143 : -1))));
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    try {
-      await until('registered', () => stdout.startsWith('registered '));
-      const value = async () => (await kvctl('get', '/services/jobs/worker-7')).stdout;
-      assert.equal(await value(), 'starting\n');
-      child.stdin.write('resizing 42%\n');
-      await untilAsync('the first report', async () => (await value()) === 'resizing 42%\n');
-      child.stdin.end('resizing 99%\n');
-      await untilAsync('the second report', async () => (await value()) === 'resizing 99%\n');
-      child.kill('SIGTERM');
-      assert.equal(await exited, 143);
-      assert.equal((await kvctl('get', '/services/jobs/worker-7')).code, 2, 'deregistered');
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const worker = background(KVCTL_BIN, ['--endpoints', cluster.endpoints, 'register', 'jobs', 'worker-7', 'starting', '--ttl', '5', '--stdin'], undefined, { stdin: true });
+    await worker.waitFor(/^registered /);
+    const value = async () => (await kvctl('get', '/services/jobs/worker-7')).stdout;
+    assert.equal(await value(), 'starting\n');
+    worker.child.stdin!.write('resizing 42%\n');
+    await waitUntil('the first report', async () => (await value()) === 'resizing 42%\n');
+    worker.child.stdin!.end('resizing 99%\n');
+    await waitUntil('the second report', async () => (await value()) === 'resizing 99%\n');
+    assert.equal(await worker.stop('SIGTERM'), 143);
+    assert.equal((await kvctl('get', '/services/jobs/worker-7')).code, 2, 'deregistered');
   });
 });

@@ -7,7 +7,7 @@ import { HttpTransport } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
 import { KVCTL_BIN, background, requireBinary, run } from '../helpers/binary.ts';
 import { TestPki } from '../helpers/certs.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { keys, treeBelow, waitUntil } from '../helpers/trees.ts';
@@ -33,6 +33,14 @@ function startMirror(source: string, target: string, key: string, toPrefix = key
       await ended;
     },
   };
+}
+
+/** A key's expiration (ms since the epoch); throws when the key is gone (it expired) or has none. */
+async function expirationOf(endpoint: string, key: string): Promise<number> {
+  const body = await keys(endpoint, 'GET', key);
+  const expiration = (body.node as { expiration?: string } | undefined)?.expiration;
+  if (expiration === undefined) throw new Error(`${key} on ${endpoint} has no expiration (expired?): ${JSON.stringify(body)}`);
+  return Date.parse(expiration);
 }
 
 async function treesEqual(a: string, aKey: string, b: string, bKey: string): Promise<boolean> {
@@ -64,7 +72,7 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
 
   before(async function () {
     requireBinary();
-    [kvd, etcd] = await Promise.all([TestCluster.start(1), startEtcd()]);
+    await allStarted([TestCluster.start(1).then((started) => (kvd = started)), startEtcd().then((started) => (etcd = started))]);
     target = kvd.members[0]!.clientUrl;
   });
   afterEach(async () => {
@@ -122,17 +130,20 @@ describe('kvctl mirror from etcd 3.4 into kvd', function () {
 
   it('keeps a copied TTL key alive while a client refreshes it on the source (refreshes are not events)', async function () {
     this.timeout(30_000);
-    await keys(etcd.endpoint, 'PUT', '/r/session', { value: 'alive', ttl: '2' });
+    await keys(etcd.endpoint, 'PUT', '/r/session', { value: 'alive', ttl: '3' });
     const mirror = startMirror(etcd.endpoint, target, '/r');
     mirrors.push(mirror);
     await waitUntil('the copy', () => mirror.io.stderr.some((line) => line.includes('following changes')));
-    const started = Date.now();
-    // A client keeping its session alive for 2.5 times its TTL: without the keeper the copy expires after 2 s.
-    while (Date.now() - started < 5000) {
-      await keys(etcd.endpoint, 'PUT', '/r/session', { ttl: '2', refresh: 'true', prevExist: 'true' });
-      assert.equal(((await keys(target, 'GET', '/r/session')).node as { value?: string } | undefined)?.value, 'alive', `the copy expired after ${Date.now() - started} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 400));
+    // A client keeping its session alive past the copy's first expiration: after each refresh on
+    // the source, the copy must come to expire no earlier than the source (the keeper's event)
+    // before it expires, else the key is gone and expirationOf fails at once.
+    const firstExpiration = await expirationOf(target, '/r/session');
+    while (Date.now() < firstExpiration + 1000) {
+      await keys(etcd.endpoint, 'PUT', '/r/session', { ttl: '3', refresh: 'true', prevExist: 'true' });
+      const source = await expirationOf(etcd.endpoint, '/r/session');
+      await waitUntil('the copy to be extended as far as the source', async () => (await expirationOf(target, '/r/session')) >= source);
     }
+    assert.equal(((await keys(target, 'GET', '/r/session')).node as { value?: string } | undefined)?.value, 'alive');
     await waitUntil('the key to expire on both sides once the refreshes stop', async () => (await keys(etcd.endpoint, 'GET', '/r/session')).errorCode === 100 && (await keys(target, 'GET', '/r/session')).errorCode === 100);
   });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { ExitCode } from '../../src/cli/exit-code.ts';
-import { KVCTL_BIN, KVD_BIN, background, requireBinary, run } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { KVCTL_BIN, KVD_BIN, background, run } from '../helpers/binary.ts';
+import { clusterPerSuite } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
 
 interface ProxyProcess {
@@ -26,7 +26,7 @@ async function startProxy(mode: 'on' | 'readonly', seeds: readonly string[]): Pr
   };
   const closed = new Promise((resolve) => child.once('close', resolve));
   child.stderr?.on('data', (chunk: Buffer) => (proxy.log += chunk.toString()));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
     if (ok) return proxy;
@@ -49,20 +49,15 @@ async function createOnce(endpoints: readonly string[], key: string): Promise<vo
 
 describe('kvd serve --proxy', function () {
   this.timeout(120_000);
-  let cluster: TestCluster;
-  before(async () => {
-    requireBinary();
-    cluster = await TestCluster.start(3);
-  });
-  after(async () => cluster?.destroy());
+  const cluster = clusterPerSuite(3);
 
   it('forwards put, get and watch, and keeps working (watches without a gap) when its member dies', async () => {
-    const proxy = await startProxy('on', ['--endpoints', cluster.members[0]!.clientUrl]);
+    const proxy = await startProxy('on', ['--endpoints', cluster().members[0]!.clientUrl]);
     try {
       const kvctl = (...args: string[]) => run(KVCTL_BIN, ['--endpoints', proxy.url, ...args]);
       assert.equal((await kvctl('put', '/px/hello', 'world')).stdout, 'world\n');
       assert.equal((await kvctl('get', '/px/hello')).stdout, 'world\n');
-      const direct = await fetch(`${cluster.members[2]!.clientUrl}/v2/keys/px/hello`);
+      const direct = await fetch(`${cluster().members[2]!.clientUrl}/v2/keys/px/hello`);
       assert.equal(((await direct.json()) as { node: { value: string } }).node.value, 'world');
       // It learned every member from the one it was given.
       const learned = /proxy: members clientURLs=http:\/\/127\.0\.0\.1:\d+,http:\/\/127\.0\.0\.1:\d+,http:\/\/127\.0\.0\.1:\d+/;
@@ -74,11 +69,11 @@ describe('kvd serve --proxy', function () {
       const watcher = background(KVCTL_BIN, ['--endpoints', proxy.url, 'watch', '-r', '/pw', '--forever', '--count', '300', '-w', 'json', '--after-index', now]);
       // The member the proxy forwards to is the first it learned (members are listed by id, as etcd lists them).
       const forwardedTo = /proxy: members clientURLs=([^,\s]+)/.exec(proxy.log)![1];
-      const victim = cluster.members.find((m) => m.clientUrl === forwardedTo)!;
-      const writers = cluster.members.filter((m) => m !== victim).map((m) => m.clientUrl);
+      const victim = cluster().members.find((m) => m.clientUrl === forwardedTo)!;
+      const writers = cluster().members.filter((m) => m !== victim).map((m) => m.clientUrl);
       for (let i = 0; i < 300; i++) {
         await createOnce(writers, `/pw/${i}`);
-        if (i === 100) await cluster.kill(victim);
+        if (i === 100) await cluster().kill(victim);
       }
       assert.equal(await watcher.closed, 0, watcher.stderr);
       const keys = watcher.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { node: { key: string } }).node.key);
@@ -92,7 +87,7 @@ describe('kvd serve --proxy', function () {
   });
 
   it('readonly refuses writes with 501 (as etcd\'s read-only proxy) and serves reads; it can learn the members from --initial-cluster', async () => {
-    const live = cluster.members.filter((m) => m.process !== undefined);
+    const live = cluster().members.filter((m) => m.process !== undefined);
     await run(KVCTL_BIN, ['--endpoints', live.map((m) => m.clientUrl).join(','), 'put', '/px/hello', 'world']);
     const proxy = await startProxy('readonly', ['--initial-cluster', live.map((m) => `${m.name}=${m.peerUrl}`).join(',')]);
     try {

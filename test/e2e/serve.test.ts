@@ -6,8 +6,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { ExitCode } from '../../src/cli/exit-code.ts';
 import { KVCTL_BIN, KVD_BIN, background, requireBinary, run } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, clusterPerSuite } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
+import { rawConnection } from '../helpers/raw-http.ts';
+import { waitUntil } from '../helpers/trees.ts';
+import { waitForWatchers } from '../helpers/watchers.ts';
 
 const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
 
@@ -21,40 +24,35 @@ async function put(endpoint: string, key: string, form: Record<string, string>):
 }
 
 describe('kvd serve: a three-member cluster', function () {
-  let cluster: TestCluster;
-  before(async () => {
-    requireBinary();
-    cluster = await TestCluster.start(3);
-  });
-  after(async () => cluster?.destroy());
+  const cluster = clusterPerSuite(3);
 
   it('takes writes on every member and serves them from every member', async () => {
-    for (const [i, member] of cluster.members.entries()) {
+    for (const [i, member] of cluster().members.entries()) {
       const response = await put(member.clientUrl, `/cluster/k${i}`, { value: `v${i}` });
       assert.equal(response.status, 201, await response.text());
     }
-    for (const member of cluster.members) {
+    for (const member of cluster().members) {
       const kvctl = await run(KVCTL_BIN, ['--endpoints', member.clientUrl, 'get', '-r', '--sorted', '/cluster']);
       assert.equal(kvctl.stdout, '/cluster/k0=v0\n/cluster/k1=v1\n/cluster/k2=v2\n', kvctl.stderr);
     }
   });
 
   it('answers with etcd\'s headers', async () => {
-    const { status, headers } = await getJson(`${cluster.members[1]!.clientUrl}/v2/keys/cluster/k0?quorum=true`);
+    const { status, headers } = await getJson(`${cluster().members[1]!.clientUrl}/v2/keys/cluster/k0?quorum=true`);
     assert.equal(status, 200);
     assert.equal(headers.get('content-type'), 'application/json');
     for (const name of ['x-etcd-index', 'x-raft-index', 'x-raft-term']) assert.match(headers.get(name) ?? '', /^\d+$/, name);
     assert.match(headers.get('x-etcd-cluster-id') ?? '', /^[1-9a-f][0-9a-f]{0,15}$/);
-    const missing = await getJson(`${cluster.members[2]!.clientUrl}/v2/keys/nope/deeper`);
+    const missing = await getJson(`${cluster().members[2]!.clientUrl}/v2/keys/nope/deeper`);
     assert.equal(missing.status, 404);
     assert.deepEqual({ ...missing.body, index: 0 }, { errorCode: 100, message: 'Key not found', cause: '/nope', index: 0 });
     assert.equal(missing.headers.get('x-raft-index'), null);
   });
 
   it('reports leader and self stats as etcd does', async () => {
-    const leaderName = (await getJson(`${cluster.members[0]!.clientUrl}/v2/members/leader`)).body.name as string;
-    const leader = cluster.member(leaderName);
-    const follower = cluster.members.find((m) => m !== leader)!;
+    const leaderName = (await getJson(`${cluster().members[0]!.clientUrl}/v2/members/leader`)).body.name as string;
+    const leader = cluster().member(leaderName);
+    const follower = cluster().members.find((m) => m !== leader)!;
     const stats = await getJson(`${leader.clientUrl}/v2/stats/leader`);
     const followers = stats.body.followers as Record<string, { latency: Record<string, number>; counts: Record<string, number> }>;
     assert.equal(Object.keys(followers).length, 2);
@@ -69,7 +67,7 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('says in /metrics alone who the member is, since when, its data size, and client requests without monitors\' own', async () => {
-    const member = cluster.members[1]!;
+    const member = cluster().members[1]!;
     const self = await getJson(`${member.clientUrl}/v2/stats/self`);
     const scrape = async () => (await fetch(`${member.clientUrl}/metrics`)).text();
     const text = await scrape();
@@ -90,12 +88,12 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('fires watches on every member, long-poll and stream', async () => {
-    const start = Number((await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/?quorum=true`)).headers.get('x-etcd-index')) + 1;
-    const polls = cluster.members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true&waitIndex=${start}`).then((r) => r.json()));
-    const stream = await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/watched?wait=true&stream=true`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await put(cluster.members[2]!.clientUrl, '/watched', { value: 'one' });
-    await put(cluster.members[1]!.clientUrl, '/watched', { value: 'two' });
+    const start = Number((await fetch(`${cluster().members[0]!.clientUrl}/v2/keys/?quorum=true`)).headers.get('x-etcd-index')) + 1;
+    const polls = cluster().members.map((m) => fetch(`${m.clientUrl}/v2/keys/watched?wait=true&waitIndex=${start}`).then((r) => r.json()));
+    const stream = await fetch(`${cluster().members[0]!.clientUrl}/v2/keys/watched?wait=true&stream=true`);
+    await waitForWatchers(cluster().endpoints, 4, 'the three polls and the stream to be registered');
+    await put(cluster().members[2]!.clientUrl, '/watched', { value: 'one' });
+    await put(cluster().members[1]!.clientUrl, '/watched', { value: 'two' });
     for (const event of await Promise.all(polls)) assert.equal((event as { node: { value: string } }).node.value, 'one');
     const reader = stream.body!.getReader();
     let text = '';
@@ -105,25 +103,16 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('frames stream chunks by their bytes (HTTP/1.1), and writes plain lines to an HTTP/1.0 client', async () => {
-    const { hostname, port } = new URL(cluster.members[1]!.clientUrl);
-    /** A raw watch stream: everything the member sends, as bytes. */
-    const rawWatch = (version: string) => {
-      const socket = net.connect({ host: hostname, port: Number(port) });
-      let received = Buffer.alloc(0);
-      socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
-      socket.write(`GET /v2/keys/framed?wait=true&stream=true ${version}\r\nHost: ${hostname}\r\n\r\n`);
-      return { socket, received: () => received };
-    };
+    const rawWatch = (version: string) => rawConnection(cluster().members[1]!.clientUrl, `GET /v2/keys/framed?wait=true&stream=true ${version}\r\nHost: kvd\r\n\r\n`);
     const chunked = rawWatch('HTTP/1.1');
     const plain = rawWatch('HTTP/1.0');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitForWatchers(cluster().members[1]!.clientUrl, 2, 'both raw watches to be registered');
     const values = ['ключ ✓', 'ascii'];
-    for (const value of values) await put(cluster.members[0]!.clientUrl, '/framed', { value });
-    const until = async (done: () => boolean) => {
-      for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    };
-    await until(() => chunked.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 5);
-    await until(() => plain.received().toString().split('\r\n\r\n')[1]?.split('\n').length === 3);
+    for (const value of values) await put(cluster().members[0]!.clientUrl, '/framed', { value });
+    // The last event's value, and then the end of its chunk (HTTP/1.1) or of its line (HTTP/1.0).
+    const ended = (received: Buffer, end: string) => received.toString().includes('"value":"ascii"') && received.toString().endsWith(end);
+    await waitUntil('both events on the HTTP/1.1 stream', () => ended(chunked.received(), '}\n\r\n'));
+    await waitUntil('both events on the HTTP/1.0 stream', () => ended(plain.received(), '}\n'));
     chunked.socket.destroy();
     plain.socket.destroy();
     const bytes = chunked.received();
@@ -145,10 +134,10 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('expires TTL keys on every member at the same index', async () => {
-    const set = (await (await put(cluster.members[0]!.clientUrl, '/ttl', { value: 'x', ttl: '1' })).json()) as { node: { modifiedIndex: number } };
+    const set = (await (await put(cluster().members[0]!.clientUrl, '/ttl', { value: 'x', ttl: '1' })).json()) as { node: { modifiedIndex: number } };
     // From the index after the set: a member that has not applied the set yet must not report it.
     const after = set.node.modifiedIndex + 1;
-    const expiries = cluster.members.map((m) => getJson(`${m.clientUrl}/v2/keys/ttl?wait=true&waitIndex=${after}`));
+    const expiries = cluster().members.map((m) => getJson(`${m.clientUrl}/v2/keys/ttl?wait=true&waitIndex=${after}`));
     const events = await Promise.all(expiries);
     const indexes = events.map((e) => (e.body.node as { modifiedIndex: number }).modifiedIndex);
     assert.deepEqual(events.map((e) => e.body.action), ['expire', 'expire', 'expire']);
@@ -156,7 +145,7 @@ describe('kvd serve: a three-member cluster', function () {
   });
 
   it('is driven by etcdctl (ETCDCTL_API=2): set, get, mk, mkdir, update, ls, rm, watch, member list, cluster-health', async () => {
-    const etcdctl = (...args: string[]) => run(ETCDCTL, ['--endpoints', cluster.members[0]!.clientUrl, ...args], { env: { ETCDCTL_API: '2' } });
+    const etcdctl = (...args: string[]) => run(ETCDCTL, ['--endpoints', cluster().members[0]!.clientUrl, ...args], { env: { ETCDCTL_API: '2' } });
     assert.equal((await etcdctl('set', '/ctl/a', '1')).stdout, '1\n');
     assert.equal((await etcdctl('get', '/ctl/a')).stdout, '1\n');
     assert.equal((await etcdctl('mk', '/ctl/b', '2')).stdout, '2\n');
@@ -165,7 +154,7 @@ describe('kvd serve: a three-member cluster', function () {
     assert.equal((await etcdctl('update', '/ctl/a', '11')).stdout, '11\n');
     assert.equal((await etcdctl('ls', '-r', '--sort', '/ctl')).stdout, '/ctl/a\n/ctl/b\n/ctl/d\n');
     assert.equal((await etcdctl('rm', '/ctl/b')).code, 0);
-    const now = (await fetch(`${cluster.members[0]!.clientUrl}/v2/keys/`)).headers.get('x-etcd-index')!;
+    const now = (await fetch(`${cluster().members[0]!.clientUrl}/v2/keys/`)).headers.get('x-etcd-index')!;
     const watch = etcdctl('watch', '--after-index', now, '/ctl/a');
     await etcdctl('set', '/ctl/a', 'watched');
     assert.equal((await watch).stdout, 'watched\n');
@@ -199,12 +188,11 @@ describe('kvd serve: five members, lost quorum, foreign peers', function () {
     try {
       await cluster.kill(cluster.members[1]!);
       await cluster.kill(cluster.members[2]!);
-      const started = Date.now();
+      // That it answers at all is the point (a hang fails on the test's timeout); how soon is not asserted.
       const response = await put(cluster.members[0]!.clientUrl, '/no-quorum', { value: 'x' });
       assert.equal(response.status, 500);
       const body = (await response.json()) as Record<string, unknown>;
       assert.deepEqual([body.errorCode, body.message, body.cause], [300, 'Raft Internal Error', 'etcdserver: request timed out']);
-      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     } finally {
       await cluster.destroy();
     }
@@ -245,11 +233,10 @@ describe('kvd serve: durability', function () {
           }
         }
       })();
-      await new Promise((resolve) => setTimeout(resolve, 800));
+      await waitUntil('some writes acknowledged', () => acknowledged.length > 10);
       await Promise.all(cluster.members.map((m) => cluster.kill(m, 'SIGKILL')));
       stop = true;
       await writer;
-      assert.ok(acknowledged.length > 10, `only ${acknowledged.length} writes were acknowledged`);
       for (const member of cluster.members) cluster.launch(member);
       await cluster.waitHealthy();
       const listing = await getJson(`${cluster.members[1]!.clientUrl}/v2/keys/durable?quorum=true`);

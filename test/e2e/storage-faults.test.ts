@@ -8,6 +8,7 @@ import { KEY_HARD_STATE, decodeHardState } from '../../src/storage/stable-store.
 import { requireBinary } from '../helpers/binary.ts';
 import type { ClusterMember } from '../helpers/cluster.ts';
 import { TestCluster } from '../helpers/cluster.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 // Issue 16: what a member does with a data dir that lost or tore writes (real kvd processes,
 // real LevelDB files). Damage the dir's checks refuse is in test/storage/data-dir-damage.test.ts.
@@ -78,16 +79,13 @@ describe('storage faults (e2e)', function () {
     for (let i = 0; i < 5; i++) await put(m1.clientUrl, `/k${i}`, `v${i}`);
     await cluster.waitForLog(m3, /member started/);
     // m3 must hold the writes before it stops: wait until it serves the last one locally.
-    for (let tries = 0; (await localValue(m3.clientUrl, '/k4')) !== 'v4'; tries++) {
-      assert.ok(tries < 500, 'm3 never applied /k4');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitUntil('m3 to apply /k4', async () => (await localValue(m3.clientUrl, '/k4')) === 'v4');
     await restarted(m3);
     const [commit] = await loseCommittedEntries(m3.dataDir);
     cluster.launch(m3);
-    await cluster.waitForLog(m3, /data dir lost entries this member acknowledged: it will not vote or campaign until the leader has caught it up/, 15_000);
+    await cluster.waitForLog(m3, /data dir lost entries this member acknowledged: it will not vote or campaign until the leader has caught it up/);
     assert.match(m3.log, new RegExp(`committed=${commit}`));
-    await cluster.waitForLog(m3, /caught up on the entries the data dir lost: this member votes again/, 15_000);
+    await cluster.waitForLog(m3, /caught up on the entries the data dir lost: this member votes again/);
     assert.equal(await localValue(m3.clientUrl, '/k4'), 'v4');
   });
 

@@ -7,6 +7,7 @@ import type { CertFiles } from '../helpers/certs.ts';
 import { TestPki } from '../helpers/certs.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
+import { waitForWatchers } from '../helpers/watchers.ts';
 
 describe('TLS and client-certificate authentication (kvd)', function () {
   this.timeout(120_000);
@@ -40,7 +41,7 @@ describe('TLS and client-certificate authentication (kvd)', function () {
 
   it('a TLS peer cluster forms and replicates; kvctl with the CA and a client certificate does put, get and watch', async () => {
     const watch = background(KVCTL_BIN, ['--endpoints', cluster.members[2]!.clientUrl, '--cacert', ca.cert, '--cert', alice.cert, '--key', alice.key, 'watch', '/tls/a', '--count', '1']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitForWatchers(cluster.members[2]!.clientUrl, 1, 'the watch to be registered', { ca: ca.cert, cert: alice.cert, key: alice.key });
     assert.deepEqual(await as(alice, 'put', '/tls/a', 'secret'), { code: 0, stdout: 'secret\n', stderr: '' });
     const fromOther = await run(KVCTL_BIN, ['--endpoints', cluster.members[1]!.clientUrl, '--cacert', ca.cert, '--cert', alice.cert, '--key', alice.key, 'get', '/tls/a']);
     assert.equal(fromOther.stdout, 'secret\n', fromOther.stderr);
@@ -114,7 +115,7 @@ describe('TLS and client-certificate authentication (kvd)', function () {
       const next = await pki.issue(otherCa, 'next');
       await copyFile(next.key, served.key);
       await copyFile(next.cert, served.cert);
-      await single.waitForLog(single.members[0]!, /certificates reloaded/, 10_000);
+      await single.waitForLog(single.members[0]!, /certificates reloaded/);
       const after = await get();
       assert.equal(after.code, 0, after.stderr);
     } finally {

@@ -6,10 +6,11 @@ import { ExitCode } from '../../src/cli/exit-code.ts';
 import { HttpTransport } from '../../src/client/http-transport.ts';
 import { KeysClient } from '../../src/client/keys-client.ts';
 import { popItem, pushCounted, pushedCounterKey, waitForPushed } from '../../src/client/queue.ts';
-import { KVCTL_BIN, KVD_BIN, requireBinary, run } from '../helpers/binary.ts';
-import type { ClusterMember } from '../helpers/cluster.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { KVCTL_BIN, KVD_BIN, run } from '../helpers/binary.ts';
+import type { ClusterMember, TestCluster } from '../helpers/cluster.ts';
+import { clusterPerSuite } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/ports.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 interface TxnAnswer {
   readonly status: number;
@@ -22,12 +23,13 @@ async function postTxn(endpoint: string, body: unknown): Promise<TxnAnswer> {
 }
 
 async function leaderOf(cluster: TestCluster): Promise<ClusterMember> {
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
     for (const member of cluster.members.filter((m) => m.process !== undefined)) {
       const response = await fetch(`${member.clientUrl}/v2/members/leader`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
       if (response?.status === 200) return cluster.member(((await response.json()) as { name: string }).name);
     }
-    if (attempt > 100) throw new Error('no leader');
+    if (Date.now() > deadline) throw new Error('no leader');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -55,7 +57,7 @@ function streamWatch(endpoint: string, key: string) {
     events,
     ready,
     async until(count: number): Promise<void> {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 20_000;
       while (events.length < count) {
         if (Date.now() > deadline) throw new Error(`the watch saw ${events.length} events, not ${count}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -70,16 +72,11 @@ function streamWatch(endpoint: string, key: string) {
 
 describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
   this.timeout(120_000);
-  let cluster: TestCluster;
-  before(async () => {
-    requireBinary();
-    cluster = await TestCluster.start(3);
-  });
-  after(async () => cluster?.destroy());
+  const cluster = clusterPerSuite(3);
 
   it('a follower answers as the leader would; a watcher on another member sees the events whole, in order; a rolled-back one takes no index', async () => {
-    const leader = await leaderOf(cluster);
-    const [first, second] = cluster.members.filter((m) => m !== leader) as [ClusterMember, ClusterMember];
+    const leader = await leaderOf(cluster());
+    const [first, second] = cluster().members.filter((m) => m !== leader) as [ClusterMember, ClusterMember];
     await run(KVCTL_BIN, ['--endpoints', leader.clientUrl, 'put', '/tw/a', 'x']);
     const watch = streamWatch(second.clientUrl, '/tw');
     await watch.ready;
@@ -112,7 +109,7 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
   });
 
   it('queue pop --taken: concurrent poppers move every item into the taken directory exactly once', async () => {
-    const transport = new HttpTransport({ endpoints: cluster.members.map((m) => m.clientUrl), timeoutMs: 5000 });
+    const transport = new HttpTransport({ endpoints: cluster().members.map((m) => m.clientUrl), timeoutMs: 5000 });
     try {
       const client = new KeysClient(transport);
       const pushed = new Map<string, string>();
@@ -127,17 +124,17 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
       assert.deepEqual(new Map(moved.map((node) => [node.key!.split('/').pop()!, node.value!])), pushed);
       assert.deepEqual(new Set(taken), new Set(moved.map((node) => node.key!)));
       await client.createInOrder('/jobs', 'last');
-      const cli = await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', 'jobs-taken', '-w', 'json']);
+      const cli = await run(KVCTL_BIN, ['--endpoints', cluster().members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', 'jobs-taken', '-w', 'json']);
       assert.equal(cli.code, ExitCode.OK, cli.stderr);
       assert.match((JSON.parse(cli.stdout) as V2Node).key!, /^\/jobs-taken\/\d{20}$/);
-      assert.equal((await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', '/jobs-taken'])).code, ExitCode.KEY_NOT_FOUND);
+      assert.equal((await run(KVCTL_BIN, ['--endpoints', cluster().members[0]!.clientUrl, 'queue', 'pop', '/jobs', '--taken', '/jobs-taken'])).code, ExitCode.KEY_NOT_FOUND);
     } finally {
       transport.close();
     }
   });
 
   it('queue push --counted and wait --pushed: a barrier on the items ever pushed, which taking items does not undo', async () => {
-    const transport = new HttpTransport({ endpoints: cluster.members.map((m) => m.clientUrl), timeoutMs: 5000 });
+    const transport = new HttpTransport({ endpoints: cluster().members.map((m) => m.clientUrl), timeoutMs: 5000 });
     const stop = new AbortController();
     try {
       const client = new KeysClient(transport);
@@ -148,13 +145,13 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
       const pushes = await Promise.all(Array.from({ length: 9 }, (_, i) => pushCounted(client, '/parts', `part-${i}`)));
       assert.deepEqual(pushes.map((p) => p.pushed).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'each push raised the counter once');
       for (let i = 0; i < 5; i++) assert.ok((await popItem(client, '/parts', { wait: false, signal: stop.signal })) !== undefined);
-      const waiting = await run(KVCTL_BIN, ['--endpoints', cluster.members[1]!.clientUrl, 'queue', 'wait', '/parts', '--count', '9', '--pushed']);
+      const waiting = await run(KVCTL_BIN, ['--endpoints', cluster().members[1]!.clientUrl, 'queue', 'wait', '/parts', '--count', '9', '--pushed']);
       assert.deepEqual([waiting.code, waiting.stdout], [ExitCode.OK, '9\n'], 'the barrier counts the 9 pushes though 5 items were taken');
       assert.equal(released, undefined, 'the barrier of 10 held at 9');
-      const last = await run(KVCTL_BIN, ['--endpoints', cluster.members[2]!.clientUrl, 'queue', 'push', '/parts', 'part-9', '--counted']);
+      const last = await run(KVCTL_BIN, ['--endpoints', cluster().members[2]!.clientUrl, 'queue', 'push', '/parts', 'part-9', '--counted']);
       assert.equal(last.code, ExitCode.OK, last.stderr);
       assert.equal(await barrier, 10);
-      const listing = await run(KVCTL_BIN, ['--endpoints', cluster.members[0]!.clientUrl, 'queue', 'list', '/parts']);
+      const listing = await run(KVCTL_BIN, ['--endpoints', cluster().members[0]!.clientUrl, 'queue', 'list', '/parts']);
       assert.equal(listing.stdout.trim().split('\n').length, 5, 'the counter is hidden from the items');
       assert.equal((await client.get(pushedCounterKey('/parts'), { quorum: true })).event.node!.value, '10');
     } finally {
@@ -165,14 +162,11 @@ describe('POST /v2/txn and kvctl txn on a 3-member cluster', function () {
 
   it('a proxy forwards transactions', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    const endpoints = cluster.members.map((m) => m.clientUrl).join(',');
+    const endpoints = cluster().members.map((m) => m.clientUrl).join(',');
     const proxy: ChildProcess = spawn(KVD_BIN, ['serve', '--name', 'proxy', '--proxy', 'on', '--listen-client-urls', url, '--endpoints', endpoints], { stdio: 'ignore' });
     const closed = new Promise((resolve) => proxy.once('close', resolve));
     try {
-      for (let attempt = 0; !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); attempt++) {
-        if (attempt > 200) throw new Error('the proxy did not come up');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitUntil('the proxy to come up', () => fetch(`${url}/health`).then((r) => r.ok, () => false));
       const answer = await postTxn(url, { compare: [{ key: '/tp/a', prevExist: false }], success: [{ action: 'set', key: '/tp/a', value: 'via proxy' }] });
       assert.equal(answer.status, 200);
       assert.equal(answer.body.succeeded, true);
@@ -210,16 +204,11 @@ const sum = (accounts: ReadonlyMap<number, V2Node>) => [...accounts.values()].re
 
 describe('kvctl txn: the bank test (3 members, the leader killed midway)', function () {
   this.timeout(120_000);
-  let cluster: TestCluster;
-  before(async () => {
-    requireBinary();
-    cluster = await TestCluster.start(3);
-  });
-  after(async () => cluster?.destroy());
+  const cluster = clusterPerSuite(3);
 
   it('every quorum and local read sums to the total; the final balances are the initial ones plus the applied transfers', async () => {
-    const live = () => cluster.members.filter((m) => m.process !== undefined);
-    const setup = await postTxn(cluster.members[0]!.clientUrl, {
+    const live = () => cluster().members.filter((m) => m.process !== undefined);
+    const setup = await postTxn(cluster().members[0]!.clientUrl, {
       success: Array.from({ length: ACCOUNTS }, (_, i) => ({ action: 'set', key: `/bank/accounts/${i}`, value: String(INITIAL), prevExist: false })),
     });
     assert.equal(setup.status, 200, JSON.stringify(setup.body));
@@ -257,8 +246,8 @@ describe('kvctl txn: the bank test (3 members, the leader killed midway)', funct
         const amount = Math.min(Number(a.value), 1 + ((c * 13 + t * 5) % 25));
         const transfer = { id: `c${c}-t${t}`, from, to, amount };
         if (++attempted === Math.floor((CLIENTS * TRANSFERS_PER_CLIENT) / 2)) {
-          leaderKilled = leaderOf(cluster).then(async (leader) => {
-            await cluster.kill(leader);
+          leaderKilled = leaderOf(cluster()).then(async (leader) => {
+            await cluster().kill(leader);
             attemptedWhenKilled = attempted;
           });
         }

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { KVD_BIN } from './binary.ts';
+import { KVD_BIN, requireBinary } from './binary.ts';
 import { freePort } from './ports.ts';
 
 export interface ClusterMember {
@@ -49,8 +49,14 @@ export class TestCluster {
 
   static async start(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
     const cluster = await TestCluster.create(size, extraFlags, options);
-    for (const member of cluster.members) cluster.launch(member);
-    await cluster.waitHealthy();
+    try {
+      for (const member of cluster.members) cluster.launch(member);
+      await cluster.waitHealthy();
+    } catch (error) {
+      // The caller never gets the cluster, so cannot destroy it: no member may outlive the failure.
+      await cluster.destroy();
+      throw error;
+    }
     return cluster;
   }
 
@@ -128,7 +134,7 @@ export class TestCluster {
   }
 
   /** Resolves when the member's log (its stderr, which arrives asynchronously) matches. */
-  async waitForLog(member: ClusterMember, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+  async waitForLog(member: ClusterMember, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(member.log)) {
       if (Date.now() > deadline) throw new Error(`${member.name}'s log never matched ${pattern}:\n${member.log.slice(-2000)}`);
@@ -148,4 +154,33 @@ export class TestCluster {
     await Promise.all(this.members.map((m) => this.kill(m)));
     await rm(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * A cluster of `size` members for the enclosing describe: started in its before hook (after
+ * checking that the binary is built), destroyed in its after hook whatever the outcome. Call it in
+ * the describe's body; the accessor gives the cluster once the before hook has run.
+ */
+export function clusterPerSuite(size: number, extraFlags: readonly string[] = [], options: ClusterOptions = {}): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  before(async () => {
+    requireBinary();
+    cluster = await TestCluster.start(size, extraFlags, options);
+  });
+  after(async () => cluster?.destroy());
+  return () => {
+    if (cluster === undefined) throw new Error('the cluster is started in the before hook: use it in tests and later hooks only');
+    return cluster;
+  };
+}
+
+/**
+ * Waits for processes started side by side (each promise assigning what it started where the
+ * after hook finds it), and only then fails with the first failure: with Promise.all, one that was
+ * still starting when another failed would be assigned after the after hook had run, and left running.
+ */
+export async function allStarted(starts: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const outcomes = await Promise.allSettled(starts);
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }

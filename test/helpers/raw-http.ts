@@ -43,15 +43,65 @@ function parse(bytes: Buffer): RawAnswer {
   return { status, headerLines, body: chunked ? unchunk(raw) : raw, bytes };
 }
 
-/** The payload of a chunked body (as far as it came). */
+/** The payload of a chunked body (its whole chunks, as far as they came). */
 function unchunk(raw: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const sizeEnd = raw.indexOf('\r\n', at);
-    const size = sizeEnd < 0 ? 0 : Number.parseInt(raw.toString('latin1', at, sizeEnd), 16);
-    if (!(size > 0)) return Buffer.concat(parts);
-    parts.push(raw.subarray(sizeEnd + 2, sizeEnd + 2 + size));
-    at = sizeEnd + 4 + size;
+  return Buffer.concat(chunksOf(raw).chunks);
+}
+
+/** The whole chunks of a chunked body (what follows the head), and whether the zero-size chunk that ends it came. */
+export function chunksOf(body: Buffer): { chunks: Buffer[]; terminated: boolean } {
+  const chunks: Buffer[] = [];
+  for (let at = 0; ;) {
+    const sizeEnd = body.indexOf('\r\n', at);
+    if (sizeEnd < 0) return { chunks, terminated: false };
+    const size = Number.parseInt(body.toString('latin1', at, sizeEnd), 16);
+    if (size === 0) return { chunks, terminated: true };
+    if (!(size > 0) || sizeEnd + 2 + size + 2 > body.length) return { chunks, terminated: false };
+    chunks.push(body.subarray(sizeEnd + 2, sizeEnd + 2 + size));
+    at = sizeEnd + 2 + size + 2;
   }
+}
+
+/** What follows the head of an answer (empty while the head has not all come). */
+export function bodyOf(bytes: Buffer): Buffer {
+  const end = bytes.indexOf('\r\n\r\n');
+  return end < 0 ? Buffer.alloc(0) : bytes.subarray(end + 4);
+}
+
+/** A connection that sent one request and keeps every byte it is sent, read while the test goes on. */
+export interface RawConnection {
+  readonly socket: net.Socket;
+  /** Everything received so far. */
+  received(): Buffer;
+  closed(): boolean;
+  /** Resolves once the answer's head has come (with `pauseAfterHead`, the socket has stopped reading then). */
+  readonly head: Promise<void>;
+  /** Resolves once the connection has closed. */
+  readonly ended: Promise<void>;
+}
+
+/**
+ * Opens a connection to `url`'s host and port and sends `request` as it is. With `pauseAfterHead`,
+ * it stops reading once the head has come (a client that does not read its answer: resume the
+ * socket to read on).
+ */
+export function rawConnection(url: string, request: string, options: { pauseAfterHead?: boolean } = {}): RawConnection {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  let received = Buffer.alloc(0);
+  let closed = false;
+  let headCame: () => void = () => undefined;
+  const head = new Promise<void>((resolve) => (headCame = resolve));
+  socket.on('data', (data: Buffer) => {
+    const before = received.includes('\r\n\r\n');
+    received = Buffer.concat([received, data]);
+    if (!before && received.includes('\r\n\r\n')) {
+      if (options.pauseAfterHead) socket.pause();
+      headCame();
+    }
+  });
+  socket.on('error', () => undefined); // a reset is how some tests end; what came is in `received`
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve(void (closed = true))));
+  socket.write(request);
+  return { socket, received: () => received, closed: () => closed, head, ended };
 }

@@ -7,7 +7,7 @@ import { errorStatus, eventStatus, successBody } from '../../src/server/keys-res
 import { Store } from '../../src/store/store.ts';
 import { ErrorCodes, StoreError } from '../../src/store/store-error.ts';
 import { requireBinary } from '../helpers/binary.ts';
-import { TestCluster } from '../helpers/cluster.ts';
+import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -175,7 +175,7 @@ describe('kvd\'s keys pipeline vs etcd 3.4: the same requests give the same stat
       const ourAnswer = { status: local.status, body: normalise(local.body) };
       const label = `${op.method} ${op.key} ?${query} body:${bodyText}`;
       if (op.expiresAtOnce) {
-        const deadline = Date.now() + 5000;
+        const deadline = Date.now() + 20_000;
         while ((await fetch(keysUrl(etcd.endpoint, op.key))).status !== 404 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
         store.deleteExpiredKeys(Date.now());
       }
@@ -330,11 +330,12 @@ describe('kvd vs etcd 3.4 on the wire: the same raw requests to a fresh member g
   let servers: { etcd: Server; kvd: Server };
   before(async () => {
     requireBinary();
-    [etcd, kvd] = await Promise.all([startEtcd(), TestCluster.start(1)]);
+    await allStarted([startEtcd().then((started) => (etcd = started)), TestCluster.start(1).then((started) => (kvd = started))]);
     const clusterIdOf = async (client: string) => (await fetch(`${client}/v2/keys/`)).headers.get('x-etcd-cluster-id')!;
-    const member = kvd.members[0]!;
+    const member = kvd!.members[0]!;
+    const reference = etcd!;
     servers = {
-      etcd: await serverOf(etcd.endpoint, etcd.peers[0]!, await clusterIdOf(etcd.endpoint)),
+      etcd: await serverOf(reference.endpoint, reference.peers[0]!, await clusterIdOf(reference.endpoint)),
       kvd: await serverOf(member.clientUrl, member.peerUrl, await clusterIdOf(member.clientUrl)),
     };
   });

@@ -53,7 +53,7 @@ describe('/metrics (what kvctl status reads in one request)', () => {
   it('measures the data dir\'s files in the background: a scrape never waits for the disk', async () => {
     const metrics = new Metrics(fakeMember(dir));
     const sizeNow = () => parseMetrics(metrics.render()).get('kvd_data_dir_size_bytes');
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (sizeNow() !== 1234 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(sizeNow(), 1234);
   });

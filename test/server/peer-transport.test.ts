@@ -41,7 +41,7 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
 const quiet = new Logger('error', 'text', () => undefined);
 
 async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 20_000;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -157,6 +157,7 @@ describe('peer transport and codec', () => {
       const request = http.request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/raft', headers: { 'x-etcd-cluster-id': '000000000000002a', 'x-server-from': '0000000000000001' } });
       for (let at = 0; at < bytes.length; at += 7) {
         request.write(bytes.subarray(at, at + 7));
+        // Pacing, not a wait for anything: each piece leaves in a segment of its own.
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
       const answered = new Promise<number | undefined>((resolve) => {
