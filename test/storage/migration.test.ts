@@ -29,6 +29,29 @@ async function entryPerRow(backend: MemoryBackend, version: number, from: number
 
 const version2 = (backend: MemoryBackend, from: number, to: number, extra: WriteOp[] = [], hardState = true) => entryPerRow(backend, 2, from, to, extra, hardState);
 
+/**
+ * Opens a dir that `prepare` wrote on a disk that holds the upgrade's first write, crashes there,
+ * and gives what a restart finds (and the rows before the upgrade began).
+ */
+async function crashMidUpgrade(prepare: (backend: MemoryBackend) => Promise<unknown>, open: (backend: MemoryBackend) => Promise<unknown>): Promise<{ before: string[]; restarted: MemoryBackend }> {
+  let blocking = false;
+  let release = (): void => {};
+  let reachedDisk = (): void => {};
+  const upgradeWaits = new Promise<void>((resolve) => (reachedDisk = resolve));
+  const io = () => (blocking ? new Promise<void>((resolve) => ((release = resolve), reachedDisk())) : Promise.resolve());
+  const backend = new MemoryBackend({ io });
+  await prepare(backend);
+  const before = await rowsOf(backend);
+  blocking = true;
+  const opening = open(backend);
+  await upgradeWaits;
+  const restarted = backend.crash();
+  blocking = false;
+  release();
+  await assert.rejects(opening);
+  return { before, restarted };
+}
+
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
 const membership = { clusterId: 7, members: [{ id: 1, name: 'a', peerURLs: ['http://127.0.0.1:2380'], clientURLs: ['http://127.0.0.1:2379'] }], selfId: 1 };
 
@@ -142,20 +165,7 @@ describe('data dir migration (older formats upgraded before the stores load)', (
   });
 
   it('a crash during the upgrade leaves the old data dir, which upgrades on the next start', async () => {
-    let blocking = false;
-    let release = (): void => {};
-    let reachedDisk = (): void => {};
-    const upgradeWaits = new Promise<void>((resolve) => (reachedDisk = resolve));
-    const io = () => (blocking ? new Promise<void>((resolve) => ((release = resolve), reachedDisk())) : Promise.resolve());
-    const backend = new MemoryBackend({ io });
-    await version2(backend, 1, 4);
-    blocking = true;
-    const opening = DiskStorage.openOn(backend, 'mem');
-    await upgradeWaits;
-    const restarted = backend.crash();
-    blocking = false;
-    release();
-    await assert.rejects(opening);
+    const { restarted } = await crashMidUpgrade((backend) => version2(backend, 1, 4), (backend) => DiskStorage.openOn(backend, 'mem'));
     assert.deepEqual(await layout(restarted), { version: 2, rows: [1, 2, 3, 4] });
     const storage = await DiskStorage.openOn(restarted, 'mem');
     assert.equal(storage.lastIndex(), 4);
@@ -215,21 +225,7 @@ describe('data dir migration (older formats upgraded before the stores load)', (
   });
 
   it('a crash during the blob\'s upgrade leaves the version 1 data dir, which upgrades on the next start', async () => {
-    let blocking = false;
-    let release = (): void => {};
-    let reachedDisk = (): void => {};
-    const upgradeWaits = new Promise<void>((resolve) => (reachedDisk = resolve));
-    const io = () => (blocking ? new Promise<void>((resolve) => ((release = resolve), reachedDisk())) : Promise.resolve());
-    const backend = new MemoryBackend({ io });
-    await version1(backend);
-    const before = await rowsOf(backend);
-    blocking = true;
-    const opening = DiskStorage.openOn(backend, 'mem', SERVE);
-    await upgradeWaits;
-    const restarted = backend.crash();
-    blocking = false;
-    release();
-    await assert.rejects(opening);
+    const { before, restarted } = await crashMidUpgrade(version1, (backend) => DiskStorage.openOn(backend, 'mem', SERVE));
     assert.deepEqual(await rowsOf(restarted), before, 'byte for byte the version 1 dir');
     const storage = await DiskStorage.openOn(restarted, 'mem', SERVE);
     assert.deepEqual((await restored(storage)).tree, sampleStore().get('/', true, true, T0));
