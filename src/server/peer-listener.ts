@@ -156,7 +156,7 @@ export class PeerListener {
    * a peer may say anything in a message: Raft must not hear it).
    */
   private deliver(from: NodeId, urls: readonly string[], messages: readonly Message[]): void {
-    const mine = messages.filter((m) => m.to === this.host.id && m.from === from && this.plausible(m));
+    const mine = messages.filter((m) => m.to === this.host.id && m.from === from && plausible(this.host, m));
     if (mine.length < messages.length) this.log.warn('dropped peer messages that are not from their sender, not for this member, or impossible', { from: formatId(from), dropped: messages.length - mine.length });
     if (mine.length === 0) return;
     if (!this.host.admits(from, urls)) {
@@ -169,16 +169,16 @@ export class PeerListener {
     }
     this.host.receive(mine);
   }
+}
 
-  /**
-   * Whether a message could come from a correct member, as far as this member's own state tells.
-   * An append answer for entries this member never had would move a follower's progress past
-   * its log: the leader then looks for entries that do not exist and its Raft core throws.
-   */
-  private plausible(m: Message): boolean {
-    if (m.term > SOFT_TERM_LIMIT && m.term > this.host.term + TERM_STEP) return false;
-    return m.type !== 'appResp' || m.index <= this.host.lastIndex;
-  }
+/**
+ * Whether a message could come from a correct member, as far as this member's own state tells.
+ * An append answer for entries this member never had would move a follower's progress past
+ * its log: the leader then looks for entries that do not exist and its Raft core throws.
+ */
+export function plausible(host: Pick<TransportHost, 'term' | 'lastIndex'>, m: Message): boolean {
+  if (m.term > SOFT_TERM_LIMIT && m.term > host.term + TERM_STEP) return false;
+  return m.type !== 'appResp' || m.index <= host.lastIndex;
 }
 
 /** A plain-text answer of one line. */

@@ -1,6 +1,7 @@
 import { describeMessage } from '../../src/raft/describe.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import type { MemberTransport } from '../../src/server/member-env.ts';
+import { plausible } from '../../src/server/peer-listener.ts';
 import type { PeerStats, TransportHost } from '../../src/server/peer-transport.ts';
 import type { Owner, Scheduler } from './scheduler.ts';
 import type { Trace } from './trace.ts';
@@ -132,7 +133,7 @@ export class SimNetwork {
       if (this.trace.verbose) this.trace.line(`dropped, from a non-member: ${describeMessage(m)}`);
       return false;
     }
-    if (m.type === 'appResp' && m.index > host.lastIndex) return false;
+    if (!plausible(host, m)) return false;
     this.delivered++;
     if (this.trace.verbose) this.trace.line(`deliver ${describeMessage(m)}`);
     host.receive([m]);
