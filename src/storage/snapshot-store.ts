@@ -5,6 +5,7 @@ import type { ConfState, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { decodeJson, encodeJson, openRecord, readRecord, recordInPlace } from './codec.ts';
 import { DataDirError } from './errors.ts';
 import type { Image, ImageChanges, ImageRecord } from './image.ts';
+import { DeltaOverlay } from './delta-overlay.ts';
 import { decodeImage, encodeImage, packRecords, unpackRecords } from './image.ts';
 import type { KvBackend } from './kv-backend.ts';
 import type { ImageShape, StoredSnapshotMeta } from './snapshot-layout.ts';
@@ -258,23 +259,19 @@ class PagePacker {
  * them (a key is written only once its directory exists, so a directory still comes first).
  */
 function* mergeImage(pages: readonly Buffer[], deltas: readonly Buffer[]): Generator<readonly ImageRecord[]> {
-  const overlay = new Map<string, Buffer | null>();
-  for (const delta of deltas) for (const [key, value] of unpackRecords(delta)) overlay.set(key.toString('latin1'), value);
+  const overlay = new DeltaOverlay();
+  for (const delta of deltas) for (const [key, value] of unpackRecords(delta)) overlay.set(key, value);
   for (const page of pages) {
     const batch: ImageRecord[] = [];
     for (const [key, value] of unpackRecords(page)) {
-      const name = overlay.size > 0 ? key.toString('latin1') : undefined;
-      const newer = name === undefined ? undefined : overlay.get(name);
+      const newer = overlay.size > 0 ? overlay.take(key) : undefined;
       if (newer === undefined) {
         if (value !== null) batch.push([key, value]);
-        continue;
+      } else if (newer.value !== null) {
+        batch.push([key, newer.value]);
       }
-      overlay.delete(name!);
-      if (newer !== null) batch.push([key, newer]);
     }
     yield batch;
   }
-  const added: ImageRecord[] = [];
-  for (const [name, value] of overlay) if (value !== null) added.push([Buffer.from(name, 'latin1'), value]);
-  yield added;
+  yield [...overlay.untaken()];
 }
