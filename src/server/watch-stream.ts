@@ -42,6 +42,9 @@ function framedChunk(event: StoreEvent): Buffer {
 export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse, answer: KeysWatchAnswer, onSlowStream: (key: string, backlogBytes: number) => void): void {
   const { watch } = answer;
   const socket = req.socket;
+  // etcd flushes the head at once, for the client that waits for it. An answer from the history
+  // needs no wait: its head goes out with the event, in one socket write instead of two.
+  const headFlushed = watch.live;
   let finished = false;
   const finish = (): void => {
     if (finished) return;
@@ -59,13 +62,18 @@ export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse,
       finish();
       return onSlowStream(watch.key, backlogBytes);
     }
-    const direct = watch.stream ? directSocket(res) : undefined;
-    if (direct !== undefined) direct.write(framedChunk(event));
-    else res.write(serialised(event));
+    // A head only stored (`headersSent` already says true) goes out with the first write through the response.
+    const direct = headFlushed ? directSocket(res) : undefined;
+    if (direct === undefined) res.write(serialised(event));
+    else {
+      // A long poll's event and the end of its body leave in one socket write (the end's `uncork`).
+      if (!watch.stream) direct.cork();
+      direct.write(framedChunk(event));
+    }
     if (!watch.stream) finish();
   };
   res.writeHead(answer.status, answer.headers);
-  res.flushHeaders();
+  if (headFlushed) res.flushHeaders();
   // The watcher leaves the hub when the client goes away first: its connection closes (the
   // response's 'close' follows), or it half-closes it (FIN), which etcd takes as gone too
   // while other requests are answered. A kept-alive socket serves many watches: its listener
