@@ -53,10 +53,10 @@ export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse,
     socket.off('end', finish);
     if (!res.writableEnded && !res.destroyed) res.end();
   };
-  const backlog = new StreamBacklog(res, WATCH_BACKLOG_LIMIT);
+  const backlog = watch.stream ? new StreamBacklog(res, WATCH_BACKLOG_LIMIT) : undefined;
   const deliver = (event: StoreEvent): void => {
     if (finished) return;
-    if (watch.stream && backlog.exceeded()) {
+    if (backlog?.exceeded() === true) {
       const backlogBytes = backlog.bytes;
       res.destroy();
       finish();
@@ -64,13 +64,18 @@ export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse,
     }
     // A head only stored (`headersSent` already says true) goes out with the first write through the response.
     const direct = headFlushed ? directSocket(res) : undefined;
-    if (direct === undefined) res.write(serialised(event));
-    else {
-      // A long poll's event and the end of its body leave in one socket write (the end's `uncork`).
-      if (!watch.stream) direct.cork();
+    if (direct === undefined) {
+      res.write(serialised(event));
+      if (!watch.stream) finish();
+    } else if (watch.stream) {
       direct.write(framedChunk(event));
+    } else {
+      // A long poll's event and the end of its body leave in one socket write.
+      direct.cork();
+      direct.write(framedChunk(event));
+      finish();
+      direct.uncork();
     }
-    if (!watch.stream) finish();
   };
   res.writeHead(answer.status, answer.headers);
   if (headFlushed) res.flushHeaders();
@@ -81,6 +86,6 @@ export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse,
   res.on('close', finish);
   socket.on('end', finish);
   watch.listen(deliver, finish);
-  backlog.replayed();
+  backlog?.replayed();
   if (!watch.live) finish();
 }
