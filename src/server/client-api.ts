@@ -38,11 +38,17 @@ export class ClientApi {
   private readonly keysHttp: KeysHttp;
   private readonly membersApi: MembersApi;
   private draining = false;
+  /** A response's 'finish' listener, one for all (not a closure per request). */
+  private readonly countAnswered: (this: http.ServerResponse) => void;
 
   constructor(member: Member, log: Logger) {
     this.member = member;
     this.log = log;
     this.metrics = new Metrics(member);
+    const metrics = this.metrics;
+    this.countAnswered = function () {
+      metrics.request(this.req.method ?? 'GET', this.statusCode, this.req.url);
+    };
     this.auth = new AuthGate(() => member.auth, member.config.clientTls?.clientCertAuth === true);
     this.authApi = new AuthApi(member, this.auth);
     this.keysHttp = new KeysHttp(member, this.auth, this.metrics, log);
@@ -55,11 +61,11 @@ export class ClientApi {
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const method = req.method ?? 'GET';
-    res.on('finish', () => this.metrics.request(method, res.statusCode, req.url));
+    res.on('finish', this.countAnswered);
     for (const [name, value] of CORS_HEADERS) res.setHeader(name, value);
     this.route(req, res).catch((error: unknown) => {
       // Method and path only: the query and the body hold values. A client that goes away is its own affair.
+      const method = req.method ?? 'GET';
       const path = (req.url ?? '/').split('?')[0];
       if (error instanceof RequestAborted) {
         this.log.debug('request broke off', { method, path });

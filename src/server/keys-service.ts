@@ -104,7 +104,7 @@ export function keysError(host: KeysHost, error: StoreError): KeysReply {
 export function keysHeaders(host: KeysHost, etcdIndex: number, withRaft: boolean): KeysHeaders {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
-    'x-etcd-cluster-id': formatId(host.clusterId),
+    'x-etcd-cluster-id': clusterIdText(host.clusterId),
     'x-etcd-index': String(etcdIndex),
   };
   if (withRaft) {
@@ -112,6 +112,13 @@ export function keysHeaders(host: KeysHost, etcdIndex: number, withRaft: boolean
     headers['x-raft-term'] = String(host.term);
   }
   return headers;
+}
+
+/** The last cluster id formatted: the same one for every answer, and formatting it showed in a long-poll profile. */
+let lastClusterId = { id: 0, text: formatId(0) };
+function clusterIdText(id: number): string {
+  if (lastClusterId.id !== id) lastClusterId = { id, text: formatId(id) };
+  return lastClusterId.text;
 }
 
 /** The form and then the request, refused (as StoreError) in etcd's order. */

@@ -15,7 +15,7 @@ export function servedPath(req: http.IncomingMessage, res: http.ServerResponse, 
     res.writeHead(400, { 'content-type': TEXT_TYPE, connection: 'close' }).end('400 Bad Request');
     return undefined;
   }
-  if (cleanServePath(path) === path) return path;
+  if (isCleanServePath(path) || cleanServePath(path) === path) return path;
   // As Go's http.Redirect: the HTML body for GET, its content type for GET and HEAD. The
   // location is made from the path's bytes, escaped: never from the decoded text.
   const location = redirectLocation(cleanServePath(percentDecodeBytes(rawPath)), query);
@@ -43,6 +43,11 @@ function percentDecode(path: string): string {
 /** Decodes %XX in a URL path to its bytes, one Latin-1 char per byte (the escapes are known sound). */
 function percentDecodeBytes(path: string): string {
   return path.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** A path that cleanServePath would keep as it is (nearly every one): no empty, `.` or `..` segment. */
+function isCleanServePath(path: string): boolean {
+  return path.startsWith('/') && !/\/\/|\/\.\.?(?:\/|$)/.test(path);
 }
 
 /** Go's ServeMux cleanPath: path.Clean, keeping a trailing slash. */

@@ -42,6 +42,9 @@ function framedChunk(event: StoreEvent): Buffer {
 export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse, answer: KeysWatchAnswer, onSlowStream: (key: string, backlogBytes: number) => void): void {
   const { watch } = answer;
   const socket = req.socket;
+  // etcd flushes the head at once, for the client that waits for it. An answer from the history
+  // needs no wait: its head goes out with the event, in one socket write instead of two.
+  const headFlushed = watch.live;
   let finished = false;
   const finish = (): void => {
     if (finished) return;
@@ -50,22 +53,32 @@ export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse,
     socket.off('end', finish);
     if (!res.writableEnded && !res.destroyed) res.end();
   };
-  const backlog = new StreamBacklog(res, WATCH_BACKLOG_LIMIT);
+  const backlog = watch.stream ? new StreamBacklog(res, WATCH_BACKLOG_LIMIT) : undefined;
   const deliver = (event: StoreEvent): void => {
     if (finished) return;
-    if (watch.stream && backlog.exceeded()) {
+    if (backlog?.exceeded() === true) {
       const backlogBytes = backlog.bytes;
       res.destroy();
       finish();
       return onSlowStream(watch.key, backlogBytes);
     }
-    const direct = watch.stream ? directSocket(res) : undefined;
-    if (direct !== undefined) direct.write(framedChunk(event));
-    else res.write(serialised(event));
-    if (!watch.stream) finish();
+    // A head only stored (`headersSent` already says true) goes out with the first write through the response.
+    const direct = headFlushed ? directSocket(res) : undefined;
+    if (direct === undefined) {
+      res.write(serialised(event));
+      if (!watch.stream) finish();
+    } else if (watch.stream) {
+      direct.write(framedChunk(event));
+    } else {
+      // A long poll's event and the end of its body leave in one socket write.
+      direct.cork();
+      direct.write(framedChunk(event));
+      finish();
+      direct.uncork();
+    }
   };
   res.writeHead(answer.status, answer.headers);
-  res.flushHeaders();
+  if (headFlushed) res.flushHeaders();
   // The watcher leaves the hub when the client goes away first: its connection closes (the
   // response's 'close' follows), or it half-closes it (FIN), which etcd takes as gone too
   // while other requests are answered. A kept-alive socket serves many watches: its listener
@@ -73,6 +86,6 @@ export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse,
   res.on('close', finish);
   socket.on('end', finish);
   watch.listen(deliver, finish);
-  backlog.replayed();
+  backlog?.replayed();
   if (!watch.live) finish();
 }
