@@ -42,6 +42,10 @@ export class ReadyLoop {
   private wakeUp: (() => void) | undefined;
   private lastLeader = 0;
   private running = true;
+  /** The latest write the loop did not wait for, until it lands (see handleUnsynced). */
+  private landing: Promise<void> | undefined;
+  /** Why such a write failed: the loop stops with it. */
+  private writeFailure: { readonly cause: unknown } | undefined;
   leaderChanges = 0;
   fsyncMillis: number[] = [];
   /** States restored from peers' snapshots when they were checked, by data, for installing them. */
@@ -70,23 +74,36 @@ export class ReadyLoop {
   /** Runs until stopped; rejects with what stopped it if it could not persist or apply. */
   async run(): Promise<void> {
     const { core } = this.parts;
-    while (this.running) {
-      if (!core.hasReady()) {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve));
-        continue;
+    try {
+      while (this.running) {
+        if (this.writeFailure !== undefined) throw this.writeFailure.cause;
+        if (!core.hasReady()) {
+          this.maybeSnapshot();
+          await new Promise<void>((resolve) => (this.wakeUp = resolve));
+          continue;
+        }
+        const rd = core.ready();
+        await this.handle(rd);
+        core.advance(rd);
+        core.campaignIfAlone();
+        this.maybeSnapshot();
       }
-      const rd = core.ready();
-      await this.handle(rd);
-      core.advance(rd);
-      core.campaignIfAlone();
+    } finally {
+      // The storage closes after the loop: no write of ours may still be on its way then.
+      await this.landing;
     }
+    if (this.writeFailure !== undefined) throw this.writeFailure.cause;
   }
 
   private async handle(rd: Ready): Promise<void> {
-    const { storage, snapshots, clock, fsm } = this.parts;
+    const { storage, snapshots, clock } = this.parts;
     if (rd.softState !== undefined && rd.softState.lead !== this.lastLeader) this.leaderChanged(rd.softState.lead, rd.softState.role);
     // The leader's appends go out while its own write is still being synced.
     this.parts.transport().send(rd.messages);
+    if (!rd.mustSync && rd.snapshot === undefined) {
+      this.handleUnsynced(rd);
+      return;
+    }
     // A snapshot from the leader replaces the log: never while one of our own is being saved.
     if (rd.snapshot !== undefined) await snapshots.idle();
     const started = clock.monotonic();
@@ -109,13 +126,57 @@ export class ReadyLoop {
       await this.install(rd.snapshot);
       this.applyCommitted(rd);
     }
-    if (rd.mustSync) this.recordFsync(clock.monotonic() - started);
+    this.recordFsync(clock.monotonic() - started);
     this.parts.transport().send(rd.messagesAfterSync);
-    if (fsm.membershipDirty) {
-      fsm.membershipDirty = false;
-      await storage.persist({ entries: [], membership: fsm.membership(), sync: false });
-    }
-    snapshots.maybeSnapshot();
+    await this.persistMembership();
+  }
+
+  /**
+   * A Ready with nothing that must be durable before the loop goes on (no entries, no new term or
+   * vote: at most a new commit index, which a member that loses it learns again from the leader,
+   * and which etcd does not sync either). Its entries are applied, and their clients answered,
+   * before the write is even queued, and the loop does not wait for the write to land: the next
+   * Ready's appends go out at once (the write queue keeps the order: a later synced write lands
+   * after this one). Its answers speak only for entries that earlier, awaited Readys synced.
+   */
+  private handleUnsynced(rd: Ready): void {
+    this.applyCommitted(rd);
+    if (rd.hardState !== undefined) this.land(this.parts.storage.persist({ entries: [], hardState: rd.hardState, sync: false }));
+    this.parts.transport().send(rd.messagesAfterSync);
+    if (this.parts.fsm.membershipDirty) this.land(this.persistMembership());
+  }
+
+  /**
+   * Between Readys (never while a leader's snapshot is being installed), a snapshot of our own if
+   * one is due, once the writes the loop did not wait for have landed: its index must not pass
+   * the commit index on disk.
+   */
+  private maybeSnapshot(): void {
+    if (this.landing === undefined) this.parts.snapshots.maybeSnapshot();
+  }
+
+  /** Follows a write the loop does not wait for; the loop is woken when it lands, and stops if it failed. */
+  private land(write: Promise<void>): void {
+    const landing: Promise<void> = write.then(
+      () => {
+        if (this.landing !== landing) return;
+        this.landing = undefined;
+        this.wake();
+      },
+      (error: unknown) => {
+        this.writeFailure ??= { cause: error };
+        if (this.landing === landing) this.landing = undefined;
+        this.wake();
+      },
+    );
+    this.landing = landing;
+  }
+
+  private async persistMembership(): Promise<void> {
+    const { fsm, storage } = this.parts;
+    if (!fsm.membershipDirty) return;
+    fsm.membershipDirty = false;
+    await storage.persist({ entries: [], membership: fsm.membership(), sync: false });
   }
 
   private leaderChanged(lead: number, role: string): void {
