@@ -1,5 +1,5 @@
 import type { Ready } from '../raft/raw-node.ts';
-import type { Snapshot } from '../raft/types.ts';
+import type { HardState, Snapshot } from '../raft/types.ts';
 import type { DiskStorage } from '../storage/disk-storage.ts';
 import type { LinearizableReads } from './linearizable-reads.ts';
 import type { Logger } from './logger.ts';
@@ -42,7 +42,12 @@ export class ReadyLoop {
   private wakeUp: (() => void) | undefined;
   private lastLeader = 0;
   private running = true;
-  /** The latest write the loop did not wait for, until it lands (see handleUnsynced). */
+  /**
+   * The hard state of the latest Ready that needed no sync, not written yet: it goes with the next
+   * write (see handleUnsynced).
+   */
+  private unwrittenHardState: HardState | undefined;
+  /** The latest write the loop did not wait for, until it lands. */
   private landing: Promise<void> | undefined;
   /** Why such a write failed: the loop stops with it. */
   private writeFailure: { readonly cause: unknown } | undefined;
@@ -93,6 +98,7 @@ export class ReadyLoop {
       await this.landing;
     }
     if (this.writeFailure !== undefined) throw this.writeFailure.cause;
+    await this.writeHardState();
   }
 
   private async handle(rd: Ready): Promise<void> {
@@ -107,9 +113,11 @@ export class ReadyLoop {
     // A snapshot from the leader replaces the log: never while one of our own is being saved.
     if (rd.snapshot !== undefined) await snapshots.idle();
     const started = clock.monotonic();
+    const hardState = rd.hardState ?? this.unwrittenHardState;
+    this.unwrittenHardState = undefined;
     const persisted = storage.persist({
       entries: rd.entries,
-      ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
+      ...(hardState !== undefined ? { hardState } : {}),
       ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot } : {}),
       sync: rd.mustSync,
     });
@@ -133,26 +141,36 @@ export class ReadyLoop {
 
   /**
    * A Ready with nothing that must be durable before the loop goes on (no entries, no new term or
-   * vote: at most a new commit index, which a member that loses it learns again from the leader,
-   * and which etcd does not sync either). Its entries are applied, and their clients answered,
-   * before the write is even queued, and the loop does not wait for the write to land: the next
-   * Ready's appends go out at once (the write queue keeps the order: a later synced write lands
-   * after this one). Its answers speak only for entries that earlier, awaited Readys synced.
+   * vote: at most a new commit index, which a member that loses it learns again from the leader).
+   * Its entries are applied, and their clients answered, at once, and its hard state is not
+   * written now but with the next write (the next Ready's entries, a snapshot, the stop), as
+   * etcd's WAL writes a commit-only Ready only at its next sync: no LevelDB round trip on every
+   * member for every commit, and the next Ready's appends are not held up by one. Its answers
+   * speak only for entries that earlier, awaited Readys synced.
    */
   private handleUnsynced(rd: Ready): void {
     this.applyCommitted(rd);
-    if (rd.hardState !== undefined) this.land(this.parts.storage.persist({ entries: [], hardState: rd.hardState, sync: false }));
+    this.unwrittenHardState = rd.hardState ?? this.unwrittenHardState;
     this.parts.transport().send(rd.messagesAfterSync);
     if (this.parts.fsm.membershipDirty) this.land(this.persistMembership());
   }
 
   /**
    * Between Readys (never while a leader's snapshot is being installed), a snapshot of our own if
-   * one is due, once the writes the loop did not wait for have landed: its index must not pass
-   * the commit index on disk.
+   * one is due, once the hard state is written: its index must not pass the commit index on disk.
    */
   private maybeSnapshot(): void {
-    if (this.landing === undefined) this.parts.snapshots.maybeSnapshot();
+    const { snapshots } = this.parts;
+    if (!snapshots.due) return;
+    if (this.unwrittenHardState !== undefined) this.land(this.writeHardState());
+    if (this.landing === undefined) snapshots.maybeSnapshot();
+  }
+
+  private async writeHardState(): Promise<void> {
+    const hardState = this.unwrittenHardState;
+    if (hardState === undefined) return;
+    this.unwrittenHardState = undefined;
+    await this.parts.storage.persist({ entries: [], hardState, sync: false });
   }
 
   /** Follows a write the loop does not wait for; the loop is woken when it lands, and stops if it failed. */

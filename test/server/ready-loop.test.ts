@@ -49,7 +49,7 @@ function scriptedLoop() {
     proposals: { settle: () => undefined, proposeAgain: () => undefined },
     reads: { confirmed: () => undefined, applied: () => undefined },
     membership: { applied: () => undefined, proposeAgain: () => undefined },
-    snapshots: { idle: async () => undefined, maybeSnapshot: () => events.push('maybe snapshot') },
+    snapshots: { idle: async () => undefined, maybeSnapshot: () => events.push('maybe snapshot'), due: false },
     transport: () => ({ send: (messages: readonly Message[]) => { for (const m of messages) events.push(`send ${m.type} ${m.index}`); } }),
     clock: { now: () => 0, monotonic: () => 0 },
     log: new Logger('error', 'text', () => undefined),
@@ -63,24 +63,38 @@ function scriptedLoop() {
   };
   /** What the loop did, without its checks for a due snapshot. */
   const actions = () => events.filter((e) => e !== 'maybe snapshot');
-  return { loop, writes, events, actions, offer };
+  /** Makes a snapshot due (the scheduler's own count of applied entries is not under test). */
+  const snapshotDue = () => (parts.snapshots.due = true);
+  return { loop, writes, events, actions, offer, snapshotDue };
 }
 
 /** Lets the loop run until it waits for a write or for work. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('ReadyLoop', () => {
-  it('does not wait for a Ready that needs no sync: the next Ready\'s appends go out while its commit index is still being written', async () => {
+  it('writes nothing for a Ready that needs no sync: its commit index goes with the next write, and the next Ready\'s appends go out at once', async () => {
     const { loop, writes, actions, offer } = scriptedLoop();
     const done = loop.run();
     offer(ready({ hardState: commitTo(4), committedEntries: [entry(4)] }), ready({ entries: [entry(5)], messages: [append(5)], mustSync: true }));
     await settle();
-    assert.deepEqual(actions(), ['apply 4', 'write unsynced', 'advance 4', 'send app 4', 'write synced']);
-    assert.equal(writes.length, 2);
+    assert.deepEqual(actions(), ['apply 4', 'advance 4', 'send app 4', 'write synced']);
+    assert.equal(writes[0]!.request.hardState?.commit, 4);
     writes[0]!.land();
-    writes[1]!.land();
     await settle();
     loop.stop();
+    await done;
+  });
+
+  it('writes the hard state it holds when it stops (before the storage closes)', async () => {
+    const { loop, writes, actions, offer } = scriptedLoop();
+    const done = loop.run();
+    offer(ready({ hardState: commitTo(4), committedEntries: [entry(4)] }));
+    await settle();
+    loop.stop();
+    await settle();
+    assert.deepEqual(actions(), ['apply 4', 'advance 4', 'write unsynced']);
+    assert.equal(writes[0]!.request.hardState?.commit, 4);
+    writes[0]!.land();
     await done;
   });
 
@@ -98,14 +112,17 @@ describe('ReadyLoop', () => {
     await done;
   });
 
-  it('starts a snapshot only once the writes it did not wait for have landed', async () => {
-    const { loop, writes, events, offer } = scriptedLoop();
+  it('starts a snapshot only once the commit index it holds is written: the snapshot\'s index must not pass the one on disk', async () => {
+    const { loop, writes, events, offer, snapshotDue } = scriptedLoop();
     const done = loop.run();
-    await settle();
-    events.length = 0;
     offer(ready({ hardState: commitTo(4), committedEntries: [entry(4)] }));
     await settle();
-    assert.ok(!events.includes('maybe snapshot'), events.join(', '));
+    events.length = 0;
+    snapshotDue();
+    offer(ready({ committedEntries: [] }));
+    await settle();
+    assert.deepEqual(events, ['advance -', 'write unsynced']);
+    assert.equal(writes[0]!.request.hardState?.commit, 4);
     writes[0]!.land();
     await settle();
     assert.equal(events.at(-1), 'maybe snapshot');
@@ -114,9 +131,10 @@ describe('ReadyLoop', () => {
   });
 
   it('stops with the failure of a write it did not wait for (fail-stop)', async () => {
-    const { loop, writes, offer } = scriptedLoop();
+    const { loop, writes, offer, snapshotDue } = scriptedLoop();
     const done = loop.run();
     offer(ready({ hardState: commitTo(4) }));
+    snapshotDue();
     await settle();
     writes[0]!.fail(new Error('IO error: No space left on device'));
     await assert.rejects(done, /No space left/);
