@@ -1,5 +1,5 @@
 import type { Ready } from '../raft/raw-node.ts';
-import type { Snapshot } from '../raft/types.ts';
+import type { HardState, Snapshot } from '../raft/types.ts';
 import type { DiskStorage } from '../storage/disk-storage.ts';
 import type { LinearizableReads } from './linearizable-reads.ts';
 import type { Logger } from './logger.ts';
@@ -42,6 +42,15 @@ export class ReadyLoop {
   private wakeUp: (() => void) | undefined;
   private lastLeader = 0;
   private running = true;
+  /**
+   * The hard state of the latest Ready that needed no sync, not written yet: it goes with the next
+   * write (see handleUnsynced).
+   */
+  private unwrittenHardState: HardState | undefined;
+  /** The latest write the loop did not wait for, until it lands. */
+  private landing: Promise<void> | undefined;
+  /** Why such a write failed: the loop stops with it. */
+  private writeFailure: { readonly cause: unknown } | undefined;
   leaderChanges = 0;
   fsyncMillis: number[] = [];
   /** States restored from peers' snapshots when they were checked, by data, for installing them. */
@@ -70,29 +79,45 @@ export class ReadyLoop {
   /** Runs until stopped; rejects with what stopped it if it could not persist or apply. */
   async run(): Promise<void> {
     const { core } = this.parts;
-    while (this.running) {
-      if (!core.hasReady()) {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve));
-        continue;
+    try {
+      while (this.running) {
+        if (this.writeFailure !== undefined) throw this.writeFailure.cause;
+        if (!core.hasReady()) {
+          this.maybeSnapshot();
+          await new Promise<void>((resolve) => (this.wakeUp = resolve));
+          continue;
+        }
+        const rd = core.ready();
+        await this.handle(rd);
+        core.advance(rd);
+        core.campaignIfAlone();
+        this.maybeSnapshot();
       }
-      const rd = core.ready();
-      await this.handle(rd);
-      core.advance(rd);
-      core.campaignIfAlone();
+    } finally {
+      // The storage closes after the loop: no write of ours may still be on its way then.
+      await this.landing;
     }
+    if (this.writeFailure !== undefined) throw this.writeFailure.cause;
+    await this.writeHardState();
   }
 
   private async handle(rd: Ready): Promise<void> {
-    const { storage, snapshots, clock, fsm } = this.parts;
+    const { storage, snapshots, clock } = this.parts;
     if (rd.softState !== undefined && rd.softState.lead !== this.lastLeader) this.leaderChanged(rd.softState.lead, rd.softState.role);
     // The leader's appends go out while its own write is still being synced.
     this.parts.transport().send(rd.messages);
+    if (!rd.mustSync && rd.snapshot === undefined) {
+      this.handleUnsynced(rd);
+      return;
+    }
     // A snapshot from the leader replaces the log: never while one of our own is being saved.
     if (rd.snapshot !== undefined) await snapshots.idle();
     const started = clock.monotonic();
+    const hardState = rd.hardState ?? this.unwrittenHardState;
+    this.unwrittenHardState = undefined;
     const persisted = storage.persist({
       entries: rd.entries,
-      ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
+      ...(hardState !== undefined ? { hardState } : {}),
       ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot } : {}),
       sync: rd.mustSync,
     });
@@ -109,13 +134,67 @@ export class ReadyLoop {
       await this.install(rd.snapshot);
       this.applyCommitted(rd);
     }
-    if (rd.mustSync) this.recordFsync(clock.monotonic() - started);
+    this.recordFsync(clock.monotonic() - started);
     this.parts.transport().send(rd.messagesAfterSync);
-    if (fsm.membershipDirty) {
-      fsm.membershipDirty = false;
-      await storage.persist({ entries: [], membership: fsm.membership(), sync: false });
-    }
-    snapshots.maybeSnapshot();
+    await this.persistMembership();
+  }
+
+  /**
+   * A Ready with nothing that must be durable before the loop goes on (no entries, no new term or
+   * vote: at most a new commit index, which a member that loses it learns again from the leader).
+   * Its entries are applied, and their clients answered, at once, and its hard state is not
+   * written now but with the next write (the next Ready's entries, a snapshot, the stop), as
+   * etcd's WAL writes a commit-only Ready only at its next sync: no LevelDB round trip on every
+   * member for every commit, and the next Ready's appends are not held up by one. Its answers
+   * speak only for entries that earlier, awaited Readys synced.
+   */
+  private handleUnsynced(rd: Ready): void {
+    this.applyCommitted(rd);
+    this.unwrittenHardState = rd.hardState ?? this.unwrittenHardState;
+    this.parts.transport().send(rd.messagesAfterSync);
+    if (this.parts.fsm.membershipDirty) this.land(this.persistMembership());
+  }
+
+  /**
+   * Between Readys (never while a leader's snapshot is being installed), a snapshot of our own if
+   * one is due, once the hard state is written: its index must not pass the commit index on disk.
+   */
+  private maybeSnapshot(): void {
+    const { snapshots } = this.parts;
+    if (!snapshots.due) return;
+    if (this.unwrittenHardState !== undefined) this.land(this.writeHardState());
+    if (this.landing === undefined) snapshots.maybeSnapshot();
+  }
+
+  private async writeHardState(): Promise<void> {
+    const hardState = this.unwrittenHardState;
+    if (hardState === undefined) return;
+    this.unwrittenHardState = undefined;
+    await this.parts.storage.persist({ entries: [], hardState, sync: false });
+  }
+
+  /** Follows a write the loop does not wait for; the loop is woken when it lands, and stops if it failed. */
+  private land(write: Promise<void>): void {
+    const landing: Promise<void> = write.then(
+      () => {
+        if (this.landing !== landing) return;
+        this.landing = undefined;
+        this.wake();
+      },
+      (error: unknown) => {
+        this.writeFailure ??= { cause: error };
+        if (this.landing === landing) this.landing = undefined;
+        this.wake();
+      },
+    );
+    this.landing = landing;
+  }
+
+  private async persistMembership(): Promise<void> {
+    const { fsm, storage } = this.parts;
+    if (!fsm.membershipDirty) return;
+    fsm.membershipDirty = false;
+    await storage.persist({ entries: [], membership: fsm.membership(), sync: false });
   }
 
   private leaderChanged(lead: number, role: string): void {

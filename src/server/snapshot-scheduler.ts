@@ -41,6 +41,11 @@ export class SnapshotScheduler {
     await this.task;
   }
 
+  /** Whether maybeSnapshot would start a snapshot now. */
+  get due(): boolean {
+    return this.task === undefined && this.deps.fsm().appliedIndex - this.index >= this.deps.snapshotCount;
+  }
+
   /**
    * Every --snapshot-count applied entries, a snapshot: a delta of what the store's writes changed
    * since the last one, taken now (at this index); or a new base, written as the tree is walked
@@ -48,8 +53,8 @@ export class SnapshotScheduler {
    * walk ends.
    */
   maybeSnapshot(): void {
-    const { storage, snapshotCount } = this.deps;
-    if (this.task !== undefined || this.deps.fsm().appliedIndex - this.index < snapshotCount) return;
+    const { storage } = this.deps;
+    if (!this.due) return;
     const shape = storage.imageShape;
     const newBase = !storage.takesImageChanges || shape.deltaBytes > shape.baseBytes;
     this.task = this.save(newBase).finally(() => (this.task = undefined));

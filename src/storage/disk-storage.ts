@@ -107,7 +107,9 @@ export class DiskStorage implements Storage {
       const { entries, rows } = await LogStore.read(backend, label, snapshot.meta.index);
       const stable = new StableStore(label, records, Math.max(snapshot.meta.index, entries[entries.length - 1]?.index ?? 0));
       const memory = new MemoryStorage();
-      memory.load(snapshot, entries, stable.initialHardState);
+      // A snapshot holds only committed entries: a commit index written after it may lag behind it.
+      const hardState = stable.initialHardState;
+      memory.load(snapshot, entries, hardState.commit < snapshot.meta.index ? { ...hardState, commit: snapshot.meta.index } : hardState);
       const writer = new StorageWriter(backend, label);
       const log = new LogStore(writer, memory, rows);
       const snapshots = new SnapshotStore(backend, label, writer, memory, form);

@@ -352,6 +352,18 @@ for (const [name, makeMedium] of [['classic-level', levelDbMedium], ['MemoryBack
     await reopened.close();
   });
 
+  it('a commit index on disk behind the snapshot (written after it, or not yet) starts at the snapshot\'s index', async () => {
+    const storage = await disk.open();
+    await storage.persist({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 4 }, sync: true });
+    await saveBase(storage, 5, 'h', [rec('/a', '1')]);
+    await storage.close();
+    const reopened = await disk.open();
+    assert.deepEqual(reopened.initialState().hardState, { term: 1, vote: 1, commit: 5 });
+    const node = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage: reopened, applied: 5, maxSizePerMsg: 1 << 20, maxInflightMsgs: 16, checkQuorum: false, preVote: false, random: seededRandom(1) });
+    assert.equal(node.basicStatus().commit, 5);
+    await reopened.close();
+  });
+
   it('a snapshot from the leader replaces the log and the image', async () => {
     const storage = await disk.open();
     await storage.persist({ entries: range(1, 10, 1), sync: true });
