@@ -50,6 +50,7 @@ const COLLIDING_BLOCKS = [
   ['s5ub0lmr', 'ctifktin'],
   ['w1m305i7', '4tq3c1uj'],
   ['w5en8xar', 'spe74paz'],
+  ['6jwtibsd', '6jkhyfcx'],
 ] as const;
 
 function collidingKeys(): string[] {
@@ -70,19 +71,26 @@ describe('DeltaOverlay (the deltas of a snapshot image, merged into its base at 
     }
   });
 
+  it('stays right as its table grows (5,000 keys, each set twice, half of them removed)', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `/bench/k${i}`);
+    const ops = [...keys.map((key, i) => [key, `a${i}`] as const), ...keys.map((key, i) => [key, i % 2 === 0 ? null : `b${i}`] as const)];
+    const probes = keys.filter((_, i) => i % 3 === 0);
+    assert.deepEqual(run(ops, probes), model(ops, probes));
+  });
+
   it('stays right, and switches to a string index, when a client chose its keys to share one hash', () => {
     const keys = collidingKeys();
-    assert.equal(keys.length, 64);
-    assert.equal(new Set(keys).size, 64);
+    assert.equal(keys.length, 128);
+    assert.equal(new Set(keys).size, 128);
     assert.equal(new Set(keys.map((k) => hashBytes(bytes(k)))).size, 1, 'the keys share one hash');
     const ops = keys.map((key, i) => [key, i % 5 === 0 ? null : `v${i}`] as const);
     const probes = [...keys.slice(0, 20), 'absent', keys[3]!];
     assert.deepEqual(run(ops, probes), model(ops, probes));
     const overlay = new DeltaOverlay();
-    for (const key of keys.slice(0, 32)) overlay.set(bytes(key), bytes('v'));
-    assert.equal(Reflect.get(overlay, 'byString'), null, 'a chain of 32 keys stays in the hash index');
-    overlay.set(bytes(keys[32]!), bytes('v'));
-    assert.ok(Reflect.get(overlay, 'byString') instanceof Map, 'the 33rd key of one hash moves the index to strings');
+    for (const key of keys.slice(0, 65)) overlay.set(bytes(key), bytes('v'));
+    assert.equal(Reflect.get(overlay, 'byString'), null, 'a key that passes 64 taken places stays in the hash index');
+    overlay.set(bytes(keys[65]!), bytes('v'));
+    assert.ok(Reflect.get(overlay, 'byString') instanceof Map, 'a key that must pass 65 taken places moves the index to strings');
     assert.equal(text(overlay.take(bytes(keys[5]!))?.value), 'v');
   });
 });
