@@ -157,7 +157,11 @@ export class ReadyLoop {
 
   /**
    * Between Readys (never while a leader's snapshot is being installed), a snapshot of our own if
-   * one is due, once the hard state is written: its index must not pass the commit index on disk.
+   * one is due, once the hard state held back is written, so that a delta's index does not pass
+   * the commit index on disk. A new base takes its index when its walk ends, which may be after
+   * later commit-only Readys (or, on a follower, amid a synced one): the data dir's load raises a
+   * commit index behind the snapshot to the snapshot's (DiskStorage.load), which is what keeps
+   * such a dir loadable after a crash.
    */
   private maybeSnapshot(): void {
     const { snapshots } = this.parts;

@@ -19,8 +19,8 @@ interface Slot {
  * the base: 1.1 s of a 1,000,000-key restart. Here a key's bytes are hashed in JS (FNV-1a) into
  * an open-addressing table of slot numbers (an Int32Array, linear probing, at most half full): no
  * string and no object per lookup. The hash is not seeded: keys chosen to share one (a client
- * could compute them) would make probes long, so a probe longer than MAX_PROBE turns the index into
- * a Map keyed by string, V8's own seeded hashing.
+ * could compute them) would make probes long, so an insert or a lookup that must pass more than
+ * MAX_PROBE taken places turns the index into a Map keyed by string, V8's own seeded hashing.
  */
 export class DeltaOverlay {
   private readonly slots: Slot[] = [];
@@ -57,15 +57,22 @@ export class DeltaOverlay {
     for (const slot of this.slots) if (!slot.taken && slot.value !== null) yield [slot.key, slot.value];
   }
 
+  /** The slot of `key`; a lookup that must pass more than MAX_PROBE taken places moves the index to strings first. */
   private find(key: Buffer, hash: number): Slot | undefined {
-    if (this.byString !== null) return this.byString.get(key.toString('latin1'));
-    const table = this.table!;
-    const mask = table.length - 1;
-    for (let at = hash & mask; table[at] !== 0; at = (at + 1) & mask) {
-      const slot = this.slots[table[at]! - 1]!;
-      if (slot.hash === hash && slot.key.equals(key)) return slot;
+    if (this.byString === null) {
+      const table = this.table!;
+      const mask = table.length - 1;
+      let at = hash & mask;
+      for (let probe = 0; table[at] !== 0 && probe < MAX_PROBE; probe++, at = (at + 1) & mask) {
+        const slot = this.slots[table[at]! - 1]!;
+        if (slot.hash === hash && slot.key.equals(key)) return slot;
+      }
+      if (table[at] === 0) return undefined;
+      // A run of taken places as long as this (keys chosen to fill it) would make every lookup
+      // that starts in it walk it: the string index bounds each one.
+      this.indexByString();
     }
-    return undefined;
+    return this.byString!.get(key.toString('latin1'));
   }
 
   /** Puts slot number `number` (its place in `slots`, from 1) into the index. */

@@ -93,4 +93,28 @@ describe('DeltaOverlay (the deltas of a snapshot image, merged into its base at 
     assert.ok(Reflect.get(overlay, 'byString') instanceof Map, 'a key that must pass 65 taken places moves the index to strings');
     assert.equal(text(overlay.take(bytes(keys[5]!))?.value), 'v');
   });
+
+  it('bounds a lookup that starts in a long run of taken places (keys chosen to fill consecutive places) by moving to a string index', () => {
+    // 512 keys whose places in the first table (1,024 places) are 0..511, added in that order:
+    // each lands in its own place, so no insert passes a taken one.
+    const byPlace: Buffer[] = [];
+    let filled = 0;
+    for (let n = 0; filled < 512; n++) {
+      const key = bytes(`/tenant/run/${n.toString(36)}`);
+      const place = hashBytes(key) & 1023;
+      if (place < 512 && byPlace[place] === undefined) {
+        byPlace[place] = key;
+        filled++;
+      }
+    }
+    const overlay = new DeltaOverlay();
+    for (const key of byPlace) overlay.set(key, bytes('v'));
+    assert.equal(Reflect.get(overlay, 'byString'), null, 'no insert passed a taken place');
+    let absent = bytes('/tenant/base/0');
+    for (let i = 1; (hashBytes(absent) & 1023) !== 0; i++) absent = bytes(`/tenant/base/${i.toString(36)}`);
+    assert.equal(overlay.take(absent), undefined);
+    assert.ok(Reflect.get(overlay, 'byString') instanceof Map, 'the lookup walked 64 taken places, then moved the index to strings');
+    assert.equal(text(overlay.take(byPlace[300]!)?.value), 'v');
+    assert.equal(overlay.take(byPlace[300]!), undefined, 'taken once');
+  });
 });
