@@ -202,7 +202,10 @@ export class RawConnection {
         socket.destroy(error as Error);
       }
     });
+    // A socket's 'close' follows its 'error', and may come after the next request opened a new
+    // socket: only the current socket's end fails the request waiting on it.
     const fail = (error: Error): void => {
+      if (this.socket !== socket) return;
       this.socket = undefined;
       this.buffer = Buffer.alloc(0);
       const waiting = this.waiting;
@@ -358,7 +361,13 @@ export interface LoadOptions {
   readonly tls?: ClientTls;
   /** HTTP Basic credentials (kvctl --user), for a cluster with auth enabled. */
   readonly authorization?: string;
+  /** How long after the duration a request still unanswered is given up (default 10 s). */
+  readonly graceMs?: number;
 }
+
+/** After a failed connection or request, a client waits this long, doubled each time up to MAX_RETRY_MS. */
+const FIRST_RETRY_MS = 5;
+const MAX_RETRY_MS = 500;
 
 /**
  * Runs `clients` concurrent request loops (each a keep-alive connection to one endpoint, spread
@@ -376,6 +385,12 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
   const more = () => (options.total === undefined || issued < options.total) && performance.now() < deadline;
   const ticker = setInterval(() => options.progress?.(done, performance.now() - started), 1000);
   const raws: Array<RawConnection | undefined> = [];
+  // A request a server never answers would hold its loop, and the run, forever: past the grace,
+  // the connections close and such requests fail.
+  const cutoff = options.durationMs === undefined ? undefined : setTimeout(() => {
+    for (const raw of raws) raw?.close();
+    conn.close();
+  }, options.durationMs + (options.graceMs ?? 10_000));
   try {
     await Promise.all(
       Array.from({ length: options.clients }, async (_, c) => {
@@ -383,6 +398,7 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
         // Plain HTTP takes the lean client; TLS goes through Node's.
         const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint, options.authorization) : undefined;
         raws.push(raw);
+        let retryMs = FIRST_RETRY_MS;
         while (more()) {
           const spec = request(issued++);
           const sent = performance.now();
@@ -392,8 +408,12 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
           } catch (error) {
             const kind = errorKind(undefined, error);
             errors[kind] = (errors[kind] ?? 0) + 1;
+            // An endpoint that is down is not retried in a tight loop.
+            await new Promise((resolve) => setTimeout(resolve, retryMs));
+            retryMs = Math.min(2 * retryMs, MAX_RETRY_MS);
             continue;
           }
+          retryMs = FIRST_RETRY_MS;
           done++;
           if (spec.ok(reply.status)) latencies.add(performance.now() - sent);
           else {
@@ -405,6 +425,7 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
     );
   } finally {
     clearInterval(ticker);
+    clearTimeout(cutoff);
     for (const raw of raws) raw?.close();
     conn.close();
   }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FanoutFloor } from '../../bench/fanout-floor.ts';
-import { LatencyLog, RawConnection, keyFor, rawStream, runWatchLoad } from '../../src/client/bench.ts';
+import net from 'node:net';
+import { LatencyLog, RawConnection, keyFor, rawStream, runLoad, runWatchLoad } from '../../src/client/bench.ts';
+import { freePort } from '../helpers/ports.ts';
 
 describe('kvctl bench: the pieces', () => {
   it('LatencyLog gives nearest-rank percentiles over many samples', () => {
@@ -16,6 +18,29 @@ describe('kvctl bench: the pieces', () => {
     assert.deepEqual([0, 1, 2, 3].map((i) => keyFor(i, 3, true)), [0, 1, 2, 0]);
     const hit = new Set(Array.from({ length: 5000 }, (_, i) => keyFor(i, 100, false)));
     assert.equal(hit.size, 100);
+  });
+
+  it('a run ends when a server never answers: its requests are given up after the grace', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await runLoad('put', { endpoints: [endpoint], clients: 2, durationMs: 50, graceMs: 50 }, () => ({ method: 'GET', path: '/v2/keys/k', ok: () => true }));
+      assert.equal(result.ops, 0);
+      assert.ok((result.errors.ECONNRESET ?? 0) >= 2, JSON.stringify(result.errors));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('a client does not retry an endpoint that is down in a tight loop', async () => {
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const result = await runLoad('put', { endpoints: [endpoint], clients: 2, durationMs: 300 }, () => ({ method: 'GET', path: '/v2/keys/k', ok: () => true }));
+    assert.deepEqual(Object.keys(result.errors), ['ECONNREFUSED']);
+    // Waits of 5, 10, 20, 40, 80, 160 ms between tries: at most 7 tries a client in 300 ms.
+    assert.ok(result.errors.ECONNREFUSED! <= 14, JSON.stringify(result.errors));
   });
 
   it('RawConnection reads Content-Length and chunked replies on one keep-alive connection', async () => {
