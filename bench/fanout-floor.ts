@@ -43,11 +43,12 @@ export class FanoutFloor {
   static async start(members = 3): Promise<FanoutFloor> {
     const children = Array.from({ length: members }, (_, n) => fork(import.meta.filename, ['member', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     let index = 0;
-    const ports = await Promise.all(
+    const started = Promise.all(
       children.map(
         (child, origin) =>
           new Promise<number>((resolve, reject) => {
             child.once('error', reject);
+            child.once('exit', (code, signal) => reject(new Error(`fan-out member ${origin} exited (${signal ?? code}) before listening`)));
             child.on('message', (message: { port?: number } & Partial<PutMessage>) => {
               if (message.port !== undefined) return resolve(message.port);
               // One order for every member: the index is given here, as a leader would.
@@ -59,6 +60,15 @@ export class FanoutFloor {
           }),
       ),
     );
+    const floor = new FanoutFloor(children, '');
+    let ports: number[];
+    try {
+      ports = await started;
+    } catch (error) {
+      // One member failing leaves none of the others running.
+      await floor.stop();
+      throw error;
+    }
     return new FanoutFloor(children, ports.map((port) => `http://127.0.0.1:${port}`).join(','));
   }
 

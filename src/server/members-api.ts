@@ -9,7 +9,7 @@ import { MembershipError } from './membership-changes.ts';
 import type { MemberRequest } from './member-request.ts';
 import { parseMemberRequest } from './member-request.ts';
 import { formatId, parseId } from './member-id.ts';
-import { readBody } from './read-body.ts';
+import { RequestAborted, readBody } from './read-body.ts';
 
 /** etcd's v2 members API (/v2/members...) and kvd's extensions to it, answered as etcd 3.4 does. */
 export class MembersApi {
@@ -85,7 +85,14 @@ export class MembersApi {
   /** Reads `{"peerURLs": [...], "isLearner": bool}`; answers 415/400 as etcd and returns undefined on error. */
   private async readMemberBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<MemberRequest | undefined> {
     const contentType = req.headers['content-type'] ?? '';
-    const text = await readBody(req, this.member.config.maxRequestBytes).then((b) => b.toString('utf8'), () => undefined);
+    // A client that broke off is not answered (the caller closes its socket); a body over the limit reads as invalid.
+    const text = await readBody(req, this.member.config.maxRequestBytes).then(
+      (b) => b.toString('utf8'),
+      (error: unknown) => {
+        if (error instanceof RequestAborted) throw error;
+        return undefined;
+      },
+    );
     if (contentType.split(';')[0]!.trim() !== 'application/json') {
       this.writeMembersJson(res, 415, { message: `Bad Content-Type ${contentType}, accept application/json` });
       return undefined;

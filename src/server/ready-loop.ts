@@ -106,7 +106,7 @@ export class ReadyLoop {
     if (rd.softState !== undefined && rd.softState.lead !== this.lastLeader) this.leaderChanged(rd.softState.lead, rd.softState.role);
     // The leader's appends go out while its own write is still being synced.
     this.parts.transport().send(rd.messages);
-    if (!rd.mustSync && rd.snapshot === undefined) {
+    if (!rd.mustSync) {
       this.handleUnsynced(rd);
       return;
     }

@@ -33,11 +33,13 @@ function htmlEscape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
 }
 
+const UTF8 = new TextDecoder();
+
 /** Decodes %XX in a URL path (`+` stays `+`); throws on a malformed escape. */
 function percentDecode(path: string): string {
   if (!path.includes('%')) return path;
   if (/%(?![0-9a-fA-F]{2})/.test(path)) throw new URIError('malformed escape');
-  return new TextDecoder().decode(Buffer.from(percentDecodeBytes(path), 'latin1'));
+  return UTF8.decode(Buffer.from(percentDecodeBytes(path), 'latin1'));
 }
 
 /** Decodes %XX in a URL path to its bytes, one Latin-1 char per byte (the escapes are known sound). */

@@ -42,6 +42,9 @@ function framedChunk(event: StoreEvent): Buffer {
 export function streamWatch(req: http.IncomingMessage, res: http.ServerResponse, answer: KeysWatchAnswer, onSlowStream: (key: string, backlogBytes: number) => void): void {
   const { watch } = answer;
   const socket = req.socket;
+  // A client gone while the request was checked (auth, its body) sent its 'close' and 'end'
+  // already: none would come to take the watcher out of the hub.
+  if (socket.destroyed || socket.readableEnded) return void watch.close();
   // etcd flushes the head at once, for the client that waits for it. An answer from the history
   // needs no wait: its head goes out with the event, in one socket write instead of two.
   const headFlushed = watch.live;

@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { resolveConfig } from '../../src/server/config.ts';
 import type { KeysCommand } from '../../src/server/keys-command.ts';
-import { Logger } from '../../src/server/logger.ts';
-import type { Member } from '../../src/server/member.ts';
-import { startMember } from '../../src/server/start-member.ts';
 import { encodeJson, record } from '../../src/storage/codec.ts';
 import { entryKey } from '../../src/storage/log-store.ts';
 import { encodeEntry, KEY_VERSION } from '../../src/storage/migration.ts';
@@ -16,6 +9,7 @@ import { encodeHardState, KEY_HARD_STATE, KEY_MEMBERSHIP } from '../../src/stora
 import { PERMANENT } from '../../src/store/node.ts';
 import { snapshotChunks } from '../../src/store/snapshot.ts';
 import { Store } from '../../src/store/store.ts';
+import { soloMemberPerTest, startSoloMember } from '../helpers/solo-member.ts';
 
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
 const ID = 0x5eed;
@@ -61,38 +55,20 @@ async function keyKinds(dir: string): Promise<string> {
 }
 
 describe('startMember on a kvd 0.1 data dir', () => {
-  let dir: string;
-  let member: Member | undefined;
-  beforeEach(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'kvd-start-member-'))));
-  afterEach(async () => {
-    await member?.stop();
-    member = undefined;
-    await rm(dir, { recursive: true, force: true });
-  });
+  const solo = soloMemberPerTest('kvd-start-member-');
 
   it('the blob snapshot is upgraded to an image as the dir opens; the member serves its keys and goes on from its index', async () => {
     const store = new Store();
     store.set('/a/b', false, 'from 0.1', { expireTime: PERMANENT }, T0);
     store.set('/a/c', false, 'too', { expireTime: PERMANENT }, T0);
-    await kvd01DataDir(dir, store);
-    const config = resolveConfig({
-      name: 'solo', dataDir: dir, listenClientUrls: 'http://127.0.0.1:1', listenPeerUrls: PEER_URL,
-      initialClusterState: 'new', initialClusterToken: 'start-member-test', snapshotCount: 10_000, snapshotCatchupEntries: 5000,
-      heartbeatInterval: 10, electionTimeout: 100, logLevel: 'info', logFormat: 'text', maxRequestBytes: 1 << 20,
-    });
-    const lines: string[] = [];
-    member = (await startMember(config, new Logger('info', 'text', (line) => lines.push(line)), undefined, (what, cause) => assert.fail(`${what}: ${String(cause)}`))).member;
+    await kvd01DataDir(solo.dir(), store);
+    const { member, fatal, lines } = solo.keep(await startSoloMember(solo.dir(), 'start-member-test', PEER_URL));
     assert.deepEqual(member.store.get('/a/b', false, false, T0).node, store.get('/a/b', false, false, T0).node);
     assert.match(lines.join('\n'), /snapshot loaded.*index=5/);
-    const deadline = Date.now() + 10_000;
-    while (!member.isLeader) {
-      if (Date.now() > deadline) assert.fail(`the single member never led:\n${lines.join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
     const put = await member.proposeKeys(PUT);
     assert.equal(put.event.prevNode?.value, 'from 0.1');
-    await member.stop();
-    member = undefined;
-    assert.equal(await keyKinds(dir), 'cehmrv', 'no version 1 chunk ("s") is left: the snapshot is an image ("r")');
+    await solo.stop();
+    assert.deepEqual(fatal, [], 'no fail-stop');
+    assert.equal(await keyKinds(solo.dir()), 'cehmrv', 'no version 1 chunk ("s") is left: the snapshot is an image ("r")');
   });
 });
