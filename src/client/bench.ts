@@ -369,6 +369,20 @@ export interface LoadOptions {
 const FIRST_RETRY_MS = 5;
 const MAX_RETRY_MS = 500;
 
+/** A client's wait before it tries again after a failure, so that an endpoint down is not hammered. */
+class Backoff {
+  private ms = FIRST_RETRY_MS;
+
+  async wait(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, this.ms));
+    this.ms = Math.min(2 * this.ms, MAX_RETRY_MS);
+  }
+
+  reset(): void {
+    this.ms = FIRST_RETRY_MS;
+  }
+}
+
 /**
  * Runs `clients` concurrent request loops (each a keep-alive connection to one endpoint, spread
  * round-robin) until `total` requests or `durationMs`; `request(i)` describes the i-th request.
@@ -398,7 +412,7 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
         // Plain HTTP takes the lean client; TLS goes through Node's.
         const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint, options.authorization) : undefined;
         raws.push(raw);
-        let retryMs = FIRST_RETRY_MS;
+        const backoff = new Backoff();
         while (more()) {
           const spec = request(issued++);
           const sent = performance.now();
@@ -408,12 +422,10 @@ export async function runLoad(workload: string, options: LoadOptions, request: (
           } catch (error) {
             const kind = errorKind(undefined, error);
             errors[kind] = (errors[kind] ?? 0) + 1;
-            // An endpoint that is down is not retried in a tight loop.
-            await new Promise((resolve) => setTimeout(resolve, retryMs));
-            retryMs = Math.min(2 * retryMs, MAX_RETRY_MS);
+            await backoff.wait();
             continue;
           }
-          retryMs = FIRST_RETRY_MS;
+          backoff.reset();
           done++;
           if (spec.ok(reply.status)) latencies.add(performance.now() - sent);
           else {
@@ -525,17 +537,22 @@ export async function runWatchLoad(options: WatchLoadOptions): Promise<WatchBenc
           const raw = endpoint.startsWith('http:') ? new RawConnection(endpoint) : undefined;
           rawPolls.push(raw);
           const poll = (path: string) => (raw !== undefined ? raw.request('GET', path) : conn.send(endpoint, 'GET', path));
+          const backoff = new Backoff();
           while (!stopPolling) {
             try {
               const reply = await poll(`${dir}?wait=true&recursive=true&waitIndex=${next}`);
               if (reply.status !== 200) {
                 count(errorKind(reply, undefined));
+                await backoff.wait();
                 continue;
               }
+              backoff.reset();
               const index = record(watcher, reply.body);
               if (index !== undefined) next = index + 1;
             } catch (error) {
-              if (!stopPolling) count(errorKind(undefined, error));
+              if (stopPolling) break;
+              count(errorKind(undefined, error));
+              await backoff.wait();
             }
           }
         })());

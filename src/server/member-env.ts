@@ -3,7 +3,8 @@ import type { ServeConfig } from './config.ts';
 import type { Fatal } from './fail-stop.ts';
 import type { Logger } from './logger.ts';
 import type { MemberInfo } from './member-info.ts';
-import type { PeerStats, TransportHost } from './peer-transport.ts';
+import type { PeerStats } from './peer-stats.ts';
+import type { TransportHost } from './transport-host.ts';
 
 /** The time as a member sees it. */
 export interface Clock {

@@ -19,7 +19,7 @@ import { MembershipChanges } from './membership-changes.ts';
 import { encodeKeysPayload } from './payload-codec.ts';
 import type { Payload } from './payload.ts';
 import { PeerRemotes } from './peer-remotes.ts';
-import type { TransportHost } from './peer-transport.ts';
+import type { TransportHost } from './transport-host.ts';
 import { Proposals, stoppedError, timeoutError } from './proposals.ts';
 import { publishAttributes } from './publish-attributes.ts';
 import { ReadyLoop } from './ready-loop.ts';

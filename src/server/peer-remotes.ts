@@ -20,9 +20,12 @@ export class PeerRemotes {
    */
   admit(from: NodeId, peerURLs: readonly string[] | undefined, member: boolean, removed: boolean): boolean {
     if (member) return true;
-    if (removed || !isPeerUrls(peerURLs)) return false;
+    if (removed) return false;
+    // A stream's frames come with the one list its request gave: checked and kept at the first.
+    if (peerURLs !== undefined && this.remotes.get(from) === peerURLs) return true;
+    if (!isPeerUrls(peerURLs)) return false;
     this.remotes.delete(from);
-    this.remotes.set(from, [...peerURLs]);
+    this.remotes.set(from, peerURLs);
     if (this.remotes.size > MAX_REMOTES) this.remotes.delete(this.remotes.keys().next().value!);
     return true;
   }

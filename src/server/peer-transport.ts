@@ -8,9 +8,6 @@ import { PeerSender } from './peer-sender.ts';
 import type { PeerStats } from './peer-stats.ts';
 import type { TransportHost } from './transport-host.ts';
 
-export { maxFrameBytesFor } from './peer-protocol.ts';
-export type { PeerStats } from './peer-stats.ts';
-export type { TransportHost } from './transport-host.ts';
 
 /**
  * Raft messages between members over HTTP keep-alive connections: the sending side (streams of

@@ -8,7 +8,8 @@ import { checkMembership } from './member-fsm.ts';
 import type { MemberEnv } from './member-env.ts';
 import { realClock, realTimers } from './member-env.ts';
 import { Outbound } from './outbound.ts';
-import { PeerTransport, maxFrameBytesFor } from './peer-transport.ts';
+import { maxFrameBytesFor } from './peer-protocol.ts';
+import { PeerTransport } from './peer-transport.ts';
 import { upgradeBlob } from './store-image.ts';
 import type { TlsMaterial } from './tls.ts';
 

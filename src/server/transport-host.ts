@@ -11,8 +11,6 @@ export interface TransportHost {
   readonly term: number;
   /** The index of the last entry in the member's Raft log. */
   readonly lastIndex: number;
-  /** Whether `id` is a member of the cluster now. */
-  isMember(id: NodeId): boolean;
   /**
    * Whether messages from `from` may reach Raft: a member's, or a sender's that is not removed and
    * gives its peer URLs (a member added while this one was down: see PeerRemotes).

@@ -12,7 +12,7 @@ import { Logger } from '../../src/server/logger.ts';
 import { formatId } from '../../src/server/member-id.ts';
 import { encodeKeysPayload } from '../../src/server/payload-codec.ts';
 import { encodeMessages } from '../../src/server/peer-codec.ts';
-import type { TransportHost } from '../../src/server/peer-transport.ts';
+import type { TransportHost } from '../../src/server/transport-host.ts';
 import { INCOMING_SNAPSHOT_FILE } from '../../src/storage/data-dir-check.ts';
 import { MAX_PEER_CONNECTIONS, limitPeerListener } from '../../src/server/peer-limits.ts';
 import { MAX_SNAPSHOT_BYTES, maxFrameBytesFor } from '../../src/server/peer-protocol.ts';
@@ -41,7 +41,6 @@ async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8
     dataDir,
     term: 0,
     lastIndex: 0,
-    isMember: (id: NodeId) => id === 1 || id === 2,
     admits: (id: NodeId) => id === 1 || id === 2,
     checkSnapshot: options.checkSnapshot ?? (() => Promise.resolve()),
     peerUrlsOf: () => undefined,

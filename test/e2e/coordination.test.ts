@@ -12,7 +12,7 @@ import { BufferIo } from '../../src/cli/io.ts';
 import { kvctlAgainst, requireBinary, stopBackgrounds } from '../helpers/binary.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import { startEtcd } from '../helpers/etcd.ts';
-import { waitUntil } from '../helpers/trees.ts';
+import { expirationOf, waitUntil } from '../helpers/trees.ts';
 import { waitForWatchers, watcherCount } from '../helpers/watchers.ts';
 
 interface Target {
@@ -32,13 +32,6 @@ function clientFor(endpoints: string): { client: KeysClient; close: () => void }
 
 async function put(endpoint: string, key: string, value: string, extra: Record<string, string> = {}): Promise<Response> {
   return fetch(`${endpoint}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams({ value, ...extra }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-}
-
-/** A key's expiration (ms since the epoch); throws when it is gone or has none. */
-async function expirationOf(endpoint: string, key: string): Promise<number> {
-  const body = (await (await fetch(`${endpoint}/v2/keys${key}`)).json()) as { node?: { expiration?: string } };
-  if (body.node?.expiration === undefined) throw new Error(`${key} has no expiration: ${JSON.stringify(body)}`);
-  return Date.parse(body.node.expiration);
 }
 
 for (const { name, start } of TARGETS) {

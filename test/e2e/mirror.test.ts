@@ -10,7 +10,7 @@ import { TestPki } from '../helpers/certs.ts';
 import { TestCluster, allStarted } from '../helpers/cluster.ts';
 import type { EtcdProcess } from '../helpers/etcd.ts';
 import { startEtcd } from '../helpers/etcd.ts';
-import { keys, treeBelow, waitUntil } from '../helpers/trees.ts';
+import { expirationOf, keys, treeBelow, waitUntil } from '../helpers/trees.ts';
 
 /** A mirror run in this process (runMirror, as the command runs it), stopped by `stop()`. */
 interface RunningMirror {
@@ -33,14 +33,6 @@ function startMirror(source: string, target: string, key: string, toPrefix = key
       await ended;
     },
   };
-}
-
-/** A key's expiration (ms since the epoch); throws when the key is gone (it expired) or has none. */
-async function expirationOf(endpoint: string, key: string): Promise<number> {
-  const body = await keys(endpoint, 'GET', key);
-  const expiration = (body.node as { expiration?: string } | undefined)?.expiration;
-  if (expiration === undefined) throw new Error(`${key} on ${endpoint} has no expiration (expired?): ${JSON.stringify(body)}`);
-  return Date.parse(expiration);
 }
 
 async function treesEqual(a: string, aKey: string, b: string, bKey: string): Promise<boolean> {

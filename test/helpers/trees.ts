@@ -41,6 +41,14 @@ export async function keys(endpoint: string, method: 'GET' | 'PUT' | 'POST' | 'D
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** The expiration time (ms since the epoch) of `key` on `endpoint`; throws if it has none (expired?). */
+export async function expirationOf(endpoint: string, key: string): Promise<number> {
+  const body = await keys(endpoint, 'GET', key);
+  const expiration = (body.node as { expiration?: string } | undefined)?.expiration;
+  if (expiration === undefined) throw new Error(`${key} on ${endpoint} has no expiration (expired?): ${JSON.stringify(body)}`);
+  return Date.parse(expiration);
+}
+
 /** Polls `condition` every 50 ms until it holds; throws with `what` after `timeoutMs`. */
 export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

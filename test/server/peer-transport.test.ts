@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import { message } from '../../src/raft/types.ts';
 import { Logger } from '../../src/server/logger.ts';
-import type { TransportHost } from '../../src/server/peer-transport.ts';
+import type { TransportHost } from '../../src/server/transport-host.ts';
 import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { decodeMessages, encodeMessages } from '../../src/server/peer-codec.ts';
 
@@ -23,7 +23,6 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
     dataDir,
     term: 0,
     lastIndex: 0,
-    isMember: () => true,
     admits: () => true,
     checkSnapshot: () => Promise.resolve(),
     peerUrlsOf: (peer) => (peers.has(peer) ? [peers.get(peer)!] : undefined),

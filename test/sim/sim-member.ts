@@ -3,7 +3,7 @@ import type { Fatal } from '../../src/server/fail-stop.ts';
 import { Logger } from '../../src/server/logger.ts';
 import type { JoinCluster, MemberEnv, MemberTransport } from '../../src/server/member-env.ts';
 import { Member } from '../../src/server/member.ts';
-import type { TransportHost } from '../../src/server/peer-transport.ts';
+import type { TransportHost } from '../../src/server/transport-host.ts';
 import { DiskStorage } from '../../src/storage/disk-storage.ts';
 import type { MemoryBackend } from '../../src/storage/memory-backend.ts';
 import type { Scheduler, Owner } from './scheduler.ts';

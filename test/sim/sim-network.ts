@@ -2,7 +2,8 @@ import { describeMessage } from '../../src/raft/describe.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import type { MemberTransport } from '../../src/server/member-env.ts';
 import { plausible } from '../../src/server/peer-listener.ts';
-import type { PeerStats, TransportHost } from '../../src/server/peer-transport.ts';
+import type { PeerStats } from '../../src/server/peer-stats.ts';
+import type { TransportHost } from '../../src/server/transport-host.ts';
 import type { Owner, Scheduler } from './scheduler.ts';
 import type { Trace } from './trace.ts';
 
