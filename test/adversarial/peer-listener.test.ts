@@ -18,19 +18,12 @@ import { MAX_PEER_CONNECTIONS, limitPeerListener } from '../../src/server/peer-l
 import { MAX_SNAPSHOT_BYTES, maxFrameBytesFor } from '../../src/server/peer-protocol.ts';
 import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { RawPeerStream, framed, postSnapshot } from '../helpers/raw-peer.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 /** The peer listener's costs are bounded: frame sizes, snapshot receptions, connections, time. */
 
 const quiet = new Logger('error', 'text', () => undefined);
 const CLUSTER = formatId(42);
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Member 2 of a cluster of 1 and 2, behind a peer listener; what it is handed is recorded. */
 async function listener(dataDir: string, options: { checkSnapshot?: (data: Uint8Array) => Promise<void>; maxConnections?: number; headersTimeoutMs?: number; maxFrameBytes?: number; log?: Logger } = {}) {
@@ -160,7 +153,7 @@ describe('adversarial: the peer listener\'s bounds', function () {
     // Each frame is answered once handled: a heartbeat after the partial one would be held too.
     const probe = await RawPeerStream.open(peer.url, CLUSTER, 1);
     probe.send([message({ type: 'heartbeat', from: 1, to: 2, term: 1 })]);
-    await until(() => peer.received.length === 1, 'the probe heartbeat');
+    await waitUntil('the probe heartbeat', () => peer.received.length === 1);
     const third = await RawPeerStream.open(peer.url, CLUSTER, 1);
     partial(third);
     const outcome = await third.outcome;
@@ -169,7 +162,7 @@ describe('adversarial: the peer listener\'s bounds', function () {
     // A stream that goes away gives back what it held.
     first.destroy();
     const fourth = await RawPeerStream.open(peer.url, CLUSTER, 1);
-    await until(() => first.closed, 'the first stream to close');
+    await waitUntil('the first stream to close', () => first.closed);
     partial(fourth);
     fourth.write(frame.subarray(-1));
     assert.equal((await fourth.end()).status, 204);
@@ -185,7 +178,7 @@ describe('adversarial: the peer listener\'s bounds', function () {
     assert.equal(peer.server.headersTimeout, 1000);
     const stream = await RawPeerStream.open(peer.url, CLUSTER, 1);
     stream.send([message({ type: 'heartbeat', from: 1, to: 2, term: 1 })]);
-    await until(() => peer.received.length === 1, 'the first heartbeat');
+    await waitUntil('the first heartbeat', () => peer.received.length === 1);
     // The event that proves the headers timeout has passed for the stream too: a connection opened
     // after it, sending nothing, is closed by that timeout. The stream stays silent meanwhile.
     const silent = net.connect(Number(new URL(peer.url).port), '127.0.0.1');
@@ -193,7 +186,7 @@ describe('adversarial: the peer listener\'s bounds', function () {
     await new Promise((resolve) => silent.once('close', resolve));
     assert.equal(stream.closed, false);
     stream.send([message({ type: 'heartbeat', from: 1, to: 2, term: 2 })]);
-    await until(() => peer.received.length === 2, 'the heartbeat sent past the timeout');
+    await waitUntil('the heartbeat sent past the timeout', () => peer.received.length === 2);
     assert.equal((await stream.end()).status, 204);
   });
 
@@ -216,7 +209,7 @@ describe('adversarial: the peer listener\'s bounds', function () {
     const second = await RawPeerStream.open(peer.url, CLUSTER, 1);
     first.send([message({ type: 'heartbeat', from: 1, to: 2, term: 1 })]);
     second.send([message({ type: 'heartbeat', from: 1, to: 2, term: 2 })]);
-    await until(() => peer.received.length === 2, 'both streams');
+    await waitUntil('both streams', () => peer.received.length === 2);
     const third = await RawPeerStream.open(peer.url, CLUSTER, 1);
     third.send([message({ type: 'heartbeat', from: 1, to: 2, term: 3 })]);
     assert.equal((await third.outcome).status, undefined, 'closed unanswered');
@@ -256,11 +249,11 @@ describe('adversarial: the peer listener\'s bounds', function () {
     assert.equal((await postSnapshot(peer.url, CLUSTER, 7, { ...snapshotOf(3), from: 7 }, Buffer.alloc(10))).status, 403, 'from a non-member');
     const slow = await rawSnapshotRequest(peer.url, 1024 * 1024);
     slow.socket.write(Buffer.alloc(1000));
-    await until(() => existsSync(path.join(dataDir, INCOMING_SNAPSHOT_FILE)), 'the first reception');
+    await waitUntil('the first reception', () => existsSync(path.join(dataDir, INCOMING_SNAPSHOT_FILE)));
     const second = await postSnapshot(peer.url, CLUSTER, 1, snapshotOf(3), Buffer.alloc(10));
     assert.equal(second.status, 503);
     slow.socket.destroy();
-    await until(() => !existsSync(path.join(dataDir, INCOMING_SNAPSHOT_FILE)), 'the aborted reception to be removed');
+    await waitUntil('the aborted reception to be removed', () => !existsSync(path.join(dataDir, INCOMING_SNAPSHOT_FILE)));
     assert.equal((await postSnapshot(peer.url, CLUSTER, 1, snapshotOf(3), Buffer.alloc(10))).status, 204);
   });
 });

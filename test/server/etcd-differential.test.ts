@@ -13,6 +13,7 @@ import { startEtcd } from '../helpers/etcd.ts';
 import { freePort } from '../helpers/ports.ts';
 import type { RawAnswer } from '../helpers/raw-http.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 /**
  * The same requests to etcd 3.4 over HTTP and through kvd's keys pipeline (form, request parsing,
@@ -175,8 +176,7 @@ describe('kvd\'s keys pipeline vs etcd 3.4: the same requests give the same stat
       const ourAnswer = { status: local.status, body: normalise(local.body) };
       const label = `${op.method} ${op.key} ?${query} body:${bodyText}`;
       if (op.expiresAtOnce) {
-        const deadline = Date.now() + 20_000;
-        while ((await fetch(keysUrl(etcd.endpoint, op.key))).status !== 404 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        await waitUntil(`${op.key} to expire on etcd`, async () => (await fetch(keysUrl(etcd.endpoint, op.key))).status === 404);
         store.deleteExpiredKeys(Date.now());
       }
       try {

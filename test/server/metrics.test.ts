@@ -7,6 +7,7 @@ import vm from 'node:vm';
 import { metricSamples, parseMetrics } from '../../src/client/cluster-status.ts';
 import type { Member } from '../../src/server/member.ts';
 import { Metrics } from '../../src/server/metrics.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 /** A full collection now (mocha runs without --expose-gc: the flag is set, then gc taken from a fresh context). */
 function collectGarbage(): void {
@@ -53,9 +54,7 @@ describe('/metrics (what kvctl status reads in one request)', () => {
   it('measures the data dir\'s files in the background: a scrape never waits for the disk', async () => {
     const metrics = new Metrics(fakeMember(dir));
     const sizeNow = () => parseMetrics(metrics.render()).get('kvd_data_dir_size_bytes');
-    const deadline = Date.now() + 20_000;
-    while (sizeNow() !== 1234 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.equal(sizeNow(), 1234);
+    await waitUntil('the data dir measured', () => sizeNow() === 1234);
   });
 
   it('leaves requests to /health and /metrics out of kvd_http_requests_total', () => {
@@ -79,19 +78,16 @@ describe('/metrics (what kvctl status reads in one request)', () => {
     assert.match(metrics.render(), /^# TYPE kvd_gc_pause_seconds histogram$/m);
     collectGarbage();
     // The observer hears of the pause after the collection, in a later task.
-    const deadline = Date.now() + 10_000;
-    let majors = metricSamples(metrics.render(), 'kvd_gc_pause_seconds_count').filter((s) => s.labels.get('kind') === 'major');
-    while (majors.length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      majors = metricSamples(metrics.render(), 'kvd_gc_pause_seconds_count').filter((s) => s.labels.get('kind') === 'major');
-    }
-    assert.ok(majors[0]!.value >= 1, 'the forced full collection is counted');
+    const majors = () => metricSamples(metrics.render(), 'kvd_gc_pause_seconds_count').filter((s) => s.labels.get('kind') === 'major');
+    await waitUntil('the forced full collection in the histogram', () => majors().length > 0);
+    const [major] = majors();
+    assert.ok(major!.value >= 1, 'the forced full collection is counted');
     const text = metrics.render();
     const buckets = metricSamples(text, 'kvd_gc_pause_seconds_bucket').filter((s) => s.labels.get('kind') === 'major');
     const counts = buckets.map((b) => b.value);
     assert.deepEqual(counts, [...counts].sort((a, b) => a - b), 'buckets are cumulative');
     assert.equal(buckets.at(-1)!.labels.get('le'), '+Inf');
-    assert.equal(counts.at(-1), majors[0]!.value);
+    assert.equal(counts.at(-1), major!.value);
     const [sum] = metricSamples(text, 'kvd_gc_pause_seconds_sum').filter((s) => s.labels.get('kind') === 'major');
     assert.ok(sum!.value > 0);
   });

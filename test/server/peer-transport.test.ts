@@ -10,6 +10,7 @@ import { Logger } from '../../src/server/logger.ts';
 import type { TransportHost } from '../../src/server/transport-host.ts';
 import { PeerTransport } from '../../src/server/peer-transport.ts';
 import { decodeMessages, encodeMessages } from '../../src/server/peer-codec.ts';
+import { waitUntil } from '../helpers/trees.ts';
 
 /** Where the hosts' transports spool received snapshots. */
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvd-peer-transport-'));
@@ -39,14 +40,6 @@ function host(id: NodeId, peers: Map<NodeId, string>, images = new Map<number, U
 
 const quiet = new Logger('error', 'text', () => undefined);
 
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('peer transport and codec', () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -75,14 +68,14 @@ describe('peer transport and codec', () => {
     try {
       const snap = message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 100, term: 4, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(0) } });
       sending.send([snap, message({ type: 'heartbeat', from: 1, to: 2, term: 4 })]);
-      await until(() => receiver.events.received.length === 2 && sender.events.snapshots.length === 1);
+      await waitUntil('receiver.events.received.length === 2 && sender.events.snapshots.length === 1', () => receiver.events.received.length === 2 && sender.events.snapshots.length === 1);
       const got = receiver.events.received.find((m) => m.type === 'snap')!;
       assert.deepEqual(got.snapshot!.meta, snap.snapshot!.meta);
       assert.ok(Buffer.from(got.snapshot!.data).equals(Buffer.from(data)));
       assert.deepEqual(sender.events.snapshots, [[2, true]]);
       // A snapshot replaced meanwhile (no longer readable at its index) is reported as failed.
       sending.send([message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 90, term: 4, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(0) } })]);
-      await until(() => sender.events.snapshots.length === 2);
+      await waitUntil('sender.events.snapshots.length === 2', () => sender.events.snapshots.length === 2);
       assert.deepEqual(sender.events.snapshots[1], [2, false]);
     } finally {
       sending.close();
@@ -96,7 +89,7 @@ describe('peer transport and codec', () => {
     const sending = new PeerTransport(sender.h, quiet);
     try {
       sending.send([message({ type: 'snap', from: 1, to: 2, term: 4, snapshot: { meta: { index: 1, term: 1, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array(10) } })]);
-      await until(() => sender.events.snapshots.length === 1);
+      await waitUntil('sender.events.snapshots.length === 1', () => sender.events.snapshots.length === 1);
       assert.deepEqual(sender.events.snapshots, [[2, false]]);
       assert.deepEqual(sender.events.unreachable, [2]);
     } finally {
@@ -118,7 +111,7 @@ describe('peer transport and codec', () => {
     try {
       const expire = (time: number) => new TextEncoder().encode(JSON.stringify({ kind: 'expire', time }));
       for (let i = 1; i <= 500; i++) sending.send([message({ type: 'app', from: 1, to: 2, term: 1, index: i - 1, entries: [{ term: 1, index: i, type: 'normal', data: expire(i) }] })]);
-      await until(() => receiver.events.received.length === 500);
+      await waitUntil('receiver.events.received.length === 500', () => receiver.events.received.length === 500);
       assert.deepEqual(receiver.events.received.map((m) => m.entries[0]!.index), Array.from({ length: 500 }, (_, i) => i + 1));
       assert.equal(connections, 1);
       // A heartbeat out, its response back on the peer's own stream: one round trip measured.
@@ -126,9 +119,9 @@ describe('peer transport and codec', () => {
       await new Promise<void>((resolve) => back.listen(0, '127.0.0.1', resolve));
       peers.set(1, `http://127.0.0.1:${(back.address() as AddressInfo).port}`);
       sending.send([message({ type: 'heartbeat', from: 1, to: 2, term: 1 })]);
-      await until(() => receiver.events.received.length === 501);
+      await waitUntil('receiver.events.received.length === 501', () => receiver.events.received.length === 501);
       receiving.send([message({ type: 'heartbeatResp', from: 2, to: 1, term: 1 })]);
-      await until(() => sending.peerStats.get(2)?.success === 1);
+      await waitUntil('sending.peerStats.get(2)?.success === 1', () => sending.peerStats.get(2)?.success === 1);
       receiving.close();
       back.closeAllConnections();
       back.close();
@@ -167,7 +160,7 @@ describe('peer transport and codec', () => {
         request.on('error', () => resolve(undefined));
       });
       request.end();
-      await until(() => receiver.events.received.length === 3);
+      await waitUntil('receiver.events.received.length === 3', () => receiver.events.received.length === 3);
       assert.equal(await answered, 204);
       assert.deepEqual(receiver.events.received.map((m) => m.term), [1, 2, 3]);
     } finally {
